@@ -1,0 +1,419 @@
+//! Apply one layer tarball to an empty directory, for use as an overlayfs
+//! lower layer.
+//!
+//! Every file is created relative to a directory fd of the layer root, with
+//! parents resolved by `openat2(RESOLVE_IN_ROOT)`: a symlink planted by an
+//! earlier entry (`a -> /etc`) resolves inside the layer, never on the host.
+//! Entry names that climb out of the root (`../x`) are refused, as Docker's
+//! archive package refuses them. OCI whiteouts become overlayfs whiteouts:
+//! `.wh.name` a 0/0 character device, `.wh..wh..opq` the opaque xattr.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{
+    self as rfs, AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid,
+    XattrFlags,
+};
+use rustix::io::Errno;
+use tar::EntryType;
+
+use crate::{Error, Result};
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const WHITEOUT_OPAQUE: &str = ".wh..wh..opq";
+const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// What unpacking measured.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UnpackStats {
+    /// Sum of the sizes of non-directory entries, as Docker's overlay2
+    /// `DiffSize` counts them (symlinks count their target length).
+    pub size: u64,
+    pub entries: u64,
+}
+
+/// Split an entry name into clean components, refusing names that leave the
+/// root. `.` and empty components vanish; `..` pops.
+pub fn clean_components(raw: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for part in raw.split(|b| *b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                if out.pop().is_none() {
+                    return Err(Error::Breakout(String::from_utf8_lossy(raw).into_owned()));
+                }
+            }
+            p => out.push(p.to_vec()),
+        }
+    }
+    Ok(out)
+}
+
+fn join(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut p = parts.join(&b'/');
+    if p.is_empty() {
+        p.push(b'.');
+    }
+    p
+}
+
+fn errno_io(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+struct Unpacker {
+    root: OwnedFd,
+    /// Directory mtimes are set last: creating entries inside a directory
+    /// would change them again.
+    dir_times: Vec<(Vec<u8>, u64)>,
+    buf: Vec<u8>,
+}
+
+impl Unpacker {
+    fn resolve_dir(&self, rel: &[u8]) -> io::Result<OwnedFd> {
+        let path = if rel.is_empty() { &b"."[..] } else { rel };
+        rfs::openat2(
+            &self.root,
+            std::ffi::OsStr::from_bytes(path),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(errno_io)
+    }
+
+    /// Open the parent directory of an entry, creating missing directories
+    /// (root-owned, 0755, as Docker does).
+    fn parent(&self, comps: &[Vec<u8>]) -> io::Result<OwnedFd> {
+        match self.resolve_dir(&join(comps)) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.raw_os_error() == Some(libc_enoent()) => {}
+            Err(e) => return Err(e),
+        }
+        let mut dir = self.resolve_dir(b"")?;
+        for i in 0..comps.len() {
+            let name = std::ffi::OsStr::from_bytes(&comps[i]);
+            match self.resolve_dir(&join(&comps[..=i])) {
+                Ok(fd) => dir = fd,
+                Err(e) if e.raw_os_error() == Some(libc_enoent()) => {
+                    match rfs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(errno_io(e)),
+                    }
+                    dir = self.resolve_dir(&join(&comps[..=i]))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Remove whatever is at `name` unless both it and the new entry are
+    /// directories (then the directory is kept and its metadata updated).
+    fn clear(&self, dir: &OwnedFd, name: &Path, new_is_dir: bool) -> io::Result<()> {
+        let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(errno_io(e)),
+        };
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        if is_dir && new_is_dir {
+            return Ok(());
+        }
+        if is_dir {
+            let p = proc_path(dir, name);
+            std::fs::remove_dir_all(&p)
+        } else {
+            rfs::unlinkat(dir, name, AtFlags::empty()).map_err(errno_io)
+        }
+    }
+
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, stats: &mut UnpackStats) -> Result<()> {
+        let raw = entry.path_bytes().into_owned();
+        let comps = clean_components(&raw)?;
+        let kind = entry.header().entry_type();
+        if matches!(
+            kind,
+            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink
+        ) {
+            return Ok(());
+        }
+        stats.entries += 1;
+        let io_err = |e: io::Error| Error::Layer(format!("{}: {e}", String::from_utf8_lossy(&raw)));
+
+        let Some((last, parents)) = comps.split_last() else {
+            // The root itself ("./"): only its metadata applies.
+            if kind == EntryType::Directory {
+                let root = self.resolve_dir(b"").map_err(io_err)?;
+                self.metadata(&root, Path::new("."), entry, true).map_err(io_err)?;
+                if let Ok(t) = entry.header().mtime() {
+                    self.dir_times.push((Vec::new(), t));
+                }
+            }
+            return Ok(());
+        };
+        let name_str = std::ffi::OsStr::from_bytes(last);
+        let name = Path::new(name_str);
+        let parent = self.parent(parents).map_err(io_err)?;
+
+        if let Some(target) = last.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+            if last == WHITEOUT_OPAQUE.as_bytes() {
+                rfs::lsetxattr(proc_path(&parent, Path::new(".")), OPAQUE_XATTR, b"y", XattrFlags::empty())
+                    .map_err(|e| io_err(errno_io(e)))?;
+            } else if !target.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+                // `.wh..wh.*` other than the opaque marker are aufs metadata: ignored.
+                let t = Path::new(std::ffi::OsStr::from_bytes(target));
+                self.clear(&parent, t, false).map_err(io_err)?;
+                rfs::mknodat(&parent, t, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))
+                    .map_err(|e| io_err(errno_io(e)))?;
+            }
+            return Ok(());
+        }
+
+        let is_dir = kind == EntryType::Directory;
+        self.clear(&parent, name, is_dir).map_err(io_err)?;
+        let mode = Mode::from_raw_mode(entry.header().mode().unwrap_or(0o644) & 0o7777);
+        match kind {
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let fd = rfs::openat(
+                    &parent,
+                    name,
+                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(|e| io_err(errno_io(e)))?;
+                let size = entry.size();
+                let mut file = std::fs::File::from(fd);
+                self.copy_sparse(entry, &mut file, size).map_err(io_err)?;
+                stats.size += size;
+            }
+            EntryType::Directory => match rfs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(io_err(errno_io(e))),
+            },
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| Error::Layer(format!("{}: symlink without target", String::from_utf8_lossy(&raw))))?
+                    .into_owned();
+                rfs::symlinkat(std::ffi::OsStr::from_bytes(&target), &parent, name)
+                    .map_err(|e| io_err(errno_io(e)))?;
+                stats.size += target.len() as u64;
+            }
+            EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| Error::Layer(format!("{}: hardlink without target", String::from_utf8_lossy(&raw))))?
+                    .into_owned();
+                let tcomps = clean_components(&target)?;
+                let Some((tlast, tparents)) = tcomps.split_last() else {
+                    return Err(Error::Breakout(String::from_utf8_lossy(&target).into_owned()));
+                };
+                let tdir = self.resolve_dir(&join(tparents)).map_err(io_err)?;
+                rfs::linkat(
+                    &tdir,
+                    std::ffi::OsStr::from_bytes(tlast),
+                    &parent,
+                    name,
+                    AtFlags::empty(),
+                )
+                .map_err(|e| {
+                    Error::Layer(format!(
+                        "{}: hardlink to {}: {}",
+                        String::from_utf8_lossy(&raw),
+                        String::from_utf8_lossy(&target),
+                        errno_io(e)
+                    ))
+                })?;
+                // A hardlink shares its target's metadata; nothing more to do.
+                return Ok(());
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                let ft = match kind {
+                    EntryType::Char => FileType::CharacterDevice,
+                    EntryType::Block => FileType::BlockDevice,
+                    _ => FileType::Fifo,
+                };
+                let major = entry.header().device_major().ok().flatten().unwrap_or(0);
+                let minor = entry.header().device_minor().ok().flatten().unwrap_or(0);
+                rfs::mknodat(&parent, name, ft, mode, rfs::makedev(major, minor))
+                    .map_err(|e| io_err(errno_io(e)))?;
+            }
+            // Unknown entry types are skipped, as Docker skips them.
+            _ => return Ok(()),
+        }
+        self.metadata(&parent, name, entry, kind != EntryType::Symlink)
+            .map_err(io_err)?;
+        if is_dir {
+            if let Ok(t) = entry.header().mtime() {
+                self.dir_times.push((join(&comps), t));
+            }
+        } else if let Ok(t) = entry.header().mtime() {
+            set_mtime(&parent, name, t).map_err(io_err)?;
+        }
+        Ok(())
+    }
+
+    /// Owner, mode (after chown, which clears set-id bits) and xattrs.
+    fn metadata<R: Read>(
+        &self,
+        dir: &OwnedFd,
+        name: &Path,
+        entry: &mut tar::Entry<'_, R>,
+        chmod: bool,
+    ) -> io::Result<()> {
+        let h = entry.header();
+        let uid = h.uid().unwrap_or(0) as u32;
+        let gid = h.gid().unwrap_or(0) as u32;
+        let mode = h.mode().unwrap_or(0o644) & 0o7777;
+        // SAFETY-free: rustix wraps the raw ids; root may set any id.
+        let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
+        rfs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io)?;
+        if chmod {
+            rfs::chmodat(dir, name, Mode::from_raw_mode(mode), AtFlags::empty()).map_err(errno_io)?;
+        }
+        if let Some(exts) = entry.pax_extensions()? {
+            let mut xattrs = Vec::new();
+            for ext in exts.flatten() {
+                if let Some(k) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
+                    xattrs.push((k.to_vec(), ext.value_bytes().to_vec()));
+                }
+            }
+            let p = proc_path(dir, name);
+            for (k, v) in xattrs {
+                rfs::lsetxattr(&p, std::ffi::OsStr::from_bytes(&k), &v, XattrFlags::empty())
+                    .map_err(errno_io)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy file data, turning 4 KiB runs of zeros into holes so sparse
+    /// files stay sparse.
+    fn copy_sparse<R: Read>(&mut self, src: &mut R, dst: &mut std::fs::File, size: u64) -> io::Result<()> {
+        const BLOCK: usize = 4096;
+        let mut pos: u64 = 0;
+        let mut pending_hole = false;
+        loop {
+            let n = read_full(src, &mut self.buf)?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &self.buf[..n];
+            let mut off = 0;
+            while off < n {
+                let end = (off + BLOCK).min(n);
+                let block = &chunk[off..end];
+                if block.len() == BLOCK && block.iter().all(|b| *b == 0) {
+                    dst.seek(SeekFrom::Current(BLOCK as i64))?;
+                    pending_hole = true;
+                } else {
+                    dst.write_all(block)?;
+                    pending_hole = false;
+                }
+                off = end;
+            }
+            pos += n as u64;
+        }
+        if pos != size {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected EOF"));
+        }
+        if pending_hole {
+            rfs::ftruncate(dst.as_fd(), size).map_err(errno_io)?;
+        }
+        Ok(())
+    }
+}
+
+fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match src.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn libc_enoent() -> i32 {
+    Errno::NOENT.raw_os_error()
+}
+
+/// A path naming `name` inside an open directory, for the few calls
+/// (xattrs, recursive removal) that take no directory fd. The kernel resolves
+/// `/proc/self/fd/N` to the directory itself, so no user path is walked.
+fn proc_path(dir: &OwnedFd, name: &Path) -> std::path::PathBuf {
+    Path::new(&format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name)
+}
+
+fn set_mtime(dir: &OwnedFd, name: &Path, secs: u64) -> io::Result<()> {
+    let t = Timespec {
+        tv_sec: secs as i64,
+        tv_nsec: 0,
+    };
+    rfs::utimensat(
+        dir,
+        name,
+        &Timestamps {
+            last_access: t,
+            last_modification: t,
+        },
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(errno_io)
+}
+
+/// Unpack a (decompressed) layer tar stream into `dest`, which must exist.
+/// The reader is drained to its end so a caller hashing it sees every byte.
+pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<(UnpackStats, R)> {
+    let root = rfs::open(
+        dest,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::Layer(format!("open {}: {}", dest.display(), errno_io(e))))?;
+    let mut u = Unpacker {
+        root,
+        dir_times: Vec::new(),
+        buf: vec![0u8; 256 * 1024],
+    };
+    let mut stats = UnpackStats::default();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(tar_err)? {
+        let mut entry = entry.map_err(tar_err)?;
+        u.entry(&mut entry, &mut stats)?;
+    }
+    for (rel, t) in u.dir_times.iter().rev() {
+        if let Ok(dir) = u.resolve_dir(rel) {
+            let _ = set_mtime(&dir, Path::new("."), *t);
+        }
+    }
+    let mut inner = archive.into_inner();
+    io::copy(&mut inner, &mut io::sink()).map_err(tar_err)?;
+    Ok((stats, inner))
+}
+
+fn tar_err(e: io::Error) -> Error {
+    Error::Layer(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_refuses_escapes() {
+        assert!(clean_components(b"../etc/passwd").is_err());
+        assert!(clean_components(b"a/../../b").is_err());
+        assert_eq!(clean_components(b"./a/./b/").unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(clean_components(b"/abs/x").unwrap(), vec![b"abs".to_vec(), b"x".to_vec()]);
+        assert_eq!(clean_components(b"a/../b").unwrap(), vec![b"b".to_vec()]);
+    }
+}

@@ -1,0 +1,108 @@
+use std::path::{Path, PathBuf};
+
+use crate::error::IoContext;
+use crate::{Digest, Error, Result};
+
+/// Version of the on-disk layout; bump it (and add a migration) whenever a
+/// file format under the root changes incompatibly.
+pub const LAYOUT_VERSION: &str = "1";
+
+/// Every path under the state root. `docs/state-root.md` describes the same
+/// tree; a test keeps the two in step.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+    runroot: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: impl Into<PathBuf>, runroot: impl Into<PathBuf>) -> Self {
+        Layout {
+            root: root.into(),
+            runroot: runroot.into(),
+        }
+    }
+
+    /// Create the directory skeleton (idempotent) and check the layout version.
+    pub fn init(&self) -> Result<()> {
+        for d in [
+            self.root.clone(),
+            self.tmp_dir(),
+            self.blobs_dir(),
+            self.snapshots_dir(),
+            self.images_dir(),
+            self.containers_dir(),
+            self.runroot.clone(),
+        ] {
+            std::fs::create_dir_all(&d).ctx("create", &d)?;
+        }
+        let vf = self.version_file();
+        match std::fs::read_to_string(&vf) {
+            Ok(v) if v.trim() == LAYOUT_VERSION => Ok(()),
+            Ok(v) => Err(Error::Version {
+                path: vf,
+                found: v.trim().to_string(),
+                expected: LAYOUT_VERSION.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::atomic_write(&vf, format!("{LAYOUT_VERSION}\n").as_bytes())
+            }
+            Err(e) => Err(Error::io("read", &vf, e)),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn runroot(&self) -> &Path {
+        &self.runroot
+    }
+    pub fn version_file(&self) -> PathBuf {
+        self.root.join("VERSION")
+    }
+    /// Held exclusively while refs and image records change.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+    /// Held shared by writers that add unreferenced content, exclusively by
+    /// garbage collection, so GC never deletes what a writer is about to use.
+    pub fn gc_lock_file(&self) -> PathBuf {
+        self.root.join("gc.lock")
+    }
+    /// Scratch space on the same filesystem, so rename into place is atomic.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.root.join("content/blobs/sha256")
+    }
+    pub fn blob(&self, d: &Digest) -> PathBuf {
+        self.blobs_dir().join(d.hex())
+    }
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.root.join("snapshots")
+    }
+    /// A layer unpacked for overlayfs, keyed by its chain ID.
+    pub fn snapshot(&self, chain_id: &Digest) -> PathBuf {
+        self.snapshots_dir().join(chain_id.hex())
+    }
+    pub fn snapshot_fs(&self, chain_id: &Digest) -> PathBuf {
+        self.snapshot(chain_id).join("fs")
+    }
+    pub fn snapshot_meta(&self, chain_id: &Digest) -> PathBuf {
+        self.snapshot(chain_id).join("meta.json")
+    }
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+    pub fn image_record(&self, id: &Digest) -> PathBuf {
+        self.images_dir().join(format!("{}.json", id.hex()))
+    }
+    /// The name -> image ID index.
+    pub fn refs_file(&self) -> PathBuf {
+        self.root.join("refs.json")
+    }
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+}

@@ -1,0 +1,93 @@
+use std::path::{Path, PathBuf};
+
+use crate::error::IoContext;
+use crate::fsutil::new_name;
+use crate::{remove_tree, Layout, LockMode, Result, StoreLock};
+
+/// A private directory under `<root>/tmp` for one operation. It holds its
+/// own flock for as long as it lives; a directory whose lock can be taken
+/// belongs to a process that died, and [`Scratch::sweep`] removes it. Dropping
+/// a `Scratch` removes the directory.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: PathBuf,
+    _lock: Option<StoreLock>,
+}
+
+const LOCK_NAME: &str = ".owner.lock";
+
+impl Scratch {
+    pub fn new(layout: &Layout, purpose: &str) -> Result<Self> {
+        let dir = layout
+            .tmp_dir()
+            .join(format!("{purpose}-{}-{}", std::process::id(), new_name()));
+        std::fs::create_dir_all(&dir).ctx("create", &dir)?;
+        let lock = StoreLock::acquire(&dir.join(LOCK_NAME), LockMode::Exclusive)?;
+        Ok(Scratch {
+            dir,
+            _lock: Some(lock),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Remove scratch directories left by processes that were killed.
+    pub fn sweep(layout: &Layout) -> Result<usize> {
+        let tmp = layout.tmp_dir();
+        let entries = match std::fs::read_dir(&tmp) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(crate::Error::io("read", &tmp, e)),
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                // Stray temp files of atomic_write live beside their targets,
+                // never here; anything else in tmp/ is ours to remove.
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            let lock_path = path.join(LOCK_NAME);
+            let dead = match StoreLock::try_acquire(&lock_path, LockMode::Exclusive) {
+                Ok(Some(_l)) => true,
+                Ok(None) => false,
+                Err(_) => !lock_path.exists(),
+            };
+            if dead {
+                remove_tree(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_keeps_live_and_removes_dead() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path().join("root"), d.path().join("run"));
+        layout.init().unwrap();
+        let live = Scratch::new(&layout, "live").unwrap();
+        let dead = layout.tmp_dir().join("dead-1-x");
+        std::fs::create_dir_all(&dead).unwrap();
+        assert_eq!(Scratch::sweep(&layout).unwrap(), 1);
+        assert!(live.path().exists());
+        assert!(!dead.exists());
+        let p = live.path().to_path_buf();
+        drop(live);
+        assert!(!p.exists());
+    }
+}

@@ -1,0 +1,84 @@
+//! One function per command; each takes parsed arguments and the engine.
+
+mod image;
+mod system;
+
+use std::path::PathBuf;
+
+use berth_engine::{Engine, EngineOptions, DEFAULT_ROOT, DEFAULT_RUNROOT};
+
+use crate::cli::{Cli, Command, ImageCommand};
+use crate::{CliError, CliResult};
+
+/// The run root for a state root: the default root uses /run/berth; any
+/// other root gets its own directory beneath it, so test roots never share
+/// runtime state.
+fn runroot_for(root: &std::path::Path) -> PathBuf {
+    if root == std::path::Path::new(DEFAULT_ROOT) {
+        return PathBuf::from(DEFAULT_RUNROOT);
+    }
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    PathBuf::from(DEFAULT_RUNROOT).join(&hex::encode(h)[..12])
+}
+
+fn open_engine(cli: &Cli) -> CliResult<Engine> {
+    let root = cli.root.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+    let root = if root.is_relative() {
+        std::env::current_dir()?.join(root)
+    } else {
+        root
+    };
+    let runroot = cli.runroot.clone().unwrap_or_else(|| runroot_for(&root));
+    Ok(Engine::open(&EngineOptions { root, runroot })?)
+}
+
+/// Require an argument count, with Docker's wording.
+pub fn need(path: &str, args: &[String], min: usize, max: Option<usize>) -> CliResult {
+    let ok = args.len() >= min && max.is_none_or(|m| args.len() <= m);
+    if ok {
+        return Ok(());
+    }
+    let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
+    let requirement = match max {
+        Some(m) if m == min => format!("{m} {}", plural(m)),
+        Some(m) if args.len() > m => format!("at most {m} {}", plural(m)),
+        _ => format!("at least {min} {}", plural(min)),
+    };
+    Err(CliError::Args {
+        path: path.to_string(),
+        requirement,
+    })
+}
+
+pub fn run(cli: Cli) -> CliResult {
+    if let Command::Completion(a) = &cli.command {
+        return system::completion(a.shell);
+    }
+    let engine = open_engine(&cli)?;
+    match cli.command {
+        Command::Images(a) => image::list(&engine, a, "images"),
+        Command::Inspect(a) => image::inspect(&engine, a, "inspect"),
+        Command::Rmi(a) => image::remove(&engine, a, "rmi"),
+        Command::Tag(a) => image::tag(&engine, a, "tag"),
+        Command::History(a) => image::history(&engine, a, "history"),
+        Command::Import(a) => image::import(&engine, a, "import"),
+        Command::Load(a) => image::load(&engine, a),
+        Command::Save(a) => image::save(&engine, a, "save"),
+        Command::Image(sub) => match sub {
+            ImageCommand::Ls(a) => image::list(&engine, a, "image ls"),
+            ImageCommand::Inspect(a) => image::inspect(&engine, a, "image inspect"),
+            ImageCommand::Rm(a) => image::remove(&engine, a, "image rm"),
+            ImageCommand::Tag(a) => image::tag(&engine, a, "image tag"),
+            ImageCommand::History(a) => image::history(&engine, a, "image history"),
+            ImageCommand::Prune(a) => image::prune(&engine, a),
+            ImageCommand::Import(a) => image::import(&engine, a, "image import"),
+            ImageCommand::Load(a) => image::load(&engine, a),
+            ImageCommand::Save(a) => image::save(&engine, a, "image save"),
+        },
+        Command::Version(a) => system::version(&engine, a),
+        Command::Info(a) => system::info(&engine, a),
+        Command::Debug(crate::cli::DebugCommand::CheckStore) => system::check_store(&engine),
+        Command::Completion(_) => Ok(()),
+    }
+}
