@@ -49,7 +49,9 @@ impl From<berth_image::Error> for Error {
             E::Store(berth_store::Error::DigestMismatch { .. }) => ErrorKind::InvalidArgument,
             E::Store(_) | E::Io { .. } => ErrorKind::Internal,
         };
-        Error::new(kind, e.to_string())
+        // One line, always: some parsers put context on following lines.
+        let msg = e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        Error::new(kind, msg)
     }
 }
 

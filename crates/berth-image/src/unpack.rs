@@ -133,7 +133,8 @@ impl Unpacker {
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, stats: &mut UnpackStats) -> Result<()> {
-        let raw = entry.path_bytes().into_owned();
+        let pax = Pax::read(entry).map_err(|e| Error::Layer(e.to_string()))?;
+        let raw = pax.sparse_name.clone().unwrap_or_else(|| entry.path_bytes().into_owned());
         let comps = clean_components(&raw)?;
         let kind = entry.header().entry_type();
         if matches!(
@@ -149,7 +150,7 @@ impl Unpacker {
             // The root itself ("./"): only its metadata applies.
             if kind == EntryType::Directory {
                 let root = self.resolve_dir(b"").map_err(io_err)?;
-                self.metadata(&root, Path::new("."), entry, true).map_err(io_err)?;
+                self.metadata(&root, Path::new("."), entry, &pax, true).map_err(io_err)?;
                 if let Ok(t) = entry.header().mtime() {
                     self.dir_times.push((Vec::new(), t));
                 }
@@ -186,9 +187,18 @@ impl Unpacker {
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| io_err(errno_io(e)))?;
-                let size = entry.size();
                 let mut file = std::fs::File::from(fd);
-                self.copy_sparse(entry, &mut file, size).map_err(io_err)?;
+                let size = match &pax.sparse {
+                    Some(sp) => {
+                        write_pax_sparse(entry, &mut file, sp).map_err(io_err)?;
+                        sp.real_size
+                    }
+                    None => {
+                        let size = entry.size();
+                        self.copy_sparse(entry, &mut file, size).map_err(io_err)?;
+                        size
+                    }
+                };
                 stats.size += size;
             }
             EntryType::Directory => match rfs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)) {
@@ -246,7 +256,7 @@ impl Unpacker {
             // Unknown entry types are skipped, as Docker skips them.
             _ => return Ok(()),
         }
-        self.metadata(&parent, name, entry, kind != EntryType::Symlink)
+        self.metadata(&parent, name, entry, &pax, kind != EntryType::Symlink)
             .map_err(io_err)?;
         if is_dir {
             if let Ok(t) = entry.header().mtime() {
@@ -264,6 +274,7 @@ impl Unpacker {
         dir: &OwnedFd,
         name: &Path,
         entry: &mut tar::Entry<'_, R>,
+        pax: &Pax,
         chmod: bool,
     ) -> io::Result<()> {
         let h = entry.header();
@@ -276,17 +287,10 @@ impl Unpacker {
         if chmod {
             rfs::chmodat(dir, name, Mode::from_raw_mode(mode), AtFlags::empty()).map_err(errno_io)?;
         }
-        if let Some(exts) = entry.pax_extensions()? {
-            let mut xattrs = Vec::new();
-            for ext in exts.flatten() {
-                if let Some(k) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
-                    xattrs.push((k.to_vec(), ext.value_bytes().to_vec()));
-                }
-            }
+        if !pax.xattrs.is_empty() {
             let p = proc_path(dir, name);
-            for (k, v) in xattrs {
-                rfs::lsetxattr(&p, std::ffi::OsStr::from_bytes(&k), &v, XattrFlags::empty())
-                    .map_err(errno_io)?;
+            for (k, v) in &pax.xattrs {
+                rfs::lsetxattr(&p, std::ffi::OsStr::from_bytes(k), v, XattrFlags::empty()).map_err(errno_io)?;
             }
         }
         Ok(())
@@ -327,6 +331,123 @@ impl Unpacker {
         }
         Ok(())
     }
+}
+
+/// What an entry's PAX header says beyond what the tar crate applies:
+/// xattrs, and GNU's PAX sparse formats (0.1 and 1.0), which Go's
+/// archive/tar and so Docker read.
+#[derive(Default)]
+struct Pax {
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    sparse_name: Option<Vec<u8>>,
+    sparse: Option<SparseInfo>,
+}
+
+struct SparseInfo {
+    real_size: u64,
+    /// For format 0.1 the map is in the header; for 1.0 it opens the data.
+    map: Option<Vec<(u64, u64)>>,
+}
+
+impl Pax {
+    fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Pax> {
+        let mut pax = Pax::default();
+        let Some(exts) = entry.pax_extensions()? else {
+            return Ok(pax);
+        };
+        let (mut major, mut minor, mut real, mut map) = (None, None, None, None);
+        for ext in exts.flatten() {
+            let k = ext.key_bytes();
+            let v = ext.value_bytes();
+            let num = || std::str::from_utf8(v).ok().and_then(|s| s.trim().parse::<u64>().ok());
+            if let Some(x) = k.strip_prefix(b"SCHILY.xattr.") {
+                pax.xattrs.push((x.to_vec(), v.to_vec()));
+            }
+            match k {
+                b"GNU.sparse.name" => pax.sparse_name = Some(v.to_vec()),
+                b"GNU.sparse.major" => major = num(),
+                b"GNU.sparse.minor" => minor = num(),
+                b"GNU.sparse.realsize" | b"GNU.sparse.size" => real = num(),
+                b"GNU.sparse.map" => {
+                    let nums: Vec<u64> = std::str::from_utf8(v)
+                        .unwrap_or("")
+                        .split(',')
+                        .filter_map(|n| n.trim().parse().ok())
+                        .collect();
+                    map = Some(nums.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0], c[1])).collect());
+                }
+                _ => {}
+            }
+        }
+        if let Some(real_size) = real {
+            let v1 = major == Some(1) && minor == Some(0);
+            if v1 || map.is_some() {
+                pax.sparse = Some(SparseInfo {
+                    real_size,
+                    map: if v1 { None } else { map },
+                });
+            }
+        }
+        Ok(pax)
+    }
+}
+
+/// Read the decimal sparse map that opens a PAX 1.0 sparse entry's data.
+fn read_sparse_map<R: Read>(r: &mut R) -> io::Result<(Vec<(u64, u64)>, u64)> {
+    let mut consumed = 0u64;
+    let mut line = || -> io::Result<u64> {
+        let mut s = Vec::new();
+        let mut b = [0u8; 1];
+        loop {
+            r.read_exact(&mut b)?;
+            consumed += 1;
+            if b[0] == b'\n' {
+                break;
+            }
+            s.push(b[0]);
+            if s.len() > 32 {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid sparse map"));
+            }
+        }
+        std::str::from_utf8(&s)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "invalid sparse map"))
+    };
+    let n = line()?;
+    if n > 1 << 20 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid sparse map"));
+    }
+    let mut map = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let off = line()?;
+        let len = line()?;
+        map.push((off, len));
+    }
+    Ok((map, consumed))
+}
+
+fn write_pax_sparse<R: Read>(src: &mut R, dst: &mut std::fs::File, sp: &SparseInfo) -> io::Result<()> {
+    let map = match &sp.map {
+        Some(m) => m.clone(),
+        None => {
+            let (m, used) = read_sparse_map(src)?;
+            let pad = (512 - used % 512) % 512;
+            io::copy(&mut src.take(pad), &mut io::sink())?;
+            m
+        }
+    };
+    for (off, len) in map {
+        if off.checked_add(len).is_none_or(|end| end > sp.real_size) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "sparse region beyond file size"));
+        }
+        dst.seek(SeekFrom::Start(off))?;
+        let n = io::copy(&mut src.take(len), dst)?;
+        if n != len {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected EOF"));
+        }
+    }
+    rfs::ftruncate(dst.as_fd(), sp.real_size).map_err(errno_io)
 }
 
 fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {

@@ -32,6 +32,21 @@ impl StoreLock {
     /// `Ok(None)` when another process holds a conflicting lock.
     pub fn try_acquire(path: &Path, mode: LockMode) -> Result<Option<Self>> {
         let file = open(path)?;
+        Self::try_lock(file, path, mode)
+    }
+
+    /// Like [`StoreLock::try_acquire`] but never creates the lock file;
+    /// `Ok(None)` also when it does not exist.
+    pub fn try_acquire_existing(path: &Path, mode: LockMode) -> Result<Option<Self>> {
+        let file = match OpenOptions::new().read(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("open", path, e)),
+        };
+        Self::try_lock(file, path, mode)
+    }
+
+    fn try_lock(file: File, path: &Path, mode: LockMode) -> Result<Option<Self>> {
         let op = match mode {
             LockMode::Shared => FlockOperation::NonBlockingLockShared,
             LockMode::Exclusive => FlockOperation::NonBlockingLockExclusive,

@@ -22,7 +22,12 @@ impl Scratch {
             .tmp_dir()
             .join(format!("{purpose}-{}-{}", std::process::id(), new_name()));
         std::fs::create_dir_all(&dir).ctx("create", &dir)?;
-        let lock = StoreLock::acquire(&dir.join(LOCK_NAME), LockMode::Exclusive)?;
+        // Lock under a temporary name, then rename: a sweeper must never
+        // find the lock file in the moment between its creation and flock.
+        let pending = dir.join(".owner.lock.new");
+        let lock = StoreLock::acquire(&pending, LockMode::Exclusive)?;
+        let final_path = dir.join(LOCK_NAME);
+        std::fs::rename(&pending, &final_path).ctx("rename", &final_path)?;
         Ok(Scratch {
             dir,
             _lock: Some(lock),
@@ -51,10 +56,18 @@ impl Scratch {
                 continue;
             }
             let lock_path = path.join(LOCK_NAME);
-            let dead = match StoreLock::try_acquire(&lock_path, LockMode::Exclusive) {
-                Ok(Some(_l)) => true,
-                Ok(None) => false,
-                Err(_) => !lock_path.exists(),
+            // Never create the lock file here: a directory whose owner has
+            // not created it yet is being born, not dead. Only a lockless
+            // directory older than a minute is taken as abandoned.
+            let dead = if lock_path.exists() {
+                matches!(StoreLock::try_acquire_existing(&lock_path, LockMode::Exclusive), Ok(Some(_)))
+            } else {
+                let age = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .unwrap_or_default();
+                age > std::time::Duration::from_secs(60)
             };
             if dead {
                 remove_tree(&path)?;
@@ -83,9 +96,13 @@ mod tests {
         let live = Scratch::new(&layout, "live").unwrap();
         let dead = layout.tmp_dir().join("dead-1-x");
         std::fs::create_dir_all(&dead).unwrap();
+        std::fs::write(dead.join(LOCK_NAME), b"").unwrap();
+        let newborn = layout.tmp_dir().join("newborn-1-x");
+        std::fs::create_dir_all(&newborn).unwrap();
         assert_eq!(Scratch::sweep(&layout).unwrap(), 1);
         assert!(live.path().exists());
         assert!(!dead.exists());
+        assert!(newborn.exists(), "a directory without its lock yet is not abandoned");
         let p = live.path().to_path_buf();
         drop(live);
         assert!(!p.exists());

@@ -71,7 +71,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// List images
-    #[command(visible_alias = "list", alias = "ls", name = "ls", override_usage = "berth image ls [OPTIONS] [REPOSITORY[:TAG]]")]
+    #[command(visible_alias = "list", name = "ls", override_usage = "berth image ls [OPTIONS] [REPOSITORY[:TAG]]")]
     Ls(ImagesArgs),
     /// Display detailed information on one or more images
     #[command(override_usage = "berth image inspect [OPTIONS] IMAGE [IMAGE...]")]
@@ -237,4 +237,13 @@ pub struct CompletionArgs {
 pub enum DebugCommand {
     /// Verify every ref, record, blob digest and snapshot in the store
     CheckStore,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_tree_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

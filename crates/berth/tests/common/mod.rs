@@ -1,0 +1,295 @@
+//! Test harness: each test gets its own state root and cleans it up.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use sha2::{Digest as _, Sha256};
+
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A private state root, removed on drop.
+pub struct Root {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Self {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Root {
+    pub fn new() -> Root {
+        Root {
+            dir: tempfile::Builder::new().prefix("berth-test-").tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(BERTH);
+        c.arg("--root").arg(self.path());
+        c.arg("--runroot").arg(self.dir.path().join("run"));
+        c.env_remove("BERTH_ROOT");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.cmd().args(args).stdin(Stdio::null()).output().unwrap().into()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Out {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let data = input.to_vec();
+        let t = std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+        let out = child.wait_with_output().unwrap();
+        t.join().unwrap();
+        out.into()
+    }
+
+    /// Run and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "berth {args:?} failed:\n{}{}", o.stdout, o.stderr);
+        o.stdout
+    }
+
+    /// Import the busybox test image through the repo's script.
+    pub fn busybox(&self, reference: &str) -> String {
+        let berth = format!(
+            "{BERTH} --root {} --runroot {}",
+            self.path().display(),
+            self.dir.path().join("run").display()
+        );
+        let o: Out = Command::new("bash")
+            .arg(repo_root().join("scripts/make-test-images.sh"))
+            .args(["busybox", reference])
+            .env("BERTH", berth)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "make-test-images failed: {}", o.stderr);
+        o.stdout.trim().to_string()
+    }
+
+    /// A fingerprint of everything persistent in the store (paths, sizes,
+    /// file contents of metadata), to show a failed command changed nothing.
+    pub fn fingerprint(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let root = self.path();
+        for sub in ["refs.json", "images", "content", "snapshots"] {
+            walk(&root.join(sub), &root, &mut out);
+        }
+        out.sort();
+        out
+    }
+
+    pub fn tmp_entries(&self) -> usize {
+        std::fs::read_dir(self.path().join("tmp")).map(|r| r.count()).unwrap_or(0)
+    }
+}
+
+fn walk(p: &Path, root: &Path, out: &mut Vec<String>) {
+    let Ok(md) = std::fs::symlink_metadata(p) else { return };
+    let rel = p.strip_prefix(root).unwrap().display().to_string();
+    if md.is_dir() {
+        out.push(format!("{rel}/"));
+        // Snapshot trees are large; their names and meta are enough.
+        let mut names: Vec<_> = std::fs::read_dir(p).unwrap().flatten().map(|e| e.path()).collect();
+        names.sort();
+        for n in names {
+            walk(&n, root, out);
+        }
+    } else if md.len() < 65536 && md.is_file() {
+        out.push(format!("{rel} {}", hex::encode(Sha256::digest(std::fs::read(p).unwrap()))));
+    } else {
+        out.push(format!("{rel} {}", md.len()));
+    }
+}
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// Build a tar in memory from (path, kind) entries.
+pub enum E<'a> {
+    File(&'a str, &'a [u8]),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    Hardlink(&'a str, &'a str),
+    Char(&'a str, u32, u32),
+}
+
+pub fn tar_of(entries: &[E]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        match e {
+            E::File(p, data) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, p, *data).unwrap();
+            }
+            E::Dir(p) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                b.append_data(&mut h, p, &[][..]).unwrap();
+            }
+            E::Symlink(p, t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                b.append_link(&mut h, p, t).unwrap();
+            }
+            E::Hardlink(p, t) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_mode(0o644);
+                h.set_size(0);
+                // Raw header fields, so hostile targets reach berth unchanged.
+                let name = h.as_old_mut();
+                name.name[..p.len()].copy_from_slice(p.as_bytes());
+                name.linkname[..t.len()].copy_from_slice(t.as_bytes());
+                h.set_cksum();
+                b.append(&h, &[][..]).unwrap();
+            }
+            E::Char(p, maj, min) => {
+                h.set_entry_type(tar::EntryType::Char);
+                h.set_mode(0o666);
+                h.set_size(0);
+                h.set_device_major(*maj).unwrap();
+                h.set_device_minor(*min).unwrap();
+                b.append_data(&mut h, p, &[][..]).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+/// A tar entry with a raw (unchecked) name, for hostile archives.
+pub fn raw_tar_file(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    {
+        let old = h.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+    }
+    h.set_mode(0o644);
+    h.set_size(data.len() as u64);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, data).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// A minimal image config for the given layers.
+pub fn config_for(diff_ids: &[String], created: &str) -> Vec<u8> {
+    let history: Vec<String> = diff_ids
+        .iter()
+        .map(|_| format!(r#"{{"created":"{created}","created_by":"/bin/sh -c #(nop) test"}}"#))
+        .collect();
+    format!(
+        r#"{{"architecture":"amd64","config":{{"Env":["PATH=/bin"],"Cmd":["sh"],"Labels":{{"purpose":"test"}}}},"created":"{created}","history":[{}],"os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}}}}"#,
+        history.join(","),
+        diff_ids.iter().map(|d| format!("\"sha256:{d}\"")).collect::<Vec<_>>().join(",")
+    )
+    .into_bytes()
+}
+
+/// A docker-save archive (legacy layout) of one image made of `layers`.
+pub fn docker_archive(layers: &[Vec<u8>], tags: &[&str]) -> (Vec<u8>, String) {
+    let diff_ids: Vec<String> = layers.iter().map(|l| sha256_hex(l)).collect();
+    let config = config_for(&diff_ids, "2024-01-02T03:04:05.123456789Z");
+    let id = sha256_hex(&config);
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for (l, d) in layers.iter().zip(&diff_ids) {
+        files.push((format!("{d}/layer.tar"), l.clone()));
+    }
+    files.push((format!("{id}.json"), config));
+    let manifest = format!(
+        r#"[{{"Config":"{id}.json","RepoTags":[{}],"Layers":[{}]}}]"#,
+        tags.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(","),
+        diff_ids.iter().map(|d| format!("\"{d}/layer.tar\"")).collect::<Vec<_>>().join(",")
+    );
+    files.push(("manifest.json".into(), manifest.into_bytes()));
+    let refs: Vec<(String, &[u8])> = files.iter().map(|(p, d)| (p.clone(), d.as_slice())).collect();
+    let entries: Vec<E> = refs.iter().map(|(p, d)| E::File(p, d)).collect();
+    (tar_of(&entries), id)
+}
+
+pub fn gzip(b: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn zstd(b: &[u8]) -> Vec<u8> {
+    zstd::encode_all(b, 3).unwrap()
+}
+
+/// An OCI image layout archive; `layers` are (blob bytes, media type, diff id).
+pub fn oci_archive(layers: &[(Vec<u8>, &str, String)], name: Option<&str>) -> (Vec<u8>, String) {
+    let diff_ids: Vec<String> = layers.iter().map(|l| l.2.clone()).collect();
+    let config = config_for(&diff_ids, "2024-05-06T07:08:09Z");
+    let id = sha256_hex(&config);
+    let layer_descs: Vec<String> = layers
+        .iter()
+        .map(|(b, mt, _)| format!(r#"{{"mediaType":"{mt}","digest":"sha256:{}","size":{}}}"#, sha256_hex(b), b.len()))
+        .collect();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{id}","size":{}}},"layers":[{}]}}"#,
+        config.len(),
+        layer_descs.join(",")
+    );
+    let mdig = sha256_hex(manifest.as_bytes());
+    let ann = name
+        .map(|n| format!(r#","annotations":{{"io.containerd.image.name":"{n}"}}"#))
+        .unwrap_or_default();
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{mdig}","size":{}{ann}}}]}}"#,
+        manifest.len()
+    );
+    let mut files: Vec<(String, Vec<u8>)> = vec![("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())];
+    for (b, _, _) in layers {
+        files.push((format!("blobs/sha256/{}", sha256_hex(b)), b.clone()));
+    }
+    files.push((format!("blobs/sha256/{id}"), config));
+    files.push((format!("blobs/sha256/{mdig}"), manifest.into_bytes()));
+    files.push(("index.json".into(), index.into_bytes()));
+    let entries: Vec<E> = files.iter().map(|(p, d)| E::File(p, d)).collect();
+    (tar_of(&entries), id)
+}
