@@ -43,14 +43,21 @@ impl From<berth_image::Error> for Error {
         let kind = match &e {
             E::NoSuchImage(_) => ErrorKind::NotFound,
             E::Conflict(_) => ErrorKind::Conflict,
-            E::InvalidReference(_) | E::InvalidArgument(_) | E::Breakout(_) | E::Layer(_) | E::Archive(_) => {
-                ErrorKind::InvalidArgument
-            }
+            E::InvalidReference(_)
+            | E::InvalidArgument(_)
+            | E::Breakout(_)
+            | E::Layer(_)
+            | E::Archive(_) => ErrorKind::InvalidArgument,
             E::Store(berth_store::Error::DigestMismatch { .. }) => ErrorKind::InvalidArgument,
             E::Store(_) | E::Io { .. } => ErrorKind::Internal,
         };
         // One line, always: some parsers put context on following lines.
-        let msg = e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        let msg = e
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ");
         Error::new(kind, msg)
     }
 }

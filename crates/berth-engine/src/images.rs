@@ -11,7 +11,9 @@ use berth_image::reference::Reference;
 use berth_image::store::Image;
 use berth_store::{Digest, LockMode};
 
-use crate::types::{DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs};
+use crate::types::{
+    DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs,
+};
 use crate::{Engine, Error, Result};
 
 /// Filters accepted by `images --filter`, validated up front.
@@ -38,7 +40,9 @@ impl ImageFilters {
                     f.dangling = Some(match v.to_ascii_lowercase().as_str() {
                         "true" | "1" => true,
                         "false" | "0" => false,
-                        _ => return Err(Error::invalid(format!("Invalid filter 'dangling=[{v}]'"))),
+                        _ => {
+                            return Err(Error::invalid(format!("Invalid filter 'dangling=[{v}]'")))
+                        }
                     })
                 }
                 "label" => f.label.push(v.to_string()),
@@ -57,7 +61,9 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     fn m(p: &[char], n: &[char]) -> bool {
         match p.first() {
             None => n.is_empty(),
-            Some('*') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != '/').any(|i| m(&p[1..], &n[i..])),
+            Some('*') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != '/')
+                .any(|i| m(&p[1..], &n[i..])),
             Some('?') => !n.is_empty() && n[0] != '/' && m(&p[1..], &n[1..]),
             Some('[') => {
                 let Some(end) = p.iter().position(|c| *c == ']') else {
@@ -94,7 +100,10 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 fn created_unix(img: &Image) -> i64 {
-    img.config.created_time().map(|t| t.timestamp()).unwrap_or(0)
+    img.config
+        .created_time()
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
 }
 
 impl Engine {
@@ -125,7 +134,11 @@ impl Engine {
                 }
             }
             let labels = img.config.config.as_ref().and_then(|c| c.labels.clone());
-            if !filters.label.iter().all(|l| label_matches(labels.as_ref(), l)) {
+            if !filters
+                .label
+                .iter()
+                .all(|l| label_matches(labels.as_ref(), l))
+            {
                 continue;
             }
             if !filters.reference.is_empty() {
@@ -147,7 +160,12 @@ impl Engine {
                 created,
                 id: img.record.id.to_string(),
                 labels,
-                parent_id: img.record.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                parent_id: img
+                    .record
+                    .parent
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
                 repo_digests: Some(digests),
                 repo_tags: Some(tags),
                 shared_size: -1,
@@ -182,7 +200,12 @@ impl Engine {
             id: img.record.id.to_string(),
             repo_tags: self.images.tags_of(&refs, &img.record.id),
             repo_digests: img.record.repo_digests.clone(),
-            parent: img.record.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            parent: img
+                .record
+                .parent
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             comment: c.comment.clone().unwrap_or_default(),
             created: c
                 .created_time()
@@ -221,12 +244,21 @@ impl Engine {
         let img = self.resolve_image(name)?;
         let refs = self.images.refs()?;
         let chain = img.chain_ids();
-        let mut layer_sizes = chain
-            .iter()
-            .map(|c| self.images.snapshot_meta(c).ok().flatten().map(|m| m.size).unwrap_or(0));
+        let mut layer_sizes = chain.iter().map(|c| {
+            self.images
+                .snapshot_meta(c)
+                .ok()
+                .flatten()
+                .map(|m| m.size)
+                .unwrap_or(0)
+        });
         let mut items: Vec<HistoryItem> = Vec::new();
         for h in &img.config.history {
-            let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+            let size = if h.empty_layer {
+                0
+            } else {
+                layer_sizes.next().unwrap_or(0)
+            };
             let created = h
                 .created
                 .as_deref()
@@ -254,10 +286,14 @@ impl Engine {
     /// `tag SOURCE TARGET`.
     pub fn image_tag(&self, source: &str, target: &str) -> Result<()> {
         let target_ref = Reference::parse(target).map_err(|e| {
-            Error::invalid(format!("Error parsing reference: {target:?} is not a valid repository/tag: {e}"))
+            Error::invalid(format!(
+                "Error parsing reference: {target:?} is not a valid repository/tag: {e}"
+            ))
         })?;
         if target_ref.digest.is_some() {
-            return Err(Error::invalid("refusing to create a tag with a digest reference"));
+            return Err(Error::invalid(
+                "refusing to create a tag with a digest reference",
+            ));
         }
         let id = self.images.resolve(source)?;
         let _lock = self.images.lock()?;
@@ -271,7 +307,11 @@ impl Engine {
         let _gc = self.images.gc_guard(LockMode::Exclusive)?;
         let _lock = self.images.lock()?;
         let refs = self.images.refs()?;
-        let tags: Vec<String> = refs.iter().filter(|(_, v)| **v == id).map(|(k, _)| k.clone()).collect();
+        let tags: Vec<String> = refs
+            .iter()
+            .filter(|(_, v)| **v == id)
+            .map(|(k, _)| k.clone())
+            .collect();
         let by_id = is_id_prefix(&id, name);
         let mut out = Vec::new();
         if !by_id {
@@ -309,7 +349,13 @@ impl Engine {
             let sizes: BTreeMap<Digest, u64> = img
                 .chain_ids()
                 .into_iter()
-                .filter_map(|c| self.images.snapshot_meta(&c).ok().flatten().map(|m| (c, m.size)))
+                .filter_map(|c| {
+                    self.images
+                        .snapshot_meta(&c)
+                        .ok()
+                        .flatten()
+                        .map(|m| (c, m.size))
+                })
                 .collect();
             let report = self.images.delete_image(&img.record.id)?;
             for d in &report.deleted {
@@ -357,7 +403,9 @@ impl Engine {
                 vec![r.with_default_tag()]
             };
             for t in wanted {
-                let Some(target) = refs.get(&t.to_string()) else { continue };
+                let Some(target) = refs.get(&t.to_string()) else {
+                    continue;
+                };
                 if !order.contains(target) {
                     order.push(target.clone());
                 }
@@ -428,6 +476,13 @@ fn single_repository(tags: &[String]) -> bool {
     names.len() <= 1 && tags.len() <= 1
 }
 
+/// Validate a reference the way `docker import`/`tag` do before any work.
+pub fn check_reference(r: &str) -> Result<()> {
+    Reference::parse(r)
+        .map(|_| ())
+        .map_err(|e| Error::invalid(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,9 +503,4 @@ mod tests {
         let e = ImageFilters::parse(&["dangling=maybe".into()]).unwrap_err();
         assert_eq!(e.message, "Invalid filter 'dangling=[maybe]'");
     }
-}
-
-/// Validate a reference the way `docker import`/`tag` do before any work.
-pub fn check_reference(r: &str) -> Result<()> {
-    Reference::parse(r).map(|_| ()).map_err(|e| Error::invalid(e.to_string()))
 }

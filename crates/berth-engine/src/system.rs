@@ -32,7 +32,9 @@ pub struct Info {
 }
 
 fn read_trim(p: &str) -> String {
-    std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn os_name() -> String {
@@ -77,7 +79,9 @@ impl Engine {
             operating_system: os_name(),
             os_type: "linux".into(),
             architecture: std::env::consts::ARCH.into(),
-            ncpu: std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1),
+            ncpu: std::thread::available_parallelism()
+                .map(|n| n.get() as i64)
+                .unwrap_or(1),
             mem_total: mem_total(),
             name: read_trim("/proc/sys/kernel/hostname"),
             server_version: env!("CARGO_PKG_VERSION").into(),

@@ -73,7 +73,8 @@ impl<R: Read> HashReader<R> {
         use sha2::Digest as _;
         let hex = hex::encode(self.hasher.finalize());
         // A sha256 in lower-case hex always parses.
-        let d = berth_store::Digest::from_hex(&hex).unwrap_or_else(|_| berth_store::Digest::of(b""));
+        let d =
+            berth_store::Digest::from_hex(&hex).unwrap_or_else(|_| berth_store::Digest::of(b""));
         (d, self.size)
     }
 }

@@ -113,7 +113,11 @@ pub struct ImageConfig {
     pub history: Vec<History>,
     #[serde(default)]
     pub os: String,
-    #[serde(default, rename = "os.version", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,

@@ -61,7 +61,9 @@ pub fn apply_changes(cfg: &mut ContainerConfig, changes: &[String]) -> Result<()
                 };
                 for v in list {
                     if v.is_empty() {
-                        return Err(Error::InvalidArgument("VOLUME specified can not be an empty string".into()));
+                        return Err(Error::InvalidArgument(
+                            "VOLUME specified can not be an empty string".into(),
+                        ));
                     }
                     vols.insert(v, Value::Object(Default::default()));
                 }
@@ -73,20 +75,32 @@ pub fn apply_changes(cfg: &mut ContainerConfig, changes: &[String]) -> Result<()
                 } else {
                     format!("{}/{}", cfg.working_dir.trim_end_matches('/'), rest)
                 };
-                cfg.working_dir = if w.starts_with('/') { w } else { format!("/{w}") };
+                cfg.working_dir = if w.starts_with('/') {
+                    w
+                } else {
+                    format!("/{w}")
+                };
             }
             "onbuild" => {
                 let trig = rest.trim();
-                let first = trig.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                let first = trig
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
                 if matches!(first.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
                     return Err(Error::InvalidArgument(format!(
                         "{first} isn't allowed as an ONBUILD trigger"
                     )));
                 }
-                cfg.on_build.get_or_insert_with(Vec::new).push(trig.to_string());
+                cfg.on_build
+                    .get_or_insert_with(Vec::new)
+                    .push(trig.to_string());
             }
             _ => {
-                return Err(Error::InvalidArgument(format!("{lower} is not a valid change command")));
+                return Err(Error::InvalidArgument(format!(
+                    "{lower} is not a valid change command"
+                )));
             }
         }
     }
@@ -136,7 +150,9 @@ fn words(s: &str) -> Result<Vec<String>> {
         }
     }
     if quote.is_some() {
-        return Err(Error::InvalidArgument(format!("unexpected end of statement while looking for matching quote: {s}")));
+        return Err(Error::InvalidArgument(format!(
+            "unexpected end of statement while looking for matching quote: {s}"
+        )));
     }
     if in_word {
         out.push(cur);
@@ -148,7 +164,9 @@ fn words(s: &str) -> Result<Vec<String>> {
 fn key_values(rest: &str, instr: &str) -> Result<Vec<(String, String)>> {
     let ws = words(rest)?;
     if ws.is_empty() {
-        return Err(Error::InvalidArgument(format!("{instr} requires at least one argument")));
+        return Err(Error::InvalidArgument(format!(
+            "{instr} requires at least one argument"
+        )));
     }
     if !ws[0].contains('=') {
         let (k, v) = rest
@@ -159,7 +177,9 @@ fn key_values(rest: &str, instr: &str) -> Result<Vec<(String, String)>> {
     ws.into_iter()
         .map(|w| match w.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(Error::InvalidArgument(format!("Syntax error - can't find = in {w:?}. Must be of the form: name=value"))),
+            _ => Err(Error::InvalidArgument(format!(
+                "Syntax error - can't find = in {w:?}. Must be of the form: name=value"
+            ))),
         })
         .collect()
 }
@@ -171,7 +191,10 @@ fn expand_port(p: &str) -> Result<Vec<String>> {
     };
     let bad = || Error::InvalidArgument(format!("invalid containerPort: {range}"));
     let (lo, hi) = match range.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let v = range.parse::<u16>().map_err(|_| bad())?;
             (v, v)
@@ -205,7 +228,9 @@ pub fn import<R: Read>(
     let layer = ingest::ingest_layer(&scratch, input)
         .map_err(|e| Error::Archive(format!("Error processing tar file: {e}")))?;
     let now = go_rfc3339_nano(&chrono::Utc::now());
-    let comment = opts.message.unwrap_or_else(|| "Imported from -".to_string());
+    let comment = opts
+        .message
+        .unwrap_or_else(|| "Imported from -".to_string());
     let cfg = ImageConfig {
         architecture: crate::host_arch().to_string(),
         comment: Some(comment.clone()),
@@ -263,9 +288,15 @@ mod tests {
         .collect();
         apply_changes(&mut c, &ch).unwrap();
         let j = serde_json::to_string(&c).unwrap();
-        assert!(j.contains(r#""ExposedPorts":{"53/udp":{},"80/tcp":{}}"#), "{j}");
+        assert!(
+            j.contains(r#""ExposedPorts":{"53/udp":{},"80/tcp":{}}"#),
+            "{j}"
+        );
         assert!(j.contains(r#""Env":["X=1","Y=2 3","Z=4 5"]"#), "{j}");
-        assert!(j.contains(r#""Entrypoint":["/bin/sh","-c","/bin/sh"]"#), "{j}");
+        assert!(
+            j.contains(r#""Entrypoint":["/bin/sh","-c","/bin/sh"]"#),
+            "{j}"
+        );
         assert!(j.contains(r#""Labels":{"a":"b","c":"d e"}"#), "{j}");
         assert!(j.contains(r#""Cmd":["sh"]"#), "{j}");
         let e = apply_changes(&mut c, &["FROM x".to_string()]).unwrap_err();

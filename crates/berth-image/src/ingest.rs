@@ -145,7 +145,11 @@ pub fn ingest_layer<R: Read>(scratch: &Scratch, reader: R) -> Result<PendingLaye
 
 /// Unpack a layer that is already in the content store into a scratch
 /// snapshot (used when one blob is needed at two chain positions).
-fn unpack_stored(layout: &Layout, scratch: &Scratch, blob: &Digest) -> Result<(PathBuf, UnpackStats)> {
+fn unpack_stored(
+    layout: &Layout,
+    scratch: &Scratch,
+    blob: &Digest,
+) -> Result<(PathBuf, UnpackStats)> {
     let f = berth_store::blobs::open(layout, blob)?;
     let snap = new_snapshot_dir(scratch)?;
     let (_, dec) = decompress(f).map_err(|e| Error::Layer(e.to_string()))?;
@@ -211,7 +215,11 @@ pub fn commit(
     let mut out = Vec::new();
     for img in images {
         let id = berth_store::blobs::put_bytes(&layout, &img.config_bytes)?;
-        let diff_ids: Vec<Digest> = img.layers.iter().map(|&i| layer_blobs[i].2.clone()).collect();
+        let diff_ids: Vec<Digest> = img
+            .layers
+            .iter()
+            .map(|&i| layer_blobs[i].2.clone())
+            .collect();
         let chain = Digest::chain_ids(&diff_ids);
         for (pos, &li) in img.layers.iter().enumerate() {
             let c = &chain[pos];
@@ -225,7 +233,11 @@ pub fn commit(
             let meta = SnapshotMeta {
                 chain_id: c.clone(),
                 diff_id: diff_ids[pos].clone(),
-                parent: if pos > 0 { Some(chain[pos - 1].clone()) } else { None },
+                parent: if pos > 0 {
+                    Some(chain[pos - 1].clone())
+                } else {
+                    None
+                },
                 size: stats.size,
             };
             berth_store::atomic_write_json(&dir.join("meta.json"), &meta)?;

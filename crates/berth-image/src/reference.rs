@@ -78,17 +78,21 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 fn valid_digest(d: &str) -> bool {
     match d.split_once(':') {
         Some((alg, hex)) => {
             !alg.is_empty()
-                && alg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b))
+                && alg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b))
                 && hex.len() >= 32
                 && hex.bytes().all(|b| b.is_ascii_hexdigit())
-                && (alg != "sha256" || (hex.len() == 64 && hex.bytes().all(|b| !b.is_ascii_uppercase())))
+                && (alg != "sha256"
+                    || (hex.len() == 64 && hex.bytes().all(|b| !b.is_ascii_uppercase())))
         }
         None => false,
     }
@@ -155,7 +159,8 @@ impl Reference {
         }
         if domain.len() + 1 + path.len() > MAX_NAME {
             return Err(Error::InvalidReference(
-                "invalid reference format: repository name must not be more than 255 characters".into(),
+                "invalid reference format: repository name must not be more than 255 characters"
+                    .into(),
             ));
         }
         Ok(Reference {
@@ -224,7 +229,10 @@ impl fmt::Display for Reference {
 fn split_domain(name: &str) -> (String, String) {
     match name.split_once('/') {
         Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
         {
             (first.to_string(), rest.to_string())
         }
@@ -256,8 +264,14 @@ mod tests {
     #[test]
     fn rejects_what_docker_rejects() {
         let e = Reference::parse("Foo").unwrap_err().to_string();
-        assert_eq!(e, "invalid reference format: repository name (library/Foo) must be lowercase");
-        assert_eq!(Reference::parse("foo:bad:tag").unwrap_err().to_string(), "invalid reference format");
+        assert_eq!(
+            e,
+            "invalid reference format: repository name (library/Foo) must be lowercase"
+        );
+        assert_eq!(
+            Reference::parse("foo:bad:tag").unwrap_err().to_string(),
+            "invalid reference format"
+        );
         assert!(Reference::parse("foo:").is_err());
         assert!(Reference::parse("-foo").is_err());
         assert!(Reference::parse("a//b").is_err());

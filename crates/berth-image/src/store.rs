@@ -96,7 +96,10 @@ impl ImageStore {
 
     /// Exclusive lock for changing refs and records.
     pub fn lock(&self) -> Result<StoreLock> {
-        Ok(StoreLock::acquire(&self.layout.lock_file(), LockMode::Exclusive)?)
+        Ok(StoreLock::acquire(
+            &self.layout.lock_file(),
+            LockMode::Exclusive,
+        )?)
     }
 
     /// Writers adding content hold this shared; GC holds it exclusively.
@@ -196,7 +199,11 @@ impl ImageStore {
             if let Some(dg) = &r.digest {
                 // name@digest: an image whose repo digests include it.
                 for img in self.all()? {
-                    if img.record.repo_digests.iter().any(|x| x.ends_with(dg.as_str()))
+                    if img
+                        .record
+                        .repo_digests
+                        .iter()
+                        .any(|x| x.ends_with(dg.as_str()))
                         && img
                             .record
                             .repo_digests
@@ -209,7 +216,11 @@ impl ImageStore {
             }
         }
         let prefix = input.strip_prefix("sha256:").unwrap_or(input);
-        if !prefix.is_empty() && prefix.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if !prefix.is_empty()
+            && prefix
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             let hits: Vec<Digest> = self
                 .ids()?
                 .into_iter()
@@ -243,11 +254,16 @@ impl ImageStore {
                 return Err(Error::Archive(format!("layer blob {} missing", l.blob)));
             }
         }
-        Ok(berth_store::atomic_write_json(&self.layout.image_record(&rec.id), rec)?)
+        Ok(berth_store::atomic_write_json(
+            &self.layout.image_record(&rec.id),
+            rec,
+        )?)
     }
 
     pub fn snapshot_meta(&self, chain_id: &Digest) -> Result<Option<SnapshotMeta>> {
-        Ok(berth_store::read_json(&self.layout.snapshot_meta(chain_id))?)
+        Ok(berth_store::read_json(
+            &self.layout.snapshot_meta(chain_id),
+        )?)
     }
 
     /// Image size as Docker reports it: the sum of its layers' diff sizes.
@@ -317,7 +333,9 @@ impl ImageStore {
         let mut keep_blobs = BTreeSet::new();
         let mut keep_snaps = BTreeSet::new();
         for id in self.ids()? {
-            let Some(rec) = self.record(&id)? else { continue };
+            let Some(rec) = self.record(&id)? else {
+                continue;
+            };
             keep_blobs.insert(id.clone());
             for l in &rec.layers {
                 keep_blobs.insert(l.blob.clone());
@@ -343,7 +361,8 @@ impl ImageStore {
                 // half-deleted snapshot under its real name.
                 let doomed = self.layout.tmp_dir().join(format!("gc-{}", d.hex()));
                 let src = self.layout.snapshot(&d);
-                std::fs::rename(&src, &doomed).map_err(|e| Error::io("rename", src.display(), e))?;
+                std::fs::rename(&src, &doomed)
+                    .map_err(|e| Error::io("rename", src.display(), e))?;
                 berth_store::remove_tree(&doomed)?;
                 removed.insert(d);
             }
@@ -360,7 +379,9 @@ impl ImageStore {
             }
         }
         for id in self.ids()? {
-            let Some(rec) = self.record(&id)? else { continue };
+            let Some(rec) = self.record(&id)? else {
+                continue;
+            };
             if let Err(e) = blobs::verify(&self.layout, &id) {
                 problems.push(format!("image {id}: config: {e}"));
                 continue;

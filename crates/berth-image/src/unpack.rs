@@ -132,14 +132,24 @@ impl Unpacker {
         }
     }
 
-    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, stats: &mut UnpackStats) -> Result<()> {
+    fn entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        stats: &mut UnpackStats,
+    ) -> Result<()> {
         let pax = Pax::read(entry).map_err(|e| Error::Layer(e.to_string()))?;
-        let raw = pax.sparse_name.clone().unwrap_or_else(|| entry.path_bytes().into_owned());
+        let raw = pax
+            .sparse_name
+            .clone()
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
         let comps = clean_components(&raw)?;
         let kind = entry.header().entry_type();
         if matches!(
             kind,
-            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
         ) {
             return Ok(());
         }
@@ -150,7 +160,8 @@ impl Unpacker {
             // The root itself ("./"): only its metadata applies.
             if kind == EntryType::Directory {
                 let root = self.resolve_dir(b"").map_err(io_err)?;
-                self.metadata(&root, Path::new("."), entry, &pax, true).map_err(io_err)?;
+                self.metadata(&root, Path::new("."), entry, &pax, true)
+                    .map_err(io_err)?;
                 if let Ok(t) = entry.header().mtime() {
                     self.dir_times.push((Vec::new(), t));
                 }
@@ -163,14 +174,25 @@ impl Unpacker {
 
         if let Some(target) = last.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
             if last == WHITEOUT_OPAQUE.as_bytes() {
-                rfs::lsetxattr(proc_path(&parent, Path::new(".")), OPAQUE_XATTR, b"y", XattrFlags::empty())
-                    .map_err(|e| io_err(errno_io(e)))?;
+                rfs::lsetxattr(
+                    proc_path(&parent, Path::new(".")),
+                    OPAQUE_XATTR,
+                    b"y",
+                    XattrFlags::empty(),
+                )
+                .map_err(|e| io_err(errno_io(e)))?;
             } else if !target.starts_with(WHITEOUT_PREFIX.as_bytes()) {
                 // `.wh..wh.*` other than the opaque marker are aufs metadata: ignored.
                 let t = Path::new(std::ffi::OsStr::from_bytes(target));
                 self.clear(&parent, t, false).map_err(io_err)?;
-                rfs::mknodat(&parent, t, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))
-                    .map_err(|e| io_err(errno_io(e)))?;
+                rfs::mknodat(
+                    &parent,
+                    t,
+                    FileType::CharacterDevice,
+                    Mode::empty(),
+                    rfs::makedev(0, 0),
+                )
+                .map_err(|e| io_err(errno_io(e)))?;
             }
             return Ok(());
         }
@@ -183,7 +205,11 @@ impl Unpacker {
                 let fd = rfs::openat(
                     &parent,
                     name,
-                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| io_err(errno_io(e)))?;
@@ -208,7 +234,12 @@ impl Unpacker {
             EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
-                    .ok_or_else(|| Error::Layer(format!("{}: symlink without target", String::from_utf8_lossy(&raw))))?
+                    .ok_or_else(|| {
+                        Error::Layer(format!(
+                            "{}: symlink without target",
+                            String::from_utf8_lossy(&raw)
+                        ))
+                    })?
                     .into_owned();
                 rfs::symlinkat(std::ffi::OsStr::from_bytes(&target), &parent, name)
                     .map_err(|e| io_err(errno_io(e)))?;
@@ -217,11 +248,18 @@ impl Unpacker {
             EntryType::Link => {
                 let target = entry
                     .link_name_bytes()
-                    .ok_or_else(|| Error::Layer(format!("{}: hardlink without target", String::from_utf8_lossy(&raw))))?
+                    .ok_or_else(|| {
+                        Error::Layer(format!(
+                            "{}: hardlink without target",
+                            String::from_utf8_lossy(&raw)
+                        ))
+                    })?
                     .into_owned();
                 let tcomps = clean_components(&target)?;
                 let Some((tlast, tparents)) = tcomps.split_last() else {
-                    return Err(Error::Breakout(String::from_utf8_lossy(&target).into_owned()));
+                    return Err(Error::Breakout(
+                        String::from_utf8_lossy(&target).into_owned(),
+                    ));
                 };
                 let tdir = self.resolve_dir(&join(tparents)).map_err(io_err)?;
                 rfs::linkat(
@@ -285,12 +323,14 @@ impl Unpacker {
         let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
         rfs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io)?;
         if chmod {
-            rfs::chmodat(dir, name, Mode::from_raw_mode(mode), AtFlags::empty()).map_err(errno_io)?;
+            rfs::chmodat(dir, name, Mode::from_raw_mode(mode), AtFlags::empty())
+                .map_err(errno_io)?;
         }
         if !pax.xattrs.is_empty() {
             let p = proc_path(dir, name);
             for (k, v) in &pax.xattrs {
-                rfs::lsetxattr(&p, std::ffi::OsStr::from_bytes(k), v, XattrFlags::empty()).map_err(errno_io)?;
+                rfs::lsetxattr(&p, std::ffi::OsStr::from_bytes(k), v, XattrFlags::empty())
+                    .map_err(errno_io)?;
             }
         }
         Ok(())
@@ -298,7 +338,12 @@ impl Unpacker {
 
     /// Copy file data, turning 4 KiB runs of zeros into holes so sparse
     /// files stay sparse.
-    fn copy_sparse<R: Read>(&mut self, src: &mut R, dst: &mut std::fs::File, size: u64) -> io::Result<()> {
+    fn copy_sparse<R: Read>(
+        &mut self,
+        src: &mut R,
+        dst: &mut std::fs::File,
+        size: u64,
+    ) -> io::Result<()> {
         const BLOCK: usize = 4096;
         let mut pos: u64 = 0;
         let mut pending_hole = false;
@@ -324,7 +369,10 @@ impl Unpacker {
             pos += n as u64;
         }
         if pos != size {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected EOF"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "unexpected EOF",
+            ));
         }
         if pending_hole {
             rfs::ftruncate(dst.as_fd(), size).map_err(errno_io)?;
@@ -359,7 +407,11 @@ impl Pax {
         for ext in exts.flatten() {
             let k = ext.key_bytes();
             let v = ext.value_bytes();
-            let num = || std::str::from_utf8(v).ok().and_then(|s| s.trim().parse::<u64>().ok());
+            let num = || {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+            };
             if let Some(x) = k.strip_prefix(b"SCHILY.xattr.") {
                 pax.xattrs.push((x.to_vec(), v.to_vec()));
             }
@@ -374,7 +426,12 @@ impl Pax {
                         .split(',')
                         .filter_map(|n| n.trim().parse().ok())
                         .collect();
-                    map = Some(nums.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0], c[1])).collect());
+                    map = Some(
+                        nums.chunks(2)
+                            .filter(|c| c.len() == 2)
+                            .map(|c| (c[0], c[1]))
+                            .collect(),
+                    );
                 }
                 _ => {}
             }
@@ -406,7 +463,10 @@ fn read_sparse_map<R: Read>(r: &mut R) -> io::Result<(Vec<(u64, u64)>, u64)> {
             }
             s.push(b[0]);
             if s.len() > 32 {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid sparse map"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "invalid sparse map",
+                ));
             }
         }
         std::str::from_utf8(&s)
@@ -416,7 +476,10 @@ fn read_sparse_map<R: Read>(r: &mut R) -> io::Result<(Vec<(u64, u64)>, u64)> {
     };
     let n = line()?;
     if n > 1 << 20 {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid sparse map"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "invalid sparse map",
+        ));
     }
     let mut map = Vec::with_capacity(n as usize);
     for _ in 0..n {
@@ -427,7 +490,11 @@ fn read_sparse_map<R: Read>(r: &mut R) -> io::Result<(Vec<(u64, u64)>, u64)> {
     Ok((map, consumed))
 }
 
-fn write_pax_sparse<R: Read>(src: &mut R, dst: &mut std::fs::File, sp: &SparseInfo) -> io::Result<()> {
+fn write_pax_sparse<R: Read>(
+    src: &mut R,
+    dst: &mut std::fs::File,
+    sp: &SparseInfo,
+) -> io::Result<()> {
     let map = match &sp.map {
         Some(m) => m.clone(),
         None => {
@@ -439,12 +506,18 @@ fn write_pax_sparse<R: Read>(src: &mut R, dst: &mut std::fs::File, sp: &SparseIn
     };
     for (off, len) in map {
         if off.checked_add(len).is_none_or(|end| end > sp.real_size) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "sparse region beyond file size"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "sparse region beyond file size",
+            ));
         }
         dst.seek(SeekFrom::Start(off))?;
         let n = io::copy(&mut src.take(len), dst)?;
         if n != len {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected EOF"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "unexpected EOF",
+            ));
         }
     }
     rfs::ftruncate(dst.as_fd(), sp.real_size).map_err(errno_io)
@@ -533,8 +606,14 @@ mod tests {
     fn clean_refuses_escapes() {
         assert!(clean_components(b"../etc/passwd").is_err());
         assert!(clean_components(b"a/../../b").is_err());
-        assert_eq!(clean_components(b"./a/./b/").unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
-        assert_eq!(clean_components(b"/abs/x").unwrap(), vec![b"abs".to_vec(), b"x".to_vec()]);
+        assert_eq!(
+            clean_components(b"./a/./b/").unwrap(),
+            vec![b"a".to_vec(), b"b".to_vec()]
+        );
+        assert_eq!(
+            clean_components(b"/abs/x").unwrap(),
+            vec![b"abs".to_vec(), b"x".to_vec()]
+        );
         assert_eq!(clean_components(b"a/../b").unwrap(), vec![b"b".to_vec()]);
     }
 }

@@ -7,9 +7,7 @@ use crate::{Error, Result};
 
 /// fsync a directory so a rename inside it survives a power loss.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .ctx("fsync", dir)
+    File::open(dir).and_then(|f| f.sync_all()).ctx("fsync", dir)
 }
 
 fn random_suffix() -> String {
@@ -59,10 +57,12 @@ pub fn atomic_write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<
 /// Read and decode a JSON file; `Ok(None)` when it does not exist.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     match fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| Error::Json {
-            path: path.to_path_buf(),
-            source: e,
-        }),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| Error::Json {
+                path: path.to_path_buf(),
+                source: e,
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path, e)),
     }

@@ -106,3 +106,52 @@ impl Layout {
         self.root.join("containers")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/state-root.md must name every path Layout builds.
+    #[test]
+    fn documented_layout_matches_code() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/state-root.md"
+        ))
+        .unwrap();
+        let l = Layout::new("/R", "/RUN");
+        let d = Digest::of(b"x");
+        let rel = |p: PathBuf| {
+            p.strip_prefix("/R")
+                .unwrap()
+                .display()
+                .to_string()
+                .replace(d.hex(), "")
+        };
+        for (p, shown) in [
+            (l.version_file(), "`VERSION`"),
+            (l.lock_file(), "`lock`"),
+            (l.gc_lock_file(), "`gc.lock`"),
+            (l.tmp_dir(), "`tmp/`"),
+            (l.blob(&d), "`content/blobs/sha256/<hex>`"),
+            (l.snapshot_fs(&d), "`snapshots/<chain-id hex>/fs/`"),
+            (l.snapshot_meta(&d), "`snapshots/<chain-id hex>/meta.json`"),
+            (l.image_record(&d), "`images/<image-id hex>.json`"),
+            (l.refs_file(), "`refs.json`"),
+            (l.containers_dir(), "`containers/`"),
+        ] {
+            assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
+            let r = rel(p);
+            let doc_form = shown
+                .trim_matches('`')
+                .replace("<hex>", "")
+                .replace("<chain-id hex>", "")
+                .replace("<image-id hex>", "");
+            assert_eq!(
+                r.trim_end_matches('/'),
+                doc_form.trim_end_matches('/'),
+                "{shown}"
+            );
+        }
+    }
+}

@@ -78,9 +78,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("lock");
         let a = StoreLock::acquire(&p, LockMode::Shared).unwrap();
-        assert!(StoreLock::try_acquire(&p, LockMode::Shared).unwrap().is_some());
-        assert!(StoreLock::try_acquire(&p, LockMode::Exclusive).unwrap().is_none());
+        assert!(StoreLock::try_acquire(&p, LockMode::Shared)
+            .unwrap()
+            .is_some());
+        assert!(StoreLock::try_acquire(&p, LockMode::Exclusive)
+            .unwrap()
+            .is_none());
         drop(a);
-        assert!(StoreLock::try_acquire(&p, LockMode::Exclusive).unwrap().is_some());
+        assert!(StoreLock::try_acquire(&p, LockMode::Exclusive)
+            .unwrap()
+            .is_some());
     }
 }

@@ -60,7 +60,10 @@ impl Scratch {
             // not created it yet is being born, not dead. Only a lockless
             // directory older than a minute is taken as abandoned.
             let dead = if lock_path.exists() {
-                matches!(StoreLock::try_acquire_existing(&lock_path, LockMode::Exclusive), Ok(Some(_)))
+                matches!(
+                    StoreLock::try_acquire_existing(&lock_path, LockMode::Exclusive),
+                    Ok(Some(_))
+                )
             } else {
                 let age = std::fs::metadata(&path)
                     .and_then(|m| m.modified())
@@ -102,7 +105,10 @@ mod tests {
         assert_eq!(Scratch::sweep(&layout).unwrap(), 1);
         assert!(live.path().exists());
         assert!(!dead.exists());
-        assert!(newborn.exists(), "a directory without its lock yet is not abandoned");
+        assert!(
+            newborn.exists(),
+            "a directory without its lock yet is not abandoned"
+        );
         let p = live.path().to_path_buf();
         drop(live);
         assert!(!p.exists());

@@ -71,13 +71,20 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// List images
-    #[command(visible_alias = "list", name = "ls", override_usage = "berth image ls [OPTIONS] [REPOSITORY[:TAG]]")]
+    #[command(
+        visible_alias = "list",
+        name = "ls",
+        override_usage = "berth image ls [OPTIONS] [REPOSITORY[:TAG]]"
+    )]
     Ls(ImagesArgs),
     /// Display detailed information on one or more images
     #[command(override_usage = "berth image inspect [OPTIONS] IMAGE [IMAGE...]")]
     Inspect(InspectArgs),
     /// Remove one or more images
-    #[command(visible_alias = "remove", override_usage = "berth image rm [OPTIONS] IMAGE [IMAGE...]")]
+    #[command(
+        visible_alias = "remove",
+        override_usage = "berth image rm [OPTIONS] IMAGE [IMAGE...]"
+    )]
     Rm(RmiArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     #[command(override_usage = "berth image tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")]

@@ -127,7 +127,9 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> ExitCode {
         format!("berth {}", path.join(" "))
     };
     match e.kind() {
-        ClapKind::DisplayHelp | ClapKind::DisplayVersion | ClapKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ClapKind::DisplayHelp
+        | ClapKind::DisplayVersion
+        | ClapKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             ExitCode::SUCCESS
         }
@@ -148,16 +150,29 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> ExitCode {
             let what = if arg.starts_with("--") {
                 format!("unknown flag: {arg}")
             } else {
-                format!("unknown shorthand flag: {:?} in {arg}", arg.trim_start_matches('-').chars().next().unwrap_or('-'))
-                    .replace('"', "'")
+                format!(
+                    "unknown shorthand flag: {:?} in {arg}",
+                    arg.trim_start_matches('-').chars().next().unwrap_or('-')
+                )
+                .replace('"', "'")
             };
-            eprintln!("{what}\n\nUsage:  {}\n\nRun '{shown} --help' for more information", usage_of(&path));
+            eprintln!(
+                "{what}\n\nUsage:  {}\n\nRun '{shown} --help' for more information",
+                usage_of(&path)
+            );
             ExitCode::from(125)
         }
         _ => {
             let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
-            eprintln!("{first}\n\nUsage:  {}\n\nRun '{shown} --help' for more information", usage_of(&path));
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            eprintln!(
+                "{first}\n\nUsage:  {}\n\nRun '{shown} --help' for more information",
+                usage_of(&path)
+            );
             ExitCode::from(125)
         }
     }

@@ -23,7 +23,9 @@ pub fn to_template_value(v: &serde_json::Value) -> Value {
             _ => Value::Float(n.as_f64().unwrap_or(0.0)),
         },
         serde_json::Value::String(s) => Value::String(s.as_str().into()),
-        serde_json::Value::Array(a) => Value::List(a.iter().map(to_template_value).collect::<Vec<_>>().into()),
+        serde_json::Value::Array(a) => {
+            Value::List(a.iter().map(to_template_value).collect::<Vec<_>>().into())
+        }
         serde_json::Value::Object(o) => {
             let mut m: BTreeMap<Arc<str>, Value> = o
                 .iter()
@@ -44,7 +46,9 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::Bool(b) => (*b).into(),
         Value::Int(i) => (*i).into(),
         Value::Uint(u) => (*u).into(),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map(Into::into).unwrap_or(serde_json::Value::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Into::into)
+            .unwrap_or(serde_json::Value::Null),
         Value::String(s) => serde_json::Value::String(s.to_string()),
         Value::List(l) => l.iter().map(to_json).collect(),
         Value::Map(m) => {
@@ -91,9 +95,16 @@ impl Format {
             Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => (true, rest),
             _ => (false, raw),
         };
-        let body = body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
+        let body = body
+            .trim_matches(' ')
+            .replace("\\t", "\t")
+            .replace("\\n", "\n");
         let template = Template::new("")
-            .func("json", |a| Ok(Value::String(json_go(&to_json(a.first().unwrap_or(&Value::Nil))).into())))
+            .func("json", |a| {
+                Ok(Value::String(
+                    json_go(&to_json(a.first().unwrap_or(&Value::Nil))).into(),
+                ))
+            })
             .func("join", |a| {
                 let sep = arg_str(a, 1);
                 let items: Vec<String> = match a.first() {
@@ -107,11 +118,18 @@ impl Format {
                 let s = arg_str(a, 0);
                 let sep = arg_str(a, 1);
                 Ok(Value::List(
-                    s.split(sep.as_str()).map(|p| Value::String(p.into())).collect::<Vec<_>>().into(),
+                    s.split(sep.as_str())
+                        .map(|p| Value::String(p.into()))
+                        .collect::<Vec<_>>()
+                        .into(),
                 ))
             })
-            .func("upper", |a| Ok(Value::String(arg_str(a, 0).to_uppercase().into())))
-            .func("lower", |a| Ok(Value::String(arg_str(a, 0).to_lowercase().into())))
+            .func("upper", |a| {
+                Ok(Value::String(arg_str(a, 0).to_uppercase().into()))
+            })
+            .func("lower", |a| {
+                Ok(Value::String(arg_str(a, 0).to_lowercase().into()))
+            })
             .func("title", |a| {
                 let s = arg_str(a, 0);
                 let mut c = s.chars();
@@ -127,7 +145,9 @@ impl Format {
                     Some(Value::Uint(v)) => *v as usize,
                     _ => 0,
                 };
-                Ok(Value::String(format!("{}{}{}", " ".repeat(n(1)), arg_str(a, 0), " ".repeat(n(2))).into()))
+                Ok(Value::String(
+                    format!("{}{}{}", " ".repeat(n(1)), arg_str(a, 0), " ".repeat(n(2))).into(),
+                ))
             })
             .func("truncate", |a| {
                 let n = match a.get(1) {
@@ -135,7 +155,9 @@ impl Format {
                     Some(Value::Uint(v)) => *v as usize,
                     _ => usize::MAX,
                 };
-                Ok(Value::String(arg_str(a, 0).chars().take(n).collect::<String>().into()))
+                Ok(Value::String(
+                    arg_str(a, 0).chars().take(n).collect::<String>().into(),
+                ))
             })
             .parse(&body)
             .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
@@ -193,7 +215,11 @@ fn go_g(v: f64, prec: usize) -> String {
         .unwrap_or(exp);
     if exp < -4 || exp >= prec as i32 {
         let (m, e) = rounded.split_once('e').unwrap_or((&rounded, "0"));
-        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
         let e: i32 = e.parse().unwrap_or(0);
         format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
     } else {
@@ -311,23 +337,38 @@ mod tests {
 
     #[test]
     fn durations_match_go_units() {
-        assert_eq!(human_duration(chrono::Duration::milliseconds(300)), "Less than a second");
+        assert_eq!(
+            human_duration(chrono::Duration::milliseconds(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(chrono::Duration::seconds(6)), "6 seconds");
-        assert_eq!(human_duration(chrono::Duration::seconds(90)), "About a minute");
+        assert_eq!(
+            human_duration(chrono::Duration::seconds(90)),
+            "About a minute"
+        );
         assert_eq!(human_duration(chrono::Duration::hours(50)), "2 days");
         assert_eq!(human_duration(chrono::Duration::days(120)), "4 months");
     }
 
     #[test]
     fn tabwriter_matches_docker() {
-        let out = tabwrite(&["REPOSITORY\tTAG\tIMAGE ID".into(), "bbtest\tv1\tfd4bc1b30c27".into()]);
-        assert_eq!(out, "REPOSITORY   TAG       IMAGE ID\nbbtest       v1        fd4bc1b30c27\n");
+        let out = tabwrite(&[
+            "REPOSITORY\tTAG\tIMAGE ID".into(),
+            "bbtest\tv1\tfd4bc1b30c27".into(),
+        ]);
+        assert_eq!(
+            out,
+            "REPOSITORY   TAG       IMAGE ID\nbbtest       v1        fd4bc1b30c27\n"
+        );
     }
 
     #[test]
     fn templates_keep_struct_order_in_json() {
         let v = serde_json::json!({"Id": "x", "Config": {"Hostname": "", "Env": ["A=<b>"]}});
         let f = Format::parse("{{.Id}} {{json .Config}} {{join .Config.Env \",\"}}").unwrap();
-        assert_eq!(f.render(&v).unwrap(), r#"x {"Hostname":"","Env":["A=\u003cb\u003e"]} A=<b>"#);
+        assert_eq!(
+            f.render(&v).unwrap(),
+            r#"x {"Hostname":"","Env":["A=\u003cb\u003e"]} A=<b>"#
+        );
     }
 }

@@ -78,7 +78,9 @@ impl Reader<'_> {
         match self.files.get(&p) {
             Some(Stored::Small(b)) => Ok(b.clone()),
             Some(Stored::Blob(i)) => std::fs::read(&i.path).map_err(|e| Error::io("read", &p, e)),
-            Some(Stored::Layer(_)) => Err(Error::Archive(format!("{p}: expected a JSON document, found a layer"))),
+            Some(Stored::Layer(_)) => Err(Error::Archive(format!(
+                "{p}: expected a JSON document, found a layer"
+            ))),
             None => Err(Error::Archive(format!("invalid archive: {p} not found"))),
         }
     }
@@ -99,7 +101,9 @@ impl Reader<'_> {
                 Ok(i)
             }
             Some(Stored::Blob(_)) => Err(Error::Archive(format!("{p}: not a layer tar stream"))),
-            None => Err(Error::Archive(format!("invalid archive: layer {p} not found"))),
+            None => Err(Error::Archive(format!(
+                "invalid archive: layer {p} not found"
+            ))),
         }
     }
 }
@@ -110,7 +114,8 @@ pub fn load<R: Read>(store: &ImageStore, input: R) -> Result<Vec<LoadedImage>> {
     let layout = store.layout().clone();
     let _gc = store.gc_guard(LockMode::Shared)?;
     let scratch = Scratch::new(&layout, "load")?;
-    let (_, dec) = decompress(input).map_err(|e| Error::Archive(format!("Error processing tar file: {e}")))?;
+    let (_, dec) =
+        decompress(input).map_err(|e| Error::Archive(format!("Error processing tar file: {e}")))?;
     let mut rd = Reader {
         scratch: &scratch,
         files: HashMap::new(),
@@ -127,14 +132,18 @@ pub fn load<R: Read>(store: &ImageStore, input: R) -> Result<Vec<LoadedImage>> {
         }
         match entry.header().entry_type() {
             tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
                 let t = String::from_utf8_lossy(&target).into_owned();
-                let full = if entry.header().entry_type() == tar::EntryType::Link || t.starts_with('/') {
-                    clean(t.as_bytes())
-                } else {
-                    let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                    normalize(&format!("{dir}/{t}"))?
-                };
+                let full =
+                    if entry.header().entry_type() == tar::EntryType::Link || t.starts_with('/') {
+                        clean(t.as_bytes())
+                    } else {
+                        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                        normalize(&format!("{dir}/{t}"))?
+                    };
                 rd.aliases.insert(path, full);
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -197,7 +206,11 @@ pub fn load<R: Read>(store: &ImageStore, input: R) -> Result<Vec<LoadedImage>> {
         .into_iter()
         .map(|c| LoadedImage {
             id: c.id,
-            tags: c.tags.into_iter().map(|(r, old)| (r.familiar(), old)).collect(),
+            tags: c
+                .tags
+                .into_iter()
+                .map(|(r, old)| (r.familiar(), old))
+                .collect(),
         })
         .collect())
 }
@@ -283,8 +296,8 @@ fn host_platform_matches(desc: &Value) -> bool {
 
 fn oci_images(rd: &mut Reader<'_>) -> Result<Vec<PendingImage>> {
     let raw = rd.bytes("index.json")?;
-    let index: Value =
-        serde_json::from_slice(&raw).map_err(|e| Error::Archive(format!("invalid index.json: {e}")))?;
+    let index: Value = serde_json::from_slice(&raw)
+        .map_err(|e| Error::Archive(format!("invalid index.json: {e}")))?;
     let mut out = Vec::new();
     let mut by_manifest: BTreeMap<String, usize> = BTreeMap::new();
     walk_index(rd, &index, None, &mut out, &mut by_manifest, 0)?;
@@ -319,7 +332,10 @@ fn walk_index(
             })
             .or(inherited_name)
             .map(str::to_string);
-        let media = desc.get("mediaType").and_then(Value::as_str).unwrap_or(MEDIA_OCI_MANIFEST);
+        let media = desc
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .unwrap_or(MEDIA_OCI_MANIFEST);
         let path = blob_path(&desc)?;
         match media {
             MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST => {
@@ -348,7 +364,12 @@ fn walk_index(
                     .ok_or_else(|| Error::Archive(format!("manifest {path} has no config")))?;
                 let config_bytes = rd.bytes(&blob_path(cfg)?)?;
                 let mut layers = Vec::new();
-                for l in m.get("layers").and_then(Value::as_array).cloned().unwrap_or_default() {
+                for l in m
+                    .get("layers")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                {
                     layers.push(rd.layer(&blob_path(&l)?)?);
                 }
                 seen.insert(path, out.len());

@@ -15,7 +15,11 @@ use crate::{Error, Result};
 /// index.json, blobs/), as Docker 25+ writes it. Layers are stored
 /// uncompressed, named by diff ID, so `docker load` and `podman load` give
 /// the same image IDs.
-pub fn save<W: Write>(store: &ImageStore, images: &[(Image, Vec<Reference>)], out: &mut W) -> Result<()> {
+pub fn save<W: Write>(
+    store: &ImageStore,
+    images: &[(Image, Vec<Reference>)],
+    out: &mut W,
+) -> Result<()> {
     let layout = store.layout();
     let mut w = TarOut { out };
     let mut written: BTreeSet<Digest> = BTreeSet::new();
@@ -39,7 +43,10 @@ pub fn save<W: Write>(store: &ImageStore, images: &[(Image, Vec<Reference>)], ou
                     let mut f = f;
                     let n = io::copy(&mut f, w.out).map_err(|e| Error::io("write", &path, e))?;
                     if n != l.tar_size {
-                        return Err(Error::Archive(format!("layer {} changed size on disk", l.blob)));
+                        return Err(Error::Archive(format!(
+                            "layer {} changed size on disk",
+                            l.blob
+                        )));
                     }
                 } else {
                     let (_, dec) = decompress(f).map_err(|e| Error::io("read", &l.blob, e))?;
@@ -161,7 +168,9 @@ impl<W: Write> TarOut<'_, W> {
     }
     fn file(&mut self, path: &str, data: &[u8]) -> Result<()> {
         self.header(path, data.len() as u64)?;
-        self.out.write_all(data).map_err(|e| Error::io("write", path, e))?;
+        self.out
+            .write_all(data)
+            .map_err(|e| Error::io("write", path, e))?;
         self.pad(data.len() as u64)
     }
     fn finish(&mut self) -> Result<()> {
@@ -171,4 +180,3 @@ impl<W: Write> TarOut<'_, W> {
             .map_err(|e| Error::io("write", "archive", e))
     }
 }
-

@@ -8,7 +8,10 @@ use berth_engine::Engine;
 use serde_json::{json, Value};
 
 use super::need;
-use crate::cli::{HistoryArgs, ImagesArgs, ImportArgs, InspectArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs};
+use crate::cli::{
+    HistoryArgs, ImagesArgs, ImportArgs, InspectArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs,
+    TagArgs,
+};
 use crate::render::{self, Format};
 use crate::{CliError, CliResult};
 
@@ -77,7 +80,11 @@ fn image_rows(images: &[ImageSummary], a: &ImagesArgs) -> Vec<Value> {
             };
             let digest = digests
                 .iter()
-                .find_map(|d| d.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d))
+                .find_map(|d| {
+                    d.split_once('@')
+                        .filter(|(r, _)| *r == repo)
+                        .map(|(_, d)| d)
+                })
                 .unwrap_or("<none>");
             rows.push(row(repo, tag, digest));
         }
@@ -122,7 +129,9 @@ pub fn inspect(engine: &Engine, a: InspectArgs, path: &str) -> CliResult {
     need(path, &a.args, 1, None)?;
     if let Some(k) = &a.kind {
         if k != "image" {
-            return Err(CliError::Plain(format!("\"{k}\" is not a valid value for --type")));
+            return Err(CliError::Plain(format!(
+                "\"{k}\" is not a valid value for --type"
+            )));
         }
     }
     let mut found = Vec::new();
@@ -139,7 +148,11 @@ pub fn inspect(engine: &Engine, a: InspectArgs, path: &str) -> CliResult {
     }
     let errors: Vec<String> = found
         .iter()
-        .filter_map(|v| v.as_str().and_then(|s| s.strip_prefix('\u{0}')).map(str::to_string))
+        .filter_map(|v| {
+            v.as_str()
+                .and_then(|s| s.strip_prefix('\u{0}'))
+                .map(str::to_string)
+        })
         .collect();
     let ok: Vec<Value> = found.into_iter().filter(|v| !v.is_string()).collect();
     let mut out = std::io::stdout().lock();
@@ -179,7 +192,11 @@ fn print_deletes(items: &[DeleteItem], lower: bool) -> CliResult {
             DeleteItem::Untagged(v) => ("Untagged", v),
             DeleteItem::Deleted(v) => ("Deleted", v),
         };
-        let word = if lower { word.to_lowercase() } else { word.to_string() };
+        let word = if lower {
+            word.to_lowercase()
+        } else {
+            word.to_string()
+        };
         writeln!(out, "{word}: {v}")?;
     }
     Ok(())
@@ -208,7 +225,9 @@ pub fn tag(engine: &Engine, a: TagArgs, path: &str) -> CliResult {
     match engine.image_tag(&a.args[0], &a.args[1]) {
         Ok(()) => Ok(()),
         // A malformed target is the CLI's own complaint in docker, unprefixed.
-        Err(e) if e.message.starts_with("Error parsing reference") => Err(CliError::Plain(e.message)),
+        Err(e) if e.message.starts_with("Error parsing reference") => {
+            Err(CliError::Plain(e.message))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -219,7 +238,11 @@ pub fn history(engine: &Engine, a: HistoryArgs, path: &str) -> CliResult {
     if a.quiet {
         let mut out = std::io::stdout().lock();
         for h in &items {
-            let id = if h.id == "<missing>" { h.id.clone() } else { short_id(&h.id, a.no_trunc) };
+            let id = if h.id == "<missing>" {
+                h.id.clone()
+            } else {
+                short_id(&h.id, a.no_trunc)
+            };
             writeln!(out, "{id}")?;
         }
         return Ok(());
@@ -248,10 +271,9 @@ pub fn history(engine: &Engine, a: HistoryArgs, path: &str) -> CliResult {
         "Comment": "COMMENT", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
         "CreatedSince": "CREATED", "ID": "IMAGE", "Size": "SIZE",
     });
-    let format = a
-        .format
-        .clone()
-        .unwrap_or_else(|| "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into());
+    let format = a.format.clone().unwrap_or_else(|| {
+        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into()
+    });
     print_rows(&format, &headers, &rows)
 }
 
@@ -289,20 +311,31 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
         out = std::io::stdout().lock();
         writeln!(out)?;
     }
-    writeln!(out, "Total reclaimed space: {}", render::human_size(reclaimed as f64))?;
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        render::human_size(reclaimed as f64)
+    )?;
     Ok(())
 }
 
 /// A progress bar on a terminal; nothing extra in logs.
-fn progress_reader<'a, R: Read + 'a>(r: R, len: Option<u64>, quiet: bool, what: &str) -> Box<dyn Read + 'a> {
+fn progress_reader<'a, R: Read + 'a>(
+    r: R,
+    len: Option<u64>,
+    quiet: bool,
+    what: &str,
+) -> Box<dyn Read + 'a> {
     if quiet || !std::io::stderr().is_terminal() {
         return Box::new(r);
     }
     let pb = match len {
         Some(l) => indicatif::ProgressBar::new(l).with_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         ),
         None => indicatif::ProgressBar::new_spinner().with_style(
             indicatif::ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}")
@@ -360,7 +393,9 @@ pub fn load(engine: &Engine, a: LoadArgs) -> CliResult {
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
-                return Err(CliError::Plain("requested load from stdin, but stdin is empty".into()));
+                return Err(CliError::Plain(
+                    "requested load from stdin, but stdin is empty".into(),
+                ));
             }
             engine.image_load(progress_reader(stdin.lock(), None, a.quiet, "Loading"))?
         }
@@ -389,18 +424,32 @@ pub fn save(engine: &Engine, a: SaveArgs, path: &str) -> CliResult {
         Some(p) => {
             // Write beside the target and rename, so a failed save never
             // leaves a truncated archive under the requested name.
-            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let tmp = dir.join(format!(".{name}.berth-save-{}", std::process::id()));
-            let f = std::fs::File::create(&tmp)
-                .map_err(|e| CliError::Plain(format!("failed to save image: open {}: {}", p.display(), io_text(&e))))?;
+            let f = std::fs::File::create(&tmp).map_err(|e| {
+                CliError::Plain(format!(
+                    "failed to save image: open {}: {}",
+                    p.display(),
+                    io_text(&e)
+                ))
+            })?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-            let res = engine.image_save(&a.args, &mut w).map_err(CliError::from).and_then(|_| {
-                let f = w.into_inner().map_err(|e| CliError::Plain(e.to_string()))?;
-                f.sync_all()?;
-                std::fs::rename(&tmp, p)?;
-                Ok(())
-            });
+            let res = engine
+                .image_save(&a.args, &mut w)
+                .map_err(CliError::from)
+                .and_then(|_| {
+                    let f = w.into_inner().map_err(|e| CliError::Plain(e.to_string()))?;
+                    f.sync_all()?;
+                    std::fs::rename(&tmp, p)?;
+                    Ok(())
+                });
             if res.is_err() {
                 let _ = std::fs::remove_file(&tmp);
             }
@@ -437,10 +486,20 @@ pub fn import(engine: &Engine, a: ImportArgs, path: &str) -> CliResult {
     }
     let (id, _) = if src == "-" {
         let stdin = std::io::stdin();
-        engine.image_import(progress_reader(stdin.lock(), None, false, "Importing"), reference, a.change, a.message)?
+        engine.image_import(
+            progress_reader(stdin.lock(), None, false, "Importing"),
+            reference,
+            a.change,
+            a.message,
+        )?
     } else {
         let (f, len) = open_input(std::path::Path::new(src))?;
-        engine.image_import(progress_reader(f, Some(len), false, "Importing"), reference, a.change, a.message)?
+        engine.image_import(
+            progress_reader(f, Some(len), false, "Importing"),
+            reference,
+            a.change,
+            a.message,
+        )?
     };
     println!("{id}");
     Ok(())

@@ -23,7 +23,10 @@ fn runroot_for(root: &std::path::Path) -> PathBuf {
 }
 
 fn open_engine(cli: &Cli) -> CliResult<Engine> {
-    let root = cli.root.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+    let root = cli
+        .root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
     let root = if root.is_relative() {
         std::env::current_dir()?.join(root)
     } else {

@@ -12,11 +12,14 @@ use crate::render::{self, Format};
 use crate::{CliError, CliResult};
 
 fn os_arch() -> String {
-    format!("linux/{}", match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        a => a,
-    })
+    format!(
+        "linux/{}",
+        match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            a => a,
+        }
+    )
 }
 
 pub fn version(_engine: &Engine, a: FormatOnly) -> CliResult {
@@ -50,7 +53,11 @@ pub fn info(engine: &Engine, a: FormatOnly) -> CliResult {
     writeln!(o, "Client:\n Context:    default\n Debug Mode: false\n")?;
     writeln!(o, "Server:")?;
     writeln!(o, " Containers: {}", i.containers)?;
-    writeln!(o, "  Running: {}\n  Paused: {}\n  Stopped: {}", i.containers_running, i.containers_paused, i.containers_stopped)?;
+    writeln!(
+        o,
+        "  Running: {}\n  Paused: {}\n  Stopped: {}",
+        i.containers_running, i.containers_paused, i.containers_stopped
+    )?;
     writeln!(o, " Images: {}", i.images)?;
     writeln!(o, " Server Version: {}", i.server_version)?;
     writeln!(o, " Storage Driver: {}", i.driver)?;
@@ -61,7 +68,11 @@ pub fn info(engine: &Engine, a: FormatOnly) -> CliResult {
     writeln!(o, " OSType: {}", i.os_type)?;
     writeln!(o, " Architecture: {}", i.architecture)?;
     writeln!(o, " CPUs: {}", i.ncpu)?;
-    writeln!(o, " Total Memory: {}", render::bytes_size(i.mem_total as f64))?;
+    writeln!(
+        o,
+        " Total Memory: {}",
+        render::bytes_size(i.mem_total as f64)
+    )?;
     writeln!(o, " Name: {}", i.name)?;
     writeln!(o, " Docker Root Dir: {}", i.docker_root_dir)?;
     writeln!(o, " Exec Root: {}", i.exec_root)?;

@@ -1,5 +1,5 @@
 //! Test harness: each test gets its own state root and cleans it up.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -36,7 +36,10 @@ impl From<Output> for Out {
 impl Root {
     pub fn new() -> Root {
         Root {
-            dir: tempfile::Builder::new().prefix("berth-test-").tempdir().unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("berth-test-")
+                .tempdir()
+                .unwrap(),
         }
     }
 
@@ -53,7 +56,12 @@ impl Root {
     }
 
     pub fn run(&self, args: &[&str]) -> Out {
-        self.cmd().args(args).stdin(Stdio::null()).output().unwrap().into()
+        self.cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
     }
 
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Out {
@@ -79,7 +87,11 @@ impl Root {
     /// Run and require success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert_eq!(o.code, 0, "berth {args:?} failed:\n{}{}", o.stdout, o.stderr);
+        assert_eq!(
+            o.code, 0,
+            "berth {args:?} failed:\n{}{}",
+            o.stdout, o.stderr
+        );
         o.stdout
     }
 
@@ -114,23 +126,34 @@ impl Root {
     }
 
     pub fn tmp_entries(&self) -> usize {
-        std::fs::read_dir(self.path().join("tmp")).map(|r| r.count()).unwrap_or(0)
+        std::fs::read_dir(self.path().join("tmp"))
+            .map(|r| r.count())
+            .unwrap_or(0)
     }
 }
 
 fn walk(p: &Path, root: &Path, out: &mut Vec<String>) {
-    let Ok(md) = std::fs::symlink_metadata(p) else { return };
+    let Ok(md) = std::fs::symlink_metadata(p) else {
+        return;
+    };
     let rel = p.strip_prefix(root).unwrap().display().to_string();
     if md.is_dir() {
         out.push(format!("{rel}/"));
         // Snapshot trees are large; their names and meta are enough.
-        let mut names: Vec<_> = std::fs::read_dir(p).unwrap().flatten().map(|e| e.path()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(p)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         names.sort();
         for n in names {
             walk(&n, root, out);
         }
     } else if md.len() < 65536 && md.is_file() {
-        out.push(format!("{rel} {}", hex::encode(Sha256::digest(std::fs::read(p).unwrap()))));
+        out.push(format!(
+            "{rel} {}",
+            hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+        ));
     } else {
         out.push(format!("{rel} {}", md.len()));
     }
@@ -241,11 +264,21 @@ pub fn docker_archive(layers: &[Vec<u8>], tags: &[&str]) -> (Vec<u8>, String) {
     files.push((format!("{id}.json"), config));
     let manifest = format!(
         r#"[{{"Config":"{id}.json","RepoTags":[{}],"Layers":[{}]}}]"#,
-        tags.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(","),
-        diff_ids.iter().map(|d| format!("\"{d}/layer.tar\"")).collect::<Vec<_>>().join(",")
+        tags.iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(","),
+        diff_ids
+            .iter()
+            .map(|d| format!("\"{d}/layer.tar\""))
+            .collect::<Vec<_>>()
+            .join(",")
     );
     files.push(("manifest.json".into(), manifest.into_bytes()));
-    let refs: Vec<(String, &[u8])> = files.iter().map(|(p, d)| (p.clone(), d.as_slice())).collect();
+    let refs: Vec<(String, &[u8])> = files
+        .iter()
+        .map(|(p, d)| (p.clone(), d.as_slice()))
+        .collect();
     let entries: Vec<E> = refs.iter().map(|(p, d)| E::File(p, d)).collect();
     (tar_of(&entries), id)
 }
@@ -268,7 +301,13 @@ pub fn oci_archive(layers: &[(Vec<u8>, &str, String)], name: Option<&str>) -> (V
     let id = sha256_hex(&config);
     let layer_descs: Vec<String> = layers
         .iter()
-        .map(|(b, mt, _)| format!(r#"{{"mediaType":"{mt}","digest":"sha256:{}","size":{}}}"#, sha256_hex(b), b.len()))
+        .map(|(b, mt, _)| {
+            format!(
+                r#"{{"mediaType":"{mt}","digest":"sha256:{}","size":{}}}"#,
+                sha256_hex(b),
+                b.len()
+            )
+        })
         .collect();
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{id}","size":{}}},"layers":[{}]}}"#,
@@ -283,7 +322,10 @@ pub fn oci_archive(layers: &[(Vec<u8>, &str, String)], name: Option<&str>) -> (V
         r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{mdig}","size":{}{ann}}}]}}"#,
         manifest.len()
     );
-    let mut files: Vec<(String, Vec<u8>)> = vec![("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())];
+    let mut files: Vec<(String, Vec<u8>)> = vec![(
+        "oci-layout".into(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    )];
     for (b, _, _) in layers {
         files.push((format!("blobs/sha256/{}", sha256_hex(b)), b.clone()));
     }

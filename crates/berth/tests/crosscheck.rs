@@ -1,0 +1,272 @@
+//! Differential checks against real Docker and Podman: archives berth
+//! writes load there with the same image ID and run, and archives Docker
+//! writes load in berth with the same ID. Docker runs as a private dockerd
+//! (own data root, socket, no bridge or iptables) and Podman with its own
+//! storage, so the machine's engines and configuration are untouched.
+//! Skipped (with a message) where dockerd or podman is not installed.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Dockerd {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Dockerd {
+    fn start() -> Option<Dockerd> {
+        if Command::new("dockerd").arg("--version").output().is_err() {
+            eprintln!("skipping: dockerd not installed");
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("berth-dockerd-")
+            .tempdir_in("/tmp")
+            .ok()?;
+        let d = dir.path();
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("pid"))
+            .arg("--host")
+            .arg(format!("unix://{}", d.join("sock").display()))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--storage-driver=overlay2",
+            ])
+            .arg("--containerd-namespace")
+            .arg("berth-crosscheck")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("log")).ok()?)
+            .spawn()
+            .ok()?;
+        let mut dd = Dockerd { child, dir };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if dd.docker(&["version"]).code == 0 {
+                return Some(dd);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let log = std::fs::read_to_string(dd.dir.path().join("log")).unwrap_or_default();
+        let _ = dd.child.kill();
+        panic!("private dockerd did not start:\n{log}");
+    }
+
+    fn docker(&self, args: &[&str]) -> Out {
+        Command::new("docker")
+            .arg("--host")
+            .arg(format!("unix://{}", self.dir.path().join("sock").display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // dockerd leaves overlay mounts below its data root if killed.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(self.dir.path().to_str().unwrap_or("-")))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+    }
+}
+
+fn podman(storage: &Path, args: &[&str]) -> Out {
+    Command::new("podman")
+        .arg("--root")
+        .arg(storage.join("root"))
+        .arg("--runroot")
+        .arg(storage.join("run"))
+        .arg("--storage-driver")
+        .arg("overlay")
+        .args(args)
+        .env(
+            "CONTAINERS_CONF",
+            repo_root().join("tests/fixtures/podman-containers.conf"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn docker_and_podman_agree_on_berth_archives() {
+    let r = Root::new();
+    let id = r.busybox("crosscheck:1");
+    let work = tempfile::tempdir().unwrap();
+    let archive: PathBuf = work.path().join("berth.tar");
+    r.ok(&["save", "-o", archive.to_str().unwrap(), "crosscheck:1"]);
+
+    if let Some(d) = Dockerd::start() {
+        let o = d.docker(&["load", "-i", archive.to_str().unwrap()]);
+        assert_eq!(o.code, 0, "docker load: {}", o.stderr);
+        assert_eq!(o.stdout.trim(), "Loaded image: crosscheck:1");
+        let o = d.docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{.Size}}",
+            "crosscheck:1",
+        ]);
+        let berth_view = r.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{.Size}}",
+            "crosscheck:1",
+        ]);
+        assert_eq!(
+            o.stdout, berth_view,
+            "docker and berth disagree on ID or size"
+        );
+        assert!(o.stdout.starts_with(&id));
+        let o = d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "crosscheck:1",
+            "echo",
+            "ran in docker",
+        ]);
+        assert_eq!(
+            (o.code, o.stdout.trim()),
+            (0, "ran in docker"),
+            "{}",
+            o.stderr
+        );
+
+        // And back: an image Docker made and saved loads in berth with Docker's ID.
+        let rootfs = tar_of(&[E::Dir("bin/"), E::File("bin/x", b"from docker")]);
+        let rf = work.path().join("rootfs.tar");
+        std::fs::write(&rf, &rootfs).unwrap();
+        let o = d.docker(&[
+            "import",
+            "-c",
+            "CMD [\"x\"]",
+            rf.to_str().unwrap(),
+            "fromdocker:1",
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let docker_id = o.stdout.trim().to_string();
+        let saved = work.path().join("docker.tar");
+        let o = d.docker(&["save", "-o", saved.to_str().unwrap(), "fromdocker:1"]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let r2 = Root::new();
+        assert_eq!(
+            r2.ok(&["load", "-i", saved.to_str().unwrap()]),
+            "Loaded image: fromdocker:1\n"
+        );
+        assert_eq!(r2.ok(&["images", "-q", "--no-trunc"]).trim(), docker_id);
+        // The raw inspect documents (the daemon's API 1.41 JSON) agree on
+        // everything but where each engine keeps its files and tag times.
+        let dj: serde_json::Value =
+            serde_json::from_str(&d.docker(&["image", "inspect", "fromdocker:1"]).stdout).unwrap();
+        let bj: serde_json::Value =
+            serde_json::from_str(&r2.ok(&["image", "inspect", "fromdocker:1"])).unwrap();
+        let (dj, bj) = (dj[0].as_object().unwrap(), bj[0].as_object().unwrap());
+        assert_eq!(dj.keys().collect::<Vec<_>>(), bj.keys().collect::<Vec<_>>());
+        for (k, v) in dj {
+            if k != "GraphDriver" && k != "Metadata" {
+                assert_eq!(&bj[k], v, "inspect field {k}");
+            }
+        }
+        let docker_images = d.docker(&[
+            "images",
+            "--format",
+            "{{.Repository}} {{.Tag}} {{.ID}} {{.Size}} {{.VirtualSize}}",
+        ]);
+        let berth_images = r2.ok(&[
+            "images",
+            "--format",
+            "{{.Repository}} {{.Tag}} {{.ID}} {{.Size}} {{.VirtualSize}}",
+        ]);
+        assert!(
+            docker_images.stdout.contains(berth_images.trim()),
+            "{}\nvs\n{berth_images}",
+            docker_images.stdout
+        );
+    }
+
+    if Command::new("podman").arg("--version").output().is_ok() {
+        let storage = tempfile::Builder::new()
+            .prefix("berth-podman-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let o = podman(storage.path(), &["load", "-i", archive.to_str().unwrap()]);
+        assert_eq!(o.code, 0, "podman load: {}", o.stderr);
+        assert!(
+            o.stdout
+                .contains("Loaded image: docker.io/library/crosscheck:1"),
+            "{}",
+            o.stdout
+        );
+        let o = podman(
+            storage.path(),
+            &["image", "inspect", "-f", "{{.Id}}", "crosscheck:1"],
+        );
+        assert_eq!(format!("sha256:{}", o.stdout.trim()), id);
+        let o = podman(
+            storage.path(),
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "crosscheck:1",
+                "echo",
+                "ran in podman",
+            ],
+        );
+        assert_eq!(
+            (o.code, o.stdout.trim()),
+            (0, "ran in podman"),
+            "{}",
+            o.stderr
+        );
+        let _ = podman(storage.path(), &["system", "reset", "--force"]);
+        let _ = Command::new("umount")
+            .arg("-R")
+            .arg(storage.path())
+            .stderr(Stdio::null())
+            .status();
+    } else {
+        eprintln!("skipping podman: not installed");
+    }
+}
