@@ -232,29 +232,13 @@ impl Unpacker {
                 Err(e) => return Err(io_err(errno_io(e))),
             },
             EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| {
-                        Error::Layer(format!(
-                            "{}: symlink without target",
-                            String::from_utf8_lossy(&raw)
-                        ))
-                    })?
-                    .into_owned();
+                let target = link_target(entry, &raw, "symlink")?;
                 rfs::symlinkat(std::ffi::OsStr::from_bytes(&target), &parent, name)
                     .map_err(|e| io_err(errno_io(e)))?;
                 stats.size += target.len() as u64;
             }
             EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| {
-                        Error::Layer(format!(
-                            "{}: hardlink without target",
-                            String::from_utf8_lossy(&raw)
-                        ))
-                    })?
-                    .into_owned();
+                let target = link_target(entry, &raw, "hardlink")?;
                 let tcomps = clean_components(&target)?;
                 let Some((tlast, tparents)) = tcomps.split_last() else {
                     return Err(Error::Breakout(
@@ -521,6 +505,18 @@ fn write_pax_sparse<R: Read>(
         }
     }
     rfs::ftruncate(dst.as_fd(), sp.real_size).map_err(errno_io)
+}
+
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, raw: &[u8], what: &str) -> Result<Vec<u8>> {
+    entry
+        .link_name_bytes()
+        .map(|t| t.into_owned())
+        .ok_or_else(|| {
+            Error::Layer(format!(
+                "{}: {what} without target",
+                String::from_utf8_lossy(raw)
+            ))
+        })
 }
 
 fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
