@@ -23,7 +23,8 @@ impl Layout {
         }
     }
 
-    /// Create the directory skeleton (idempotent) and check the layout version.
+    /// Create the persistent skeleton (idempotent) and check the layout
+    /// version. The run root is created by whoever first puts state there.
     pub fn init(&self) -> Result<()> {
         for d in [
             self.root.clone(),
@@ -32,7 +33,6 @@ impl Layout {
             self.snapshots_dir(),
             self.images_dir(),
             self.containers_dir(),
-            self.runroot.clone(),
         ] {
             std::fs::create_dir_all(&d).ctx("create", &d)?;
         }
