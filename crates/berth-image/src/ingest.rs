@@ -60,7 +60,10 @@ impl Read for ChannelReader {
 }
 
 fn new_snapshot_dir(scratch: &Scratch) -> Result<PathBuf> {
-    let base = scratch.path();
+    new_snapshot_dir_in(scratch.path())
+}
+
+fn new_snapshot_dir_in(base: &Path) -> Result<PathBuf> {
     for i in 0.. {
         let p = base.join(format!("snap-{i}"));
         match std::fs::create_dir(&p) {
@@ -140,6 +143,41 @@ pub fn ingest_layer<R: Read>(scratch: &Scratch, reader: R) -> Result<PendingLaye
         tar_size,
         stats,
         snapshot: snap,
+    })
+}
+
+/// Unpack a finished scratch blob on its own thread. Used when an archive
+/// holds several layers: the reader moves on to the next layer while this
+/// one unpacks from the (page-cached) blob file.
+pub fn unpack_in_background(
+    scratch_dir: PathBuf,
+    blob: Ingested,
+) -> std::thread::JoinHandle<Result<PendingLayer>> {
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::open(&blob.path)
+            .map_err(|e| Error::io("open", blob.path.display(), e))?;
+        let mut head = [0u8; 8];
+        let n = f.read(&mut head).map_err(|e| Error::Layer(e.to_string()))?;
+        let comp = Compression::detect(&head[..n]);
+        let f = std::fs::File::open(&blob.path)
+            .map_err(|e| Error::io("open", blob.path.display(), e))?;
+        let snap = new_snapshot_dir_in(&scratch_dir)?;
+        let (_, dec) = decompress(f).map_err(|e| Error::Layer(e.to_string()))?;
+        let (stats, hr) = unpack_layer(HashReader::new(dec), &snap.join("fs"))?;
+        let (diff_id, tar_size) = hr.finish();
+        if matches!(comp, Compression::Bzip2 | Compression::Xz) {
+            return Err(Error::Layer(
+                "bzip2 and xz layers are not supported in image archives".into(),
+            ));
+        }
+        Ok(PendingLayer {
+            blob,
+            media_type: comp.layer_media_type().to_string(),
+            diff_id,
+            tar_size,
+            stats,
+            snapshot: snap,
+        })
     })
 }
 

@@ -67,6 +67,15 @@ fn errno_io(e: Errno) -> io::Error {
 
 struct Unpacker {
     root: OwnedFd,
+    /// The last parent directory resolved: tar entries come grouped by
+    /// directory, so this saves an openat2 per file. Dropped whenever an
+    /// entry removes something or plants a symlink, which could change
+    /// what a path resolves to.
+    parent_cache: Option<(Vec<Vec<u8>>, std::rc::Rc<OwnedFd>)>,
+    /// Directories of this layer with the set-group-ID bit: files created
+    /// in them inherit the directory's group, so they always need chown.
+    setgid_dirs: std::collections::HashSet<Vec<u8>>,
+    umask: u32,
     /// Directory mtimes are set last: creating entries inside a directory
     /// would change them again.
     dir_times: Vec<(Vec<u8>, u64)>,
@@ -88,7 +97,18 @@ impl Unpacker {
 
     /// Open the parent directory of an entry, creating missing directories
     /// (root-owned, 0755, as Docker does).
-    fn parent(&self, comps: &[Vec<u8>]) -> io::Result<OwnedFd> {
+    fn parent(&mut self, comps: &[Vec<u8>]) -> io::Result<std::rc::Rc<OwnedFd>> {
+        if let Some((key, fd)) = &self.parent_cache {
+            if key.as_slice() == comps {
+                return Ok(fd.clone());
+            }
+        }
+        let fd = std::rc::Rc::new(self.parent_uncached(comps)?);
+        self.parent_cache = Some((comps.to_vec(), fd.clone()));
+        Ok(fd)
+    }
+
+    fn parent_uncached(&self, comps: &[Vec<u8>]) -> io::Result<OwnedFd> {
         match self.resolve_dir(&join(comps)) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc_enoent()) => {}
@@ -114,7 +134,7 @@ impl Unpacker {
 
     /// Remove whatever is at `name` unless both it and the new entry are
     /// directories (then the directory is kept and its metadata updated).
-    fn clear(&self, dir: &OwnedFd, name: &Path, new_is_dir: bool) -> io::Result<()> {
+    fn clear(&mut self, dir: &OwnedFd, name: &Path, new_is_dir: bool) -> io::Result<()> {
         let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(Errno::NOENT) => return Ok(()),
@@ -124,6 +144,7 @@ impl Unpacker {
         if is_dir && new_is_dir {
             return Ok(());
         }
+        self.parent_cache = None;
         if is_dir {
             let p = proc_path(dir, name);
             std::fs::remove_dir_all(&p)
@@ -160,7 +181,10 @@ impl Unpacker {
             // The root itself ("./"): only its metadata applies.
             if kind == EntryType::Directory {
                 let root = self.resolve_dir(b"").map_err(io_err)?;
-                self.metadata(&root, Path::new("."), entry, &pax, true)
+                let h = entry.header();
+                let owner = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
+                let mode = h.mode().unwrap_or(0o755) & 0o7777;
+                self.metadata(&root, Path::new("."), owner, mode, &pax, true, true)
                     .map_err(io_err)?;
                 if let Ok(t) = entry.header().mtime() {
                     self.dir_times.push((Vec::new(), t));
@@ -198,20 +222,31 @@ impl Unpacker {
         }
 
         let is_dir = kind == EntryType::Directory;
-        self.clear(&parent, name, is_dir).map_err(io_err)?;
-        let mode = Mode::from_raw_mode(entry.header().mode().unwrap_or(0o644) & 0o7777);
+        let mode_bits = entry.header().mode().unwrap_or(0o644) & 0o7777;
+        let create_mode = Mode::from_raw_mode(mode_bits & 0o777);
+        // Create first; only an existing entry (rare) costs a stat and removal.
+        let mut kept_existing = false;
         match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let fd = rfs::openat(
-                    &parent,
-                    name,
-                    OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::WRONLY
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
+                let open = || {
+                    rfs::openat(
+                        &*parent,
+                        name,
+                        OFlags::CREATE
+                            | OFlags::EXCL
+                            | OFlags::WRONLY
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        create_mode,
+                    )
+                };
+                let fd = match open() {
+                    Err(Errno::EXIST) => {
+                        self.clear(&parent, name, false).map_err(io_err)?;
+                        open()
+                    }
+                    r => r,
+                }
                 .map_err(|e| io_err(errno_io(e)))?;
                 let mut file = std::fs::File::from(fd);
                 let size = match &pax.sparse {
@@ -227,14 +262,30 @@ impl Unpacker {
                 };
                 stats.size += size;
             }
-            EntryType::Directory => match rfs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(Errno::EXIST) => {}
+            EntryType::Directory => match rfs::mkdirat(&*parent, name, create_mode) {
+                Ok(()) => {}
+                Err(Errno::EXIST) => {
+                    self.clear(&parent, name, true).map_err(io_err)?;
+                    match rfs::mkdirat(&*parent, name, create_mode) {
+                        Ok(()) => {}
+                        Err(Errno::EXIST) => kept_existing = true,
+                        Err(e) => return Err(io_err(errno_io(e))),
+                    }
+                }
                 Err(e) => return Err(io_err(errno_io(e))),
             },
             EntryType::Symlink => {
                 let target = link_target(entry, &raw, "symlink")?;
-                rfs::symlinkat(std::ffi::OsStr::from_bytes(&target), &parent, name)
-                    .map_err(|e| io_err(errno_io(e)))?;
+                let t = std::ffi::OsStr::from_bytes(&target);
+                self.parent_cache = None;
+                match rfs::symlinkat(t, &*parent, name) {
+                    Err(Errno::EXIST) => {
+                        self.clear(&parent, name, false).map_err(io_err)?;
+                        rfs::symlinkat(t, &*parent, name)
+                    }
+                    r => r,
+                }
+                .map_err(|e| io_err(errno_io(e)))?;
                 stats.size += target.len() as u64;
             }
             EntryType::Link => {
@@ -246,13 +297,15 @@ impl Unpacker {
                     ));
                 };
                 let tdir = self.resolve_dir(&join(tparents)).map_err(io_err)?;
-                rfs::linkat(
-                    &tdir,
-                    std::ffi::OsStr::from_bytes(tlast),
-                    &parent,
-                    name,
-                    AtFlags::empty(),
-                )
+                let tname = std::ffi::OsStr::from_bytes(tlast);
+                let link = || rfs::linkat(&tdir, tname, &*parent, name, AtFlags::empty());
+                match link() {
+                    Err(Errno::EXIST) => {
+                        self.clear(&parent, name, false).map_err(io_err)?;
+                        link()
+                    }
+                    r => r,
+                }
                 .map_err(|e| {
                     Error::Layer(format!(
                         "{}: hardlink to {}: {}",
@@ -272,14 +325,33 @@ impl Unpacker {
                 };
                 let major = entry.header().device_major().ok().flatten().unwrap_or(0);
                 let minor = entry.header().device_minor().ok().flatten().unwrap_or(0);
-                rfs::mknodat(&parent, name, ft, mode, rfs::makedev(major, minor))
-                    .map_err(|e| io_err(errno_io(e)))?;
+                let dev = rfs::makedev(major, minor);
+                let mk = || rfs::mknodat(&*parent, name, ft, create_mode, dev);
+                match mk() {
+                    Err(Errno::EXIST) => {
+                        self.clear(&parent, name, false).map_err(io_err)?;
+                        mk()
+                    }
+                    r => r,
+                }
+                .map_err(|e| io_err(errno_io(e)))?;
             }
             // Unknown entry types are skipped, as Docker skips them.
             _ => return Ok(()),
         }
-        self.metadata(&parent, name, entry, &pax, kind != EntryType::Symlink)
+        if is_dir && mode_bits & 0o2000 != 0 {
+            self.setgid_dirs.insert(join(&comps));
+        }
+        let h = entry.header();
+        let owner = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
+        let chown = owner != (0, 0) || kept_existing || self.setgid_dirs.contains(&join(parents));
+        // The create call applied the mode minus the umask; chmod only when
+        // that differs, or set-id/sticky bits are wanted (chown clears them).
+        let chmod = kind != EntryType::Symlink
+            && (kept_existing || mode_bits & 0o7000 != 0 || mode_bits & self.umask != 0);
+        self.metadata(&parent, name, owner, mode_bits, &pax, chown, chmod)
             .map_err(io_err)?;
+
         if is_dir {
             if let Ok(t) = entry.header().mtime() {
                 self.dir_times.push((join(&comps), t));
@@ -291,21 +363,27 @@ impl Unpacker {
     }
 
     /// Owner, mode (after chown, which clears set-id bits) and xattrs.
-    fn metadata<R: Read>(
+    #[allow(clippy::too_many_arguments)]
+    fn metadata(
         &self,
         dir: &OwnedFd,
         name: &Path,
-        entry: &mut tar::Entry<'_, R>,
+        (uid, gid): (u32, u32),
+        mode: u32,
         pax: &Pax,
+        chown: bool,
         chmod: bool,
     ) -> io::Result<()> {
-        let h = entry.header();
-        let uid = h.uid().unwrap_or(0) as u32;
-        let gid = h.gid().unwrap_or(0) as u32;
-        let mode = h.mode().unwrap_or(0o644) & 0o7777;
-        // SAFETY-free: rustix wraps the raw ids; root may set any id.
-        let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
-        rfs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io)?;
+        if chown {
+            rfs::chownat(
+                dir,
+                name,
+                Some(Uid::from_raw(uid)),
+                Some(Gid::from_raw(gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(errno_io)?;
+        }
         if chmod {
             rfs::chmodat(dir, name, Mode::from_raw_mode(mode), AtFlags::empty())
                 .map_err(errno_io)?;
@@ -519,6 +597,23 @@ fn link_target<R: Read>(entry: &tar::Entry<'_, R>, raw: &[u8], what: &str) -> Re
         })
 }
 
+/// The process umask, read without changing it (umask(2) would race with
+/// other threads creating files).
+fn process_umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            // Unknown: assume every bit may be masked, so chmod always runs.
+            .unwrap_or(0o777)
+    })
+}
+
 fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -571,6 +666,9 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<(UnpackStats, R)>
     .map_err(|e| Error::Layer(format!("open {}: {}", dest.display(), errno_io(e))))?;
     let mut u = Unpacker {
         root,
+        parent_cache: None,
+        setgid_dirs: Default::default(),
+        umask: process_umask(),
         dir_times: Vec::new(),
         buf: vec![0u8; 256 * 1024],
     };

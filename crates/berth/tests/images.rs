@@ -890,3 +890,57 @@ fn concurrent_processes_keep_the_store_consistent() {
         "store is consistent"
     );
 }
+
+/// Later entries of the same layer replace earlier ones of any kind, and a
+/// file created in a set-group-ID directory still gets the owner its header names.
+#[test]
+fn later_entries_replace_earlier_ones() {
+    let mut setgid_dir = tar::Header::new_gnu();
+    setgid_dir.set_entry_type(tar::EntryType::Directory);
+    setgid_dir.set_mode(0o2775);
+    setgid_dir.set_gid(4321);
+    setgid_dir.set_size(0);
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_data(&mut setgid_dir.clone(), "shared/", &[][..])
+        .unwrap();
+    let mut f = tar::Header::new_gnu();
+    f.set_entry_type(tar::EntryType::Regular);
+    f.set_mode(0o640);
+    f.set_size(1);
+    b.append_data(&mut f.clone(), "shared/root-owned", &b"r"[..])
+        .unwrap();
+    let body = tar_of(&[
+        E::File("x", b"first"),
+        E::File("x", b"second"),
+        E::File("d", b"was a file"),
+        E::Dir("d/"),
+        E::File("d/inner", b"in"),
+        E::Dir("e/"),
+        E::File("e/gone", b"g"),
+        E::File("e", b"now a file"),
+        E::File("l", b"target"),
+        E::Symlink("l", "x"),
+    ]);
+    let mut layer = b.into_inner().unwrap();
+    layer.truncate(layer.len() - 1024); // drop the end-of-archive blocks
+    layer.extend_from_slice(&body);
+    let r = Root::new();
+    let o = r.run_stdin(&["import", "-", "dup:1"], &layer);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let snaps: Vec<_> = std::fs::read_dir(r.path().join("snapshots"))
+        .unwrap()
+        .flatten()
+        .collect();
+    let fs = snaps[0].path().join("fs");
+    assert_eq!(std::fs::read(fs.join("x")).unwrap(), b"second");
+    assert_eq!(std::fs::read(fs.join("d/inner")).unwrap(), b"in");
+    assert_eq!(std::fs::read(fs.join("e")).unwrap(), b"now a file");
+    assert_eq!(
+        std::fs::read_link(fs.join("l")).unwrap().to_str(),
+        Some("x")
+    );
+    let shared = std::fs::metadata(fs.join("shared")).unwrap();
+    assert_eq!((shared.mode() & 0o7777, shared.gid()), (0o2775, 4321));
+    let ro = std::fs::metadata(fs.join("shared/root-owned")).unwrap();
+    assert_eq!((ro.uid(), ro.gid(), ro.mode() & 0o7777), (0, 0, 0o640));
+}

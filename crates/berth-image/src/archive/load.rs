@@ -46,6 +46,13 @@ struct Reader<'s> {
     files: HashMap<String, Stored>,
     aliases: HashMap<String, String>,
     layers: Vec<PendingLayer>,
+    /// Layers unpacking in the background, by their future index in `layers`.
+    running: Vec<(usize, std::thread::JoinHandle<Result<PendingLayer>>)>,
+    /// Layers finished out of order, waiting for their turn in `layers`.
+    pending: BTreeMap<usize, PendingLayer>,
+    /// Indices handed out so far; `layers[i]` is valid once every layer
+    /// before it has finished.
+    slots: usize,
 }
 
 fn clean(path: &[u8]) -> String {
@@ -62,6 +69,24 @@ fn looks_like_layer(head: &[u8]) -> bool {
 }
 
 impl Reader<'_> {
+    /// Wait for the oldest background unpack and put its layer in its slot.
+    fn join_oldest(&mut self, what: &str) -> Result<()> {
+        let (index, handle) = self.running.remove(0);
+        let layer = handle
+            .join()
+            .unwrap_or_else(|_| Err(Error::Layer("layer unpacker panicked".into())))
+            .map_err(|e| Error::Archive(format!("{what}: {e}")))?;
+        self.place(index, layer);
+        Ok(())
+    }
+
+    fn place(&mut self, index: usize, layer: PendingLayer) {
+        self.pending.insert(index, layer);
+        while let Some(l) = self.pending.remove(&self.layers.len()) {
+            self.layers.push(l);
+        }
+    }
+
     fn resolve(&self, path: &str) -> String {
         let mut p = clean(path.as_bytes());
         for _ in 0..16 {
@@ -95,8 +120,9 @@ impl Reader<'_> {
             }
             Some(Stored::Small(b)) => {
                 let l = ingest::ingest_layer(self.scratch, Cursor::new(b))?;
-                self.layers.push(l);
-                let i = self.layers.len() - 1;
+                let i = self.slots;
+                self.slots += 1;
+                self.place(i, l);
                 self.files.insert(p, Stored::Layer(i));
                 Ok(i)
             }
@@ -121,59 +147,91 @@ pub fn load<R: Read>(store: &ImageStore, input: R) -> Result<Vec<LoadedImage>> {
         files: HashMap::new(),
         aliases: HashMap::new(),
         layers: Vec::new(),
+        running: Vec::new(),
+        pending: BTreeMap::new(),
+        slots: 0,
     };
+    let parallel = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let tar_err = |e: std::io::Error| Error::Archive(format!("Error processing tar file: {e}"));
     let mut archive = tar::Archive::new(dec);
-    for entry in archive.entries().map_err(tar_err)? {
-        let mut entry = entry.map_err(tar_err)?;
-        let path = clean(&entry.path_bytes());
-        if path.split('/').any(|c| c == "..") {
-            return Err(Error::Breakout(path));
-        }
-        match entry.header().entry_type() {
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                let t = String::from_utf8_lossy(&target).into_owned();
-                let full =
-                    if entry.header().entry_type() == tar::EntryType::Link || t.starts_with('/') {
+    let read = (|| -> Result<()> {
+        for entry in archive.entries().map_err(tar_err)? {
+            let mut entry = entry.map_err(tar_err)?;
+            let path = clean(&entry.path_bytes());
+            if path.split('/').any(|c| c == "..") {
+                return Err(Error::Breakout(path));
+            }
+            match entry.header().entry_type() {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| t.into_owned())
+                        .unwrap_or_default();
+                    let t = String::from_utf8_lossy(&target).into_owned();
+                    let full = if entry.header().entry_type() == tar::EntryType::Link
+                        || t.starts_with('/')
+                    {
                         clean(t.as_bytes())
                     } else {
                         let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
                         normalize(&format!("{dir}/{t}"))?
                     };
-                rd.aliases.insert(path, full);
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = entry.size();
-                if size <= SMALL {
-                    let mut b = Vec::with_capacity(size as usize);
-                    entry.read_to_end(&mut b).map_err(tar_err)?;
-                    rd.files.insert(path, Stored::Small(b));
-                    continue;
+                    rd.aliases.insert(path, full);
                 }
-                let mut head = vec![0u8; 512];
-                let n = read_up_to(&mut entry, &mut head).map_err(tar_err)?;
-                head.truncate(n);
-                let chained = Cursor::new(head.clone()).chain(&mut entry);
-                if looks_like_layer(&head) {
-                    let l = ingest::ingest_layer(&scratch, chained)
-                        .map_err(|e| Error::Archive(format!("{path}: {e}")))?;
-                    rd.layers.push(l);
-                    rd.files.insert(path, Stored::Layer(rd.layers.len() - 1));
-                } else {
-                    let mut ing = Ingest::new(scratch.path())?;
-                    let mut chained = chained;
-                    std::io::copy(&mut chained, &mut ing).map_err(tar_err)?;
-                    rd.files.insert(path, Stored::Blob(ing.finish()?));
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let size = entry.size();
+                    if size <= SMALL {
+                        let mut b = Vec::with_capacity(size as usize);
+                        entry.read_to_end(&mut b).map_err(tar_err)?;
+                        rd.files.insert(path, Stored::Small(b));
+                        continue;
+                    }
+                    let mut head = vec![0u8; 512];
+                    let n = read_up_to(&mut entry, &mut head).map_err(tar_err)?;
+                    head.truncate(n);
+                    let chained = Cursor::new(head.clone()).chain(&mut entry);
+                    if looks_like_layer(&head) {
+                        // Spool the blob (hashing it), then unpack it on another
+                        // core while the next layer is read.
+                        let mut ing = Ingest::new(scratch.path())?;
+                        let mut chained = chained;
+                        std::io::copy(&mut chained, &mut ing).map_err(tar_err)?;
+                        let blob = ing.finish()?;
+                        while rd.running.len() >= parallel {
+                            rd.join_oldest(&path)?;
+                        }
+                        let index = rd.slots;
+                        rd.slots += 1;
+                        rd.running.push((
+                            index,
+                            ingest::unpack_in_background(scratch.path().to_path_buf(), blob),
+                        ));
+                        rd.files.insert(path, Stored::Layer(index));
+                    } else {
+                        let mut ing = Ingest::new(scratch.path())?;
+                        let mut chained = chained;
+                        std::io::copy(&mut chained, &mut ing).map_err(tar_err)?;
+                        rd.files.insert(path, Stored::Blob(ing.finish()?));
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
+        Ok(())
+    })();
+    if let Err(e) = read {
+        // Background unpackers write into the scratch dir: let them stop
+        // before it is removed.
+        for (_, h) in rd.running.drain(..) {
+            let _ = h.join();
+        }
+        return Err(e);
     }
-
+    while !rd.running.is_empty() {
+        rd.join_oldest("layer")?;
+    }
     let images = if rd.files.contains_key("manifest.json") {
         docker_images(&mut rd)?
     } else if rd.files.contains_key("index.json") {
