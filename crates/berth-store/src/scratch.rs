@@ -15,6 +15,7 @@ pub struct Scratch {
 }
 
 const LOCK_NAME: &str = ".owner.lock";
+const PENDING_LOCK_NAME: &str = ".owner.lock.new";
 
 impl Scratch {
     pub fn new(layout: &Layout, purpose: &str) -> Result<Self> {
@@ -24,7 +25,7 @@ impl Scratch {
         std::fs::create_dir_all(&dir).ctx("create", &dir)?;
         // Lock under a temporary name, then rename: a sweeper must never
         // find the lock file in the moment between its creation and flock.
-        let pending = dir.join(".owner.lock.new");
+        let pending = dir.join(PENDING_LOCK_NAME);
         let lock = StoreLock::acquire(&pending, LockMode::Exclusive)?;
         let final_path = dir.join(LOCK_NAME);
         std::fs::rename(&pending, &final_path).ctx("rename", &final_path)?;
@@ -100,9 +101,13 @@ mod tests {
         let dead = layout.tmp_dir().join("dead-1-x");
         std::fs::create_dir_all(&dead).unwrap();
         std::fs::write(dead.join(LOCK_NAME), b"").unwrap();
+        let half = layout.tmp_dir().join("half-1-x");
+        std::fs::create_dir_all(&half).unwrap();
+        std::fs::write(half.join(PENDING_LOCK_NAME), b"").unwrap();
         let newborn = layout.tmp_dir().join("newborn-1-x");
         std::fs::create_dir_all(&newborn).unwrap();
-        assert_eq!(Scratch::sweep(&layout).unwrap(), 1);
+        assert_eq!(Scratch::sweep(&layout).unwrap(), 2);
+        assert!(!half.exists());
         assert!(live.path().exists());
         assert!(!dead.exists());
         assert!(
