@@ -60,11 +60,18 @@ impl Scratch {
             // Never create the lock file here: a directory whose owner has
             // not created it yet is being born, not dead. Only a lockless
             // directory older than a minute is taken as abandoned.
-            let dead = if lock_path.exists() {
+            let pending = path.join(PENDING_LOCK_NAME);
+            let lockable = |p: &Path| {
                 matches!(
-                    StoreLock::try_acquire_existing(&lock_path, LockMode::Exclusive),
+                    StoreLock::try_acquire_existing(p, LockMode::Exclusive),
                     Ok(Some(_))
                 )
+            };
+            let dead = if lock_path.exists() {
+                lockable(&lock_path)
+            } else if pending.exists() {
+                // Killed between locking the lock file and renaming it.
+                lockable(&pending)
             } else {
                 let age = std::fs::metadata(&path)
                     .and_then(|m| m.modified())
