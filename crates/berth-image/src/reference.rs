@@ -50,9 +50,18 @@ fn valid_component(c: &str) -> bool {
 }
 
 fn valid_domain(d: &str) -> bool {
-    if d.starts_with('[') {
-        // IPv6 literal, optionally with a port.
-        return d.contains(']');
+    if let Some(rest) = d.strip_prefix('[') {
+        // IPv6 literal (hex groups only, no zone or embedded IPv4), optional port.
+        let Some((addr, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        return port_ok
+            && addr.contains(':')
+            && addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
     }
     let (host, port) = match d.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
@@ -227,7 +236,7 @@ impl fmt::Display for Reference {
 }
 
 fn split_domain(name: &str) -> (String, String) {
-    match name.split_once('/') {
+    let (domain, path) = match name.split_once('/') {
         Some((first, rest))
             if first.contains('.')
                 || first.contains(':')
@@ -236,9 +245,20 @@ fn split_domain(name: &str) -> (String, String) {
         {
             (first.to_string(), rest.to_string())
         }
-        Some(_) => (DEFAULT_DOMAIN.to_string(), name.to_string()),
-        None => (DEFAULT_DOMAIN.to_string(), format!("library/{name}")),
-    }
+        _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
+    };
+    // Docker Hub's legacy host is the same registry.
+    let domain = if domain == "index.docker.io" {
+        DEFAULT_DOMAIN.to_string()
+    } else {
+        domain
+    };
+    let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path
+    };
+    (domain, path)
 }
 
 #[cfg(test)]
@@ -256,9 +276,133 @@ mod tests {
         assert_eq!(p("user/app:1.0").to_string(), "docker.io/user/app:1.0");
         assert_eq!(p("localhost:5000/app").familiar(), "localhost:5000/app");
         assert_eq!(p("docker.io/library/busybox:1").familiar(), "busybox:1");
+        assert_eq!(
+            p("docker.io/busybox").to_string(),
+            "docker.io/library/busybox"
+        );
+        assert_eq!(p("index.docker.io/busybox:2").familiar(), "busybox:2");
+        assert_eq!(
+            p("index.docker.io/user/app").to_string(),
+            "docker.io/user/app"
+        );
+        assert_eq!(p("127.0.0.1:5000/a/b:c").familiar(), "127.0.0.1:5000/a/b:c");
+        assert_eq!(p("[::1]:5000/a").to_string(), "[::1]:5000/a");
+        assert_eq!(p("Foo/bar").to_string(), "Foo/bar");
         assert_eq!(p("quay.io/a/b:c").familiar(), "quay.io/a/b:c");
         let d = format!("busybox@sha256:{}", "a".repeat(64));
         assert_eq!(p(&d).familiar(), d);
+    }
+
+    /// Inputs from distribution/reference's normalisation tests.
+    #[test]
+    fn upstream_name_cases() {
+        let hex = "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a";
+        let docker_io_hex = format!("docker.io/{hex}");
+        let valid = [
+            "docker/docker",
+            "library/debian",
+            "debian",
+            "docker.io/docker/docker",
+            "docker.io/library/debian",
+            "docker.io/debian",
+            "index.docker.io/docker/docker",
+            "index.docker.io/library/debian",
+            "index.docker.io/debian",
+            "127.0.0.1:5000/docker/docker",
+            "127.0.0.1:5000/library/debian",
+            "127.0.0.1:5000/debian",
+            "192.168.0.1",
+            "192.168.0.1:80",
+            "192.168.0.1:8/debian",
+            "192.168.0.2:25000/debian",
+            "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+            "[fc00::1]:5000/docker",
+            "[fc00::1]:5000/docker/docker",
+            "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+            &docker_io_hex,
+            "Docker/docker",
+            "DOCKER/docker",
+            "docker-rules/docker",
+            "docker---rules/docker",
+            "doc/docker",
+            "d/docker",
+            "jess/t",
+            "dock__er/docker",
+            "test_com/foo",
+            "xn--n3h.com:18080/foo",
+        ];
+        for v in valid {
+            assert!(Reference::parse(v).is_ok(), "{v} should be valid");
+        }
+        let long_ns = format!(
+            "{}/docker",
+            "this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_".repeat(4)
+        );
+        let invalid = [
+            "https://github.com/docker/docker",
+            "docker/Docker",
+            "-docker",
+            "-docker/docker",
+            "-docker.io/docker/docker",
+            "docker///docker",
+            "docker.io/docker/Docker",
+            "docker.io/docker///docker",
+            "[fc00::1]",
+            "[fc00::1]:5000",
+            "fc00::1:5000/debian",
+            "[fe80::1%eth0]:5000/debian",
+            "[2001:db8:3:4::192.0.2.33]:5000/debian",
+            hex,
+            "docker-/docker",
+            "-docker-/docker",
+            "____/____",
+            "_docker/_docker",
+            "dock..er/docker",
+            "dock_.er/docker",
+            "dock-.er/docker",
+            "docker/",
+            &long_ns,
+        ];
+        for v in invalid {
+            assert!(Reference::parse(v).is_err(), "{v} should be invalid");
+        }
+        for (input, familiar, full) in [
+            ("fooo/bar", "fooo/bar", "docker.io/fooo/bar"),
+            ("index.docker.io/fooo/bar", "fooo/bar", "docker.io/fooo/bar"),
+            ("library/ubuntu", "ubuntu", "docker.io/library/ubuntu"),
+            (
+                "127.0.0.1:8000/privatebase",
+                "127.0.0.1:8000/privatebase",
+                "127.0.0.1:8000/privatebase",
+            ),
+            (
+                "example.com:8000/private/moonbase",
+                "example.com:8000/private/moonbase",
+                "example.com:8000/private/moonbase",
+            ),
+            ("docker.io/foo", "foo", "docker.io/library/foo"),
+            (
+                "library/foo/bar",
+                "library/foo/bar",
+                "docker.io/library/foo/bar",
+            ),
+            ("Foo/bar", "Foo/bar", "Foo/bar"),
+            (
+                "test-com:8080/foo",
+                "test-com:8080/foo",
+                "test-com:8080/foo",
+            ),
+        ] {
+            let r = p(input);
+            assert_eq!(
+                (r.familiar_name().as_str(), r.to_string().as_str()),
+                (familiar, full),
+                "{input}"
+            );
+        }
+        let d = "busybox:latest@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa";
+        assert_eq!(p(d).familiar(), d);
+        assert_eq!(p(d).to_string(), format!("docker.io/library/{d}"));
     }
 
     #[test]
