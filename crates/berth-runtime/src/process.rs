@@ -181,20 +181,15 @@ fn resolve_user(
     let (gid, mut extra) = match group.filter(|g| !g.is_empty()) {
         Some(g) => (find_group(g)?, Vec::new()),
         None => {
+            // runc's GetExecUser: every group that is the primary one or
+            // lists the user as a member.
             let gid = entry.map(|e| e.gid).unwrap_or(0);
-            let mut extra: Vec<u32> = match entry {
-                Some(e) => groups
-                    .iter()
-                    .filter(|g| g.members.contains(&e.name))
-                    .map(|g| g.gid)
-                    .collect(),
-                None => Vec::new(),
-            };
-            // The primary group is listed too when the user has any others,
-            // as runc does.
-            if !extra.is_empty() && !extra.contains(&gid) {
-                extra.push(gid);
-            }
+            let name = entry.map(|e| e.name.as_str());
+            let extra: Vec<u32> = groups
+                .iter()
+                .filter(|g| g.gid == gid || name.is_some_and(|n| g.members.iter().any(|m| m == n)))
+                .map(|g| g.gid)
+                .collect();
             (gid, extra)
         }
     };
@@ -314,6 +309,9 @@ mod tests {
         assert_eq!(ids("1234:50", &[]), (1234, 50, vec![]));
         assert_eq!(ids("alice:staff", &[]), (1000, 50, vec![]));
         assert_eq!(ids("bob", &["staff"]), (1001, 100, vec![50, 100]));
+        // Docker's spec for the default user lists the primary group: [0].
+        assert_eq!(ids("", &[]), (0, 0, vec![0]));
+        assert_eq!(ids("4321", &[]), (4321, 0, vec![0]));
         let e = run(RunOptions {
             user: Some("nosuch".into()),
             ..Default::default()
