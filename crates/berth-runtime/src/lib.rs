@@ -4,6 +4,9 @@
 //!   derived from the image config and `run` options exactly as Docker
 //!   derives it.
 //!
-//! The spec generator and the runtime driver (issue 4) build on this.
+//! - [`spec`]: the OCI runtime spec (`config.json`) with Docker's defaults.
+//!
+//! The runtime driver and container lifecycle (issue 4) build on these.
 
 pub mod process;
+pub mod spec;
