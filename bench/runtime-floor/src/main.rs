@@ -38,14 +38,21 @@ fn main() -> anyhow::Result<()> {
 
         let t = Instant::now();
         let s = std::process::Command::new("runc")
-            .arg("--root").arg(&state)
-            .args(["run", "--bundle"]).arg(&bundle).arg(format!("rc-{id}"))
+            .arg("--root")
+            .arg(&state)
+            .args(["run", "--bundle"])
+            .arg(&bundle)
+            .arg(format!("rc-{id}"))
             .stdout(std::process::Stdio::null())
             .status()?;
         assert!(s.success());
         rc.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    println!("libcontainer median {:.1} ms, runc run median {:.1} ms (n={n})", median(lc), median(rc));
+    println!(
+        "libcontainer median {:.1} ms, runc run median {:.1} ms (n={n})",
+        median(lc),
+        median(rc)
+    );
     let _ = std::fs::remove_dir_all(&state);
     Ok(())
 }
