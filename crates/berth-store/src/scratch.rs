@@ -15,20 +15,18 @@ pub struct Scratch {
 }
 
 const LOCK_NAME: &str = ".owner.lock";
-const PENDING_LOCK_NAME: &str = ".owner.lock.new";
+const STAGING_PREFIX: &str = ".new-";
 
 impl Scratch {
     pub fn new(layout: &Layout, purpose: &str) -> Result<Self> {
-        let dir = layout
-            .tmp_dir()
-            .join(format!("{purpose}-{}-{}", std::process::id(), new_name()));
-        std::fs::create_dir_all(&dir).ctx("create", &dir)?;
-        // Lock under a temporary name, then rename: a sweeper must never
-        // find the lock file in the moment between its creation and flock.
-        let pending = dir.join(PENDING_LOCK_NAME);
-        let lock = StoreLock::acquire(&pending, LockMode::Exclusive)?;
-        let final_path = dir.join(LOCK_NAME);
-        std::fs::rename(&pending, &final_path).ctx("rename", &final_path)?;
+        let name = format!("{purpose}-{}-{}", std::process::id(), new_name());
+        let dir = layout.tmp_dir().join(&name);
+        // Built under a staging name that sweepers leave alone, locked, then
+        // renamed: a directory under its final name always has a held lock.
+        let staging = layout.tmp_dir().join(format!("{STAGING_PREFIX}{name}"));
+        std::fs::create_dir_all(&staging).ctx("create", &staging)?;
+        let lock = StoreLock::acquire(&staging.join(LOCK_NAME), LockMode::Exclusive)?;
+        std::fs::rename(&staging, &dir).ctx("rename", &dir)?;
         Ok(Scratch {
             dir,
             _lock: Some(lock),
@@ -57,21 +55,17 @@ impl Scratch {
                 continue;
             }
             let lock_path = path.join(LOCK_NAME);
-            // Never create the lock file here: a directory whose owner has
-            // not created it yet is being born, not dead. Only a lockless
-            // directory older than a minute is taken as abandoned.
-            let pending = path.join(PENDING_LOCK_NAME);
-            let lockable = |p: &Path| {
+            let staging = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(STAGING_PREFIX);
+            // Never create a lock file here. A staging directory, or one
+            // without a lock file, is only abandoned once it is a minute old.
+            let dead = if !staging && lock_path.exists() {
                 matches!(
-                    StoreLock::try_acquire_existing(p, LockMode::Exclusive),
+                    StoreLock::try_acquire_existing(&lock_path, LockMode::Exclusive),
                     Ok(Some(_))
                 )
-            };
-            let dead = if lock_path.exists() {
-                lockable(&lock_path)
-            } else if pending.exists() {
-                // Killed between locking the lock file and renaming it.
-                lockable(&pending)
             } else {
                 let age = std::fs::metadata(&path)
                     .and_then(|m| m.modified())
@@ -108,13 +102,16 @@ mod tests {
         let dead = layout.tmp_dir().join("dead-1-x");
         std::fs::create_dir_all(&dead).unwrap();
         std::fs::write(dead.join(LOCK_NAME), b"").unwrap();
-        let half = layout.tmp_dir().join("half-1-x");
-        std::fs::create_dir_all(&half).unwrap();
-        std::fs::write(half.join(PENDING_LOCK_NAME), b"").unwrap();
+        let staging = layout.tmp_dir().join(".new-staging-1-x");
+        std::fs::create_dir_all(&staging).unwrap();
+        std::fs::write(staging.join(LOCK_NAME), b"").unwrap();
         let newborn = layout.tmp_dir().join("newborn-1-x");
         std::fs::create_dir_all(&newborn).unwrap();
-        assert_eq!(Scratch::sweep(&layout).unwrap(), 2);
-        assert!(!half.exists());
+        assert_eq!(Scratch::sweep(&layout).unwrap(), 1);
+        assert!(
+            staging.exists(),
+            "a young staging directory is being set up"
+        );
         assert!(live.path().exists());
         assert!(!dead.exists());
         assert!(
