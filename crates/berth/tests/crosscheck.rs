@@ -260,6 +260,42 @@ fn docker_and_podman_agree_on_berth_archives() {
             "{}",
             o.stderr
         );
+        // And back: both of podman's archive formats load in berth with the same ID.
+        assert_eq!(
+            podman(
+                storage.path(),
+                &["tag", "crosscheck:1", "localhost/other:2"]
+            )
+            .code,
+            0
+        );
+        for format in ["docker-archive", "oci-archive"] {
+            let out = work.path().join(format!("podman-{format}.tar"));
+            let o = podman(
+                storage.path(),
+                &[
+                    "save",
+                    "-q",
+                    "--format",
+                    format,
+                    "-o",
+                    out.to_str().unwrap(),
+                    "localhost/other:2",
+                ],
+            );
+            assert_eq!(o.code, 0, "podman save {format}: {}", o.stderr);
+            let r3 = Root::new();
+            assert_eq!(
+                r3.ok(&["load", "-i", out.to_str().unwrap()]),
+                "Loaded image: localhost/other:2\n",
+                "{format}"
+            );
+            assert_eq!(
+                r3.ok(&["images", "-q", "--no-trunc"]).trim(),
+                id,
+                "{format}"
+            );
+        }
         let _ = podman(storage.path(), &["system", "reset", "--force"]);
         let _ = Command::new("umount")
             .arg("-R")
