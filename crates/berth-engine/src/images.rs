@@ -285,11 +285,7 @@ impl Engine {
 
     /// `tag SOURCE TARGET`.
     pub fn image_tag(&self, source: &str, target: &str) -> Result<()> {
-        let target_ref = Reference::parse(target).map_err(|e| {
-            Error::invalid(format!(
-                "Error parsing reference: {target:?} is not a valid repository/tag: {e}"
-            ))
-        })?;
+        let target_ref = Reference::parse(target)?;
         if target_ref.digest.is_some() {
             return Err(Error::invalid(
                 "refusing to create a tag with a digest reference",

@@ -146,6 +146,25 @@ pub fn ingest_layer<R: Read>(scratch: &Scratch, reader: R) -> Result<PendingLaye
     })
 }
 
+/// Unpack a finished blob file into a new snapshot under `scratch_dir`,
+/// hashing its diff ID on the way.
+fn unpack_file(
+    path: &Path,
+    scratch_dir: &Path,
+) -> Result<(Compression, PathBuf, UnpackStats, Digest, u64)> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io("open", path.display(), e))?;
+    let (comp, dec) = decompress(f).map_err(|e| Error::Layer(e.to_string()))?;
+    if matches!(comp, Compression::Bzip2 | Compression::Xz) {
+        return Err(Error::Layer(
+            "bzip2 and xz layers are not supported in image archives".into(),
+        ));
+    }
+    let snap = new_snapshot_dir_in(scratch_dir)?;
+    let (stats, hr) = unpack_layer(HashReader::new(dec), &snap.join("fs"))?;
+    let (diff_id, tar_size) = hr.finish();
+    Ok((comp, snap, stats, diff_id, tar_size))
+}
+
 /// Unpack a finished scratch blob on its own thread. Used when an archive
 /// holds several layers: the reader moves on to the next layer while this
 /// one unpacks from the (page-cached) blob file.
@@ -154,29 +173,14 @@ pub fn unpack_in_background(
     blob: Ingested,
 ) -> std::thread::JoinHandle<Result<PendingLayer>> {
     std::thread::spawn(move || {
-        let mut f = std::fs::File::open(&blob.path)
-            .map_err(|e| Error::io("open", blob.path.display(), e))?;
-        let mut head = [0u8; 8];
-        let n = f.read(&mut head).map_err(|e| Error::Layer(e.to_string()))?;
-        let comp = Compression::detect(&head[..n]);
-        let f = std::fs::File::open(&blob.path)
-            .map_err(|e| Error::io("open", blob.path.display(), e))?;
-        let snap = new_snapshot_dir_in(&scratch_dir)?;
-        let (_, dec) = decompress(f).map_err(|e| Error::Layer(e.to_string()))?;
-        let (stats, hr) = unpack_layer(HashReader::new(dec), &snap.join("fs"))?;
-        let (diff_id, tar_size) = hr.finish();
-        if matches!(comp, Compression::Bzip2 | Compression::Xz) {
-            return Err(Error::Layer(
-                "bzip2 and xz layers are not supported in image archives".into(),
-            ));
-        }
+        let (comp, snapshot, stats, diff_id, tar_size) = unpack_file(&blob.path, &scratch_dir)?;
         Ok(PendingLayer {
             blob,
             media_type: comp.layer_media_type().to_string(),
             diff_id,
             tar_size,
             stats,
-            snapshot: snap,
+            snapshot,
         })
     })
 }
@@ -188,10 +192,7 @@ fn unpack_stored(
     scratch: &Scratch,
     blob: &Digest,
 ) -> Result<(PathBuf, UnpackStats)> {
-    let f = berth_store::blobs::open(layout, blob)?;
-    let snap = new_snapshot_dir(scratch)?;
-    let (_, dec) = decompress(f).map_err(|e| Error::Layer(e.to_string()))?;
-    let (stats, _) = unpack_layer(dec, &snap.join("fs"))?;
+    let (_, snap, stats, _, _) = unpack_file(&layout.blob(blob), scratch.path())?;
     Ok((snap, stats))
 }
 

@@ -11,7 +11,7 @@ use crate::{remove_tree, Layout, LockMode, Result, StoreLock};
 #[derive(Debug)]
 pub struct Scratch {
     dir: PathBuf,
-    _lock: Option<StoreLock>,
+    _lock: StoreLock,
 }
 
 const LOCK_NAME: &str = ".owner.lock";
@@ -27,10 +27,7 @@ impl Scratch {
         std::fs::create_dir_all(&staging).ctx("create", &staging)?;
         let lock = StoreLock::acquire(&staging.join(LOCK_NAME), LockMode::Exclusive)?;
         std::fs::rename(&staging, &dir).ctx("rename", &dir)?;
-        Ok(Scratch {
-            dir,
-            _lock: Some(lock),
-        })
+        Ok(Scratch { dir, _lock: lock })
     }
 
     pub fn path(&self) -> &Path {

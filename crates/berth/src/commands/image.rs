@@ -134,27 +134,15 @@ pub fn inspect(engine: &Engine, a: InspectArgs, path: &str) -> CliResult {
             )));
         }
     }
-    let mut found = Vec::new();
-    let mut failed = false;
+    let mut ok: Vec<Value> = Vec::new();
+    // Printed after the results, as docker does.
+    let mut errors: Vec<String> = Vec::new();
     for name in &a.args {
         match engine.image_inspect(name) {
-            Ok(i) => found.push(serde_json::to_value(&i).map_err(anyhow::Error::from)?),
-            Err(e) => {
-                failed = true;
-                // Printed after the results, as docker does.
-                found.push(Value::String(format!("\u{0}{}", e.message)));
-            }
+            Ok(i) => ok.push(serde_json::to_value(&i).map_err(anyhow::Error::from)?),
+            Err(e) => errors.push(e.message),
         }
     }
-    let errors: Vec<String> = found
-        .iter()
-        .filter_map(|v| {
-            v.as_str()
-                .and_then(|s| s.strip_prefix('\u{0}'))
-                .map(str::to_string)
-        })
-        .collect();
-    let ok: Vec<Value> = found.into_iter().filter(|v| !v.is_string()).collect();
     let mut out = std::io::stdout().lock();
     match &a.format {
         Some(f) => {
@@ -179,7 +167,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs, path: &str) -> CliResult {
     for e in &errors {
         eprintln!("Error: {e}");
     }
-    if failed {
+    if !errors.is_empty() {
         return Err(CliError::Exit(1));
     }
     Ok(())
@@ -222,14 +210,15 @@ pub fn remove(engine: &Engine, a: RmiArgs, path: &str) -> CliResult {
 
 pub fn tag(engine: &Engine, a: TagArgs, path: &str) -> CliResult {
     need(path, &a.args, 2, Some(2))?;
-    match engine.image_tag(&a.args[0], &a.args[1]) {
-        Ok(()) => Ok(()),
-        // A malformed target is the CLI's own complaint in docker, unprefixed.
-        Err(e) if e.message.starts_with("Error parsing reference") => {
-            Err(CliError::Plain(e.message))
-        }
-        Err(e) => Err(e.into()),
+    // The docker CLI parses the target itself, before asking the engine.
+    let target = &a.args[1];
+    if let Err(e) = berth_engine::images::check_reference(target) {
+        return Err(CliError::Plain(format!(
+            "Error parsing reference: {target:?} is not a valid repository/tag: {}",
+            e.message
+        )));
     }
+    Ok(engine.image_tag(&a.args[0], target)?)
 }
 
 pub fn history(engine: &Engine, a: HistoryArgs, path: &str) -> CliResult {
