@@ -80,6 +80,18 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// Join every background unpack; the first failure wins.
+    fn join_all(&mut self) -> Result<()> {
+        let mut first = Ok(());
+        while !self.running.is_empty() {
+            let r = self.join_oldest("layer");
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
     fn place(&mut self, index: usize, layer: PendingLayer) {
         self.pending.insert(index, layer);
         while let Some(l) = self.pending.remove(&self.layers.len()) {
@@ -191,14 +203,13 @@ pub fn load<R: Read>(store: &ImageStore, input: R) -> Result<Vec<LoadedImage>> {
                     let mut head = vec![0u8; 512];
                     let n = read_up_to(&mut entry, &mut head).map_err(tar_err)?;
                     head.truncate(n);
-                    let chained = Cursor::new(head.clone()).chain(&mut entry);
+                    // Spool the blob while hashing it; a layer then unpacks
+                    // on another core while the next entry is read.
+                    let mut ing = Ingest::new(scratch.path())?;
+                    std::io::copy(&mut Cursor::new(&head).chain(&mut entry), &mut ing)
+                        .map_err(tar_err)?;
+                    let blob = ing.finish()?;
                     if looks_like_layer(&head) {
-                        // Spool the blob (hashing it), then unpack it on another
-                        // core while the next layer is read.
-                        let mut ing = Ingest::new(scratch.path())?;
-                        let mut chained = chained;
-                        std::io::copy(&mut chained, &mut ing).map_err(tar_err)?;
-                        let blob = ing.finish()?;
                         while rd.running.len() >= parallel {
                             rd.join_oldest(&path)?;
                         }
@@ -210,10 +221,7 @@ pub fn load<R: Read>(store: &ImageStore, input: R) -> Result<Vec<LoadedImage>> {
                         ));
                         rd.files.insert(path, Stored::Layer(index));
                     } else {
-                        let mut ing = Ingest::new(scratch.path())?;
-                        let mut chained = chained;
-                        std::io::copy(&mut chained, &mut ing).map_err(tar_err)?;
-                        rd.files.insert(path, Stored::Blob(ing.finish()?));
+                        rd.files.insert(path, Stored::Blob(blob));
                     }
                 }
                 _ => {}
@@ -221,17 +229,10 @@ pub fn load<R: Read>(store: &ImageStore, input: R) -> Result<Vec<LoadedImage>> {
         }
         Ok(())
     })();
-    if let Err(e) = read {
-        // Background unpackers write into the scratch dir: let them stop
-        // before it is removed.
-        for (_, h) in rd.running.drain(..) {
-            let _ = h.join();
-        }
-        return Err(e);
-    }
-    while !rd.running.is_empty() {
-        rd.join_oldest("layer")?;
-    }
+    // Background unpackers write into the scratch dir: every one is joined,
+    // on success and failure alike, before it can be removed.
+    let joined = rd.join_all();
+    read.and(joined)?;
     let images = if rd.files.contains_key("manifest.json") {
         docker_images(&mut rd)?
     } else if rd.files.contains_key("index.json") {
