@@ -1,12 +1,8 @@
-//! Containers as OCI runtime bundles.
-//!
-//! - [`process`]: what runs in a container (args, env, user, groups, cwd),
-//!   derived from the image config and `run` options exactly as Docker
-//!   derives it.
-//!
-//! - [`spec`]: the OCI runtime spec (`config.json`) with Docker's defaults.
-//!
-//! The runtime driver and container lifecycle (issue 4) build on these.
+//! Running containers: the process a container runs (`process`), its OCI
+//! spec (`spec`), its root filesystem (`rootfs`) and the driver that
+//! creates it under its monitor (`driver`).
 
+pub mod driver;
 pub mod process;
+pub mod rootfs;
 pub mod spec;

@@ -33,6 +33,7 @@ impl Layout {
             self.snapshots_dir(),
             self.images_dir(),
             self.containers_dir(),
+            self.container_names_dir(),
         ] {
             std::fs::create_dir_all(&d).ctx("create", &d)?;
         }
@@ -105,6 +106,43 @@ impl Layout {
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
     }
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+    /// The container's record: Docker's inspect document plus berth's own facts.
+    pub fn container_record(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("container.json")
+    }
+    /// Held while a container's record or runtime state changes.
+    pub fn container_lock(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("lock")
+    }
+    /// Docker's json-file log path.
+    pub fn container_log(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+    /// The overlay upper and work dirs: everything the container wrote.
+    pub fn container_upper(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("rw/upper")
+    }
+    pub fn container_work(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("rw/work")
+    }
+    /// `name -> id` symlinks; creating one is how a name is claimed.
+    pub fn container_names_dir(&self) -> PathBuf {
+        self.root.join("container-names")
+    }
+    /// Per-container runtime state: bundle, rootfs mount, sockets, exit file.
+    pub fn container_run_dir(&self, id: &str) -> PathBuf {
+        self.runroot.join("containers").join(id)
+    }
+    pub fn container_rootfs(&self, id: &str) -> PathBuf {
+        self.container_run_dir(id).join("rootfs")
+    }
+    /// The OCI runtime's own state (`--root` of runc), one per runtime.
+    pub fn runtime_state_dir(&self, runtime: &str) -> PathBuf {
+        self.runroot.join("runtime").join(runtime)
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +177,11 @@ mod tests {
             (l.image_record(&d), "`images/<image-id hex>.json`"),
             (l.refs_file(), "`refs.json`"),
             (l.containers_dir(), "`containers/`"),
+            (l.container_record("<id>"), "`containers/<id>/container.json`"),
+            (l.container_lock("<id>"), "`containers/<id>/lock`"),
+            (l.container_upper("<id>"), "`containers/<id>/rw/upper`"),
+            (l.container_work("<id>"), "`containers/<id>/rw/work`"),
+            (l.container_names_dir(), "`container-names/`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
             let r = rel(p);

@@ -1,0 +1,945 @@
+//! Containers: create, start, stop, remove, and keeping their state true.
+//!
+//! A container is a record under `containers/<id>/` (Docker's inspect
+//! document plus berth's private facts) and, while it runs, a monitor
+//! process plus runtime state under the run root. No daemon keeps the
+//! record in step with reality, so every command that looks at a running
+//! container first *refreshes* it: an exit file written by the monitor, a
+//! monitor that vanished (SIGKILL, reboot) -- each is folded into the
+//! record and the runtime leftovers (cgroups, mounts) are cleaned up.
+
+pub mod names;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use berth_image::config::ContainerConfig;
+use berth_runtime::driver::{self, Launch, LaunchError, LogSpec, Runtime};
+use berth_runtime::{process, rootfs, spec};
+use berth_store::{atomic_write, atomic_write_json, read_json, LockMode, StoreLock};
+
+use crate::{Engine, Error, ErrorKind, Result};
+pub use record::{HostConfig, Record, State};
+
+/// `POST /containers/create`'s body, as the docker CLI sends it.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub name: Option<String>,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    /// `--detach-keys` remembered for later attaches.
+    pub detach_keys: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Created {
+    pub id: String,
+    pub warnings: Vec<String>,
+}
+
+/// A started container; `owner` is set for an attached `run`, which then
+/// receives the output and must call [`Engine::container_finish`].
+#[derive(Debug)]
+pub struct Started {
+    pub id: String,
+    pub owner: Option<UnixStream>,
+}
+
+fn now_rfc3339() -> String {
+    berth_image::config::go_rfc3339_nano(&chrono::Utc::now())
+}
+
+fn internal(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Internal, format!("{what}: {e}"))
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).map_err(|e| internal("random", e))?;
+    Ok(hex::encode(b))
+}
+
+/// Read a file inside a container root without following links out of it.
+fn read_in_root(root: &Path, path: &str) -> Option<Vec<u8>> {
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
+    use std::io::Read;
+    let dir = rustix::fs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let fd = openat2(
+        &dir,
+        path.trim_start_matches('/'),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .ok()?;
+    let _ = CWD;
+    let mut f = std::fs::File::from(fd);
+    let mut v = Vec::new();
+    f.read_to_end(&mut v).ok()?;
+    Some(v)
+}
+
+/// The host's resolv.conf as Docker gives it to a container: loopback
+/// nameservers cannot work from the container's own namespace, so they go,
+/// and Google's public resolvers stand in if none remain (Docker's default).
+fn container_resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut ns = 0;
+    for line in host.lines() {
+        let mut w = line.split_whitespace();
+        if w.next() == Some("nameserver") {
+            let addr = w.next().unwrap_or("");
+            if addr.starts_with("127.") || addr == "::1" {
+                continue;
+            }
+            ns += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if ns == 0 {
+        out.push_str("\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+/// Docker's signal names, for `--stop-signal` and `kill -s`.
+pub fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let n = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" | "IOT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "STKFLT" => libc::SIGSTKFLT,
+        "CHLD" | "CLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
+        "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => {
+            let rt = name.strip_prefix("RTMIN")?;
+            let off: i32 = if rt.is_empty() { 0 } else { rt.strip_prefix('+')?.parse().ok()? };
+            return Some(libc::SIGRTMIN() + off);
+        }
+    };
+    Some(n)
+}
+
+/// The image config turned into the process-shaping parts.
+fn image_process(c: &ContainerConfig) -> process::ImageProcess {
+    process::ImageProcess {
+        entrypoint: c.entrypoint.clone(),
+        cmd: c.cmd.clone(),
+        env: c.env.clone().unwrap_or_default(),
+        working_dir: c.working_dir.clone(),
+        user: c.user.clone(),
+    }
+}
+
+/// Where berth's executables are: the monitor sits beside `berth`.
+fn sibling_exe(name: &str, env: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe()
+        .map(|p| p.with_file_name(name))
+        .unwrap_or_else(|_| PathBuf::from(name))
+}
+
+impl Engine {
+    fn container_lock(&self, id: &str) -> Result<StoreLock> {
+        StoreLock::acquire(&self.layout.container_lock(id), LockMode::Exclusive).map_err(Error::from_store)
+    }
+
+    fn load_record(&self, id: &str) -> Result<Option<Record>> {
+        read_json(&self.layout.container_record(id)).map_err(Error::from_store)
+    }
+
+    fn save_record(&self, rec: &Record) -> Result<()> {
+        atomic_write_json(&self.layout.container_record(&rec.id), rec).map_err(Error::from_store)
+    }
+
+    /// Every container id on disk.
+    pub fn container_ids(&self) -> Result<Vec<String>> {
+        let dir = self.layout.containers_dir();
+        let mut ids = Vec::new();
+        let rd = std::fs::read_dir(&dir).map_err(|e| internal(dir.display(), e))?;
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()) && e.path().join("container.json").exists() {
+                ids.push(n);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Find a container by full id, name, or unique id prefix, as Docker does.
+    pub fn container_resolve(&self, input: &str) -> Result<String> {
+        let not_found = || Error::not_found(format!("No such container: {input}"));
+        if input.is_empty() {
+            return Err(not_found());
+        }
+        let ids = self.container_ids()?;
+        if ids.iter().any(|i| i == input) {
+            return Ok(input.to_string());
+        }
+        let name = input.strip_prefix('/').unwrap_or(input);
+        if let Some(id) = names::lookup(&self.layout.container_names_dir(), &self.layout.containers_dir(), name) {
+            return Ok(id);
+        }
+        let matches: Vec<&String> = ids.iter().filter(|i| i.starts_with(input)).collect();
+        match matches.len() {
+            0 => Err(not_found()),
+            1 => Ok(matches[0].clone()),
+            _ => Err(Error::invalid(format!("Multiple IDs found with provided prefix: {input}"))),
+        }
+    }
+
+    /// The record, refreshed against reality.
+    pub fn container_get(&self, input: &str) -> Result<Record> {
+        let id = self.container_resolve(input)?;
+        self.container_refresh(&id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {input}")))
+    }
+
+    /// Fold what happened since the record was written into it. Cheap when
+    /// nothing changed: one stat and one /proc read per running container.
+    pub fn container_refresh(&self, id: &str) -> Result<Option<Record>> {
+        let Some(rec) = self.load_record(id)? else {
+            return Ok(None);
+        };
+        if !rec.state.running || self.monitor_alive(&rec) && !self.exit_file(id).exists() {
+            return Ok(Some(rec));
+        }
+        let _lock = self.container_lock(id)?;
+        let Some(mut rec) = self.load_record(id)? else {
+            return Ok(None);
+        };
+        if !rec.state.running {
+            return Ok(Some(rec));
+        }
+        let exit = std::fs::read_to_string(self.exit_file(id)).ok();
+        if exit.is_none() && self.monitor_alive(&rec) {
+            return Ok(Some(rec));
+        }
+        let (code, finished, err) = match exit.as_deref().and_then(parse_exit_file) {
+            Some((c, t)) => (c, t, String::new()),
+            None => {
+                // The monitor is gone without a word (killed, or the machine
+                // restarted): nobody can report this container's exit any
+                // more, so make sure it is not running, as Docker does after
+                // a daemon crash.
+                if rec.state.pid > 0 {
+                    let _ = driver::signal(rec.state.pid as i32, rec.private.init_start, libc::SIGKILL);
+                    driver::wait_exit(rec.state.pid as i32, rec.private.init_start, Some(Duration::from_secs(5)));
+                }
+                (255, now_rfc3339(), String::new())
+            }
+        };
+        self.release_runtime(&rec);
+        rec.state = State {
+            status: "exited".into(),
+            exit_code: code,
+            finished_at: finished,
+            started_at: rec.state.started_at.clone(),
+            error: err,
+            ..State::default()
+        };
+        rec.private.monitor_pid = 0;
+        if rec.host_config.auto_remove {
+            self.remove_locked(&rec)?;
+            return Ok(None);
+        }
+        self.save_record(&rec)?;
+        Ok(Some(rec))
+    }
+
+    fn exit_file(&self, id: &str) -> PathBuf {
+        self.layout.container_run_dir(id).join(driver::EXIT_FILE)
+    }
+
+    fn monitor_alive(&self, rec: &Record) -> bool {
+        rec.private.monitor_pid > 0 && driver::alive(rec.private.monitor_pid, rec.private.monitor_start)
+    }
+
+    fn runtime_of(&self, rec: &Record) -> Runtime {
+        Runtime::from_name(&rec.host_config.runtime)
+    }
+
+    fn state_root(&self, rt: &Runtime) -> PathBuf {
+        let name = match rt {
+            Runtime::Embedded => "berth".to_string(),
+            Runtime::External(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "external".into()),
+        };
+        self.layout.runtime_state_dir(&name)
+    }
+
+    /// Undo everything a start did on the host: runtime state and cgroups,
+    /// the rootfs mount, the run dir. Idempotent; errors are not fatal
+    /// because the next refresh tries again.
+    fn release_runtime(&self, rec: &Record) {
+        let rt = self.runtime_of(rec);
+        let _ = driver::delete(&rt, &self.state_root(&rt), &rec.id);
+        let rootfs = self.layout.container_rootfs(&rec.id);
+        let _ = rootfs::unmount(&rootfs);
+        let _ = std::fs::remove_dir_all(self.layout.container_run_dir(&rec.id));
+    }
+
+    /// `docker create`.
+    pub fn container_create(&self, o: &CreateOptions) -> Result<Created> {
+        let image_id = self.images.resolve(&o.config.image)?;
+        let image = self.images.load(&image_id)?;
+        let img_cfg = image.config.config.clone().unwrap_or_default();
+        let mut warnings = Vec::new();
+        let hc = &o.host_config;
+        if hc.memory > 0 && hc.memory < 6 * 1024 * 1024 {
+            return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
+        }
+        let runtime = Runtime::from_name(&hc.runtime);
+        if let Runtime::External(p) = &runtime {
+            if !p.is_absolute() || !p.exists() {
+                return Err(Error::invalid(format!("Unknown runtime specified {}", hc.runtime)));
+            }
+        }
+        if let Some(sig) = &o.config.stop_signal {
+            if parse_signal(sig).is_none() {
+                return Err(Error::invalid(format!("Invalid signal: {sig}")));
+            }
+        }
+        let id = random_hex(32)?;
+        let name = match &o.name {
+            Some(n) => names::validate(n)?,
+            None => {
+                let seed = u64::from_str_radix(&id[..16], 16).unwrap_or(0);
+                names::random_name(seed)
+            }
+        };
+
+        // Docker merges the image's config into the container's at create.
+        let mut c = o.config.clone();
+        let mut env = img_cfg.env.clone().unwrap_or_default();
+        process::replace_or_append(&mut env, c.env.as_deref().unwrap_or(&[]));
+        c.env = if env.is_empty() && img_cfg.env.is_none() && c.env.is_none() { None } else { Some(env) };
+        let ep_reset = matches!(c.entrypoint.as_deref(), Some([e]) if e.is_empty()) || c.entrypoint.as_ref().is_some_and(|e| e.is_empty());
+        if ep_reset {
+            c.entrypoint = None;
+        } else if c.entrypoint.is_none() {
+            c.entrypoint = img_cfg.entrypoint.clone();
+            if c.cmd.is_none() {
+                c.cmd = img_cfg.cmd.clone();
+            }
+        }
+        if ep_reset && c.cmd.is_none() {
+            // `--entrypoint ""` with no command keeps the image's Cmd.
+            c.cmd = img_cfg.cmd.clone();
+        }
+        if c.working_dir.is_empty() {
+            c.working_dir = img_cfg.working_dir.clone();
+        }
+        if c.user.is_empty() {
+            c.user = img_cfg.user.clone();
+        }
+        if c.exposed_ports.is_none() {
+            c.exposed_ports = img_cfg.exposed_ports.clone();
+        }
+        if c.volumes.is_none() {
+            c.volumes = img_cfg.volumes.clone();
+        }
+        if c.stop_signal.is_none() {
+            c.stop_signal = img_cfg.stop_signal.clone();
+        }
+        if c.healthcheck.is_none() {
+            c.healthcheck = img_cfg.healthcheck.clone();
+        }
+        if c.on_build.is_none() {
+            c.on_build = img_cfg.on_build.clone();
+        }
+        let mut labels = img_cfg.labels.clone().unwrap_or_default();
+        labels.extend(c.labels.clone().unwrap_or_default());
+        c.labels = Some(labels);
+        if c.hostname.is_empty() {
+            c.hostname = id[..12].to_string();
+        }
+        if !c.working_dir.is_empty() && !c.working_dir.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                c.working_dir
+            )));
+        }
+        let args: Vec<String> = c
+            .entrypoint
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(c.cmd.clone().unwrap_or_default())
+            .collect();
+        if args.is_empty() {
+            return Err(Error::invalid("No command specified"));
+        }
+
+        let dir = self.layout.container_dir(&id);
+        let mut hc = o.host_config.clone();
+        hc.runtime = runtime.name();
+        if hc.memory > 0 && hc.memory_swap == 0 {
+            hc.memory_swap = hc.memory * 2;
+        }
+        let rec = Record {
+            id: id.clone(),
+            created: now_rfc3339(),
+            path: args[0].clone(),
+            args: args[1..].to_vec(),
+            state: State::default(),
+            image: image_id.to_string(),
+            resolv_conf_path: dir.join("resolv.conf").display().to_string(),
+            hostname_path: dir.join("hostname").display().to_string(),
+            hosts_path: dir.join("hosts").display().to_string(),
+            log_path: self.layout.container_log(&id).display().to_string(),
+            name: format!("/{name}"),
+            restart_count: 0,
+            driver: "overlay2".into(),
+            platform: "linux".into(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: None,
+            host_config: hc,
+            graph_driver: serde_json::json!({
+                "Data": {
+                    "LowerDir": self.images.lower_dirs(&image).iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
+                    "MergedDir": self.layout.container_rootfs(&id).display().to_string(),
+                    "UpperDir": self.layout.container_upper(&id).display().to_string(),
+                    "WorkDir": self.layout.container_work(&id).display().to_string(),
+                },
+                "Name": "overlay2"
+            }),
+            mounts: vec![],
+            config: c,
+            network_settings: record::network_settings_none(""),
+            private: record::Private {
+                image_ref: o.config.image.clone(),
+                detach_keys: o.detach_keys.clone(),
+                ..Default::default()
+            },
+        };
+        // Record first (under a staging name), then the name claim, then
+        // the rename that makes the container exist.
+        let stage = self.layout.containers_dir().join(format!(".new-{id}"));
+        std::fs::create_dir_all(stage.join("rw/upper")).map_err(|e| internal(stage.display(), e))?;
+        std::fs::create_dir_all(stage.join("rw/work")).map_err(|e| internal(stage.display(), e))?;
+        atomic_write_json(&stage.join("container.json"), &rec).map_err(Error::from_store)?;
+        std::fs::rename(&stage, &dir).map_err(|e| internal(dir.display(), e))?;
+        if let Err(e) = names::claim(&self.layout.container_names_dir(), &self.layout.containers_dir(), &name, &id) {
+            let _ = berth_store::remove_tree(&dir);
+            return Err(e);
+        }
+        if hc_swap_warning(&rec.host_config) {
+            warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".into());
+        }
+        Ok(Created { id, warnings })
+    }
+
+    /// `docker start` (and the second half of `run`).
+    pub fn container_start(&self, input: &str, owner: bool) -> Result<Started> {
+        let id = self.container_resolve(input)?;
+        self.container_refresh(&id)?;
+        let _lock = self.container_lock(&id)?;
+        let mut rec = self
+            .load_record(&id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
+        if rec.state.running {
+            return Ok(Started { id, owner: None });
+        }
+        let launched = match self.launch(&mut rec, owner) {
+            Ok(l) => l,
+            Err(e) => {
+                self.release_runtime(&rec);
+                rec.state.error = e.message.clone();
+                rec.state.exit_code = match e.kind {
+                    ErrorKind::NotFound => 127,
+                    ErrorKind::Conflict => 126,
+                    _ => 128,
+                };
+                if rec.state.status == "created" || rec.state.status == "exited" {
+                    rec.state.status = if rec.state.started_at == record::ZERO_TIME { "created".into() } else { "exited".into() };
+                }
+                let _ = self.save_record(&rec);
+                return Err(e);
+            }
+        };
+        rec.state = State {
+            status: "running".into(),
+            running: true,
+            pid: launched.init_pid as i64,
+            started_at: now_rfc3339(),
+            ..State::default()
+        };
+        rec.private.monitor_pid = launched.monitor_pid;
+        rec.private.monitor_start = driver::start_time(launched.monitor_pid).unwrap_or(0);
+        rec.private.init_start = driver::start_time(launched.init_pid).unwrap_or(0);
+        rec.private.stopped_by_user = false;
+        self.save_record(&rec)?;
+        Ok(Started { id, owner: launched.owner })
+    }
+
+    fn launch(&self, rec: &mut Record, owner: bool) -> Result<driver::Launched> {
+        let id = rec.id.clone();
+        let image_id = berth_store::Digest::parse(&rec.image).map_err(|e| internal("image id", e))?;
+        let image = self.images.load(&image_id)?;
+        let lowers = self.images.lower_dirs(&image);
+        let rootfs = self.layout.container_rootfs(&id);
+        let run_dir = self.layout.container_run_dir(&id);
+        std::fs::create_dir_all(&run_dir).map_err(|e| internal(run_dir.display(), e))?;
+        if !rootfs::is_mounted(&rootfs) {
+            rootfs::mount_overlay(&lowers, &self.layout.container_upper(&id), &self.layout.container_work(&id), &rootfs)
+                .map_err(|e| internal("mount rootfs", e))?;
+        }
+        let c = &rec.config;
+        let hc = &rec.host_config;
+        let dir = self.layout.container_dir(&id);
+        let hostname_file = format!("{}{}\n", c.hostname, if c.domainname.is_empty() { String::new() } else { format!(".{}", c.domainname) });
+        atomic_write(&dir.join("hostname"), hostname_file.as_bytes()).map_err(Error::from_store)?;
+        if !dir.join("hosts").exists() {
+            atomic_write(&dir.join("hosts"), HOSTS.as_bytes()).map_err(Error::from_store)?;
+        }
+        if !dir.join("resolv.conf").exists() {
+            atomic_write(&dir.join("resolv.conf"), container_resolv_conf().as_bytes()).map_err(Error::from_store)?;
+        }
+        let read = |p: &str| read_in_root(&rootfs, p);
+        let proc_ = process::resolve(
+            &image_process(c),
+            &process::RunOptions {
+                group_add: hc.group_add.clone().unwrap_or_default(),
+                tty: c.tty,
+                hostname: c.hostname.clone(),
+                ..Default::default()
+            },
+            &read,
+        )
+        .map_err(|e| Error::invalid(e.to_string()))?;
+        let mut s = spec::build(
+            &proc_,
+            &spec::SpecOptions {
+                rootfs: rootfs.display().to_string(),
+                hostname: c.hostname.clone(),
+                cgroups_path: format!("/berth/{id}"),
+                terminal: c.tty,
+                shm_size: hc.shm_size.max(0) as u64,
+                etc_files: vec![
+                    ("/etc/resolv.conf".into(), dir.join("resolv.conf").display().to_string()),
+                    ("/etc/hostname".into(), dir.join("hostname").display().to_string()),
+                    ("/etc/hosts".into(), dir.join("hosts").display().to_string()),
+                ],
+            },
+        );
+        apply_host_config(&mut s, hc);
+        let bundle = run_dir.clone();
+        atomic_write(&bundle.join("config.json"), &serde_json::to_vec(&s).map_err(|e| internal("spec", e))?)
+            .map_err(Error::from_store)?;
+        let runtime = self.runtime_of(rec);
+        let state_root = self.state_root(&runtime);
+        std::fs::create_dir_all(&state_root).map_err(|e| internal(state_root.display(), e))?;
+        // A previous run's runtime state would make create fail.
+        let _ = driver::delete(&runtime, &state_root, &id);
+        let log = (hc.log_config.kind == "json-file").then(|| LogSpec {
+            path: self.layout.container_log(&id),
+            max_size: hc.log_config.config.get("max-size").and_then(|s| parse_size(s)),
+            max_file: hc.log_config.config.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
+        });
+        let berth = sibling_exe("berth", "BERTH_EXE");
+        let cleanup = vec![
+            berth.display().to_string(),
+            "--root".into(),
+            self.layout.root().display().to_string(),
+            "--runroot".into(),
+            self.layout.runroot().display().to_string(),
+            "internal".into(),
+            "cleanup".into(),
+            id.clone(),
+        ];
+        let monitor = sibling_exe("berth-monitor", "BERTH_MONITOR");
+        driver::launch(&Launch {
+            id: &id,
+            bundle: &bundle,
+            runtime: &runtime,
+            state_root: &state_root,
+            run_dir: &run_dir,
+            tty: c.tty,
+            stdin: c.open_stdin,
+            owner,
+            log,
+            monitor_exe: &monitor,
+            cleanup,
+        })
+        .map_err(|e| match e {
+            LaunchError::NotFound(m) => Error::new(ErrorKind::NotFound, m),
+            LaunchError::CannotExecute(m) => Error::new(ErrorKind::Conflict, m),
+            LaunchError::Other(m) => Error::new(ErrorKind::Internal, m),
+        })
+    }
+
+    /// After an attached `run` saw the exit: fold it in (and `--rm`).
+    /// Returns the exit code.
+    pub fn container_finish(&self, id: &str) -> Result<i64> {
+        // The monitor writes the exit file just before it says goodbye.
+        for _ in 0..500 {
+            if self.exit_file(id).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let code = std::fs::read_to_string(self.exit_file(id))
+            .ok()
+            .as_deref()
+            .and_then(parse_exit_file)
+            .map(|(c, _)| c);
+        let rec = self.container_refresh(id)?;
+        Ok(rec.map(|r| r.state.exit_code).or(code).unwrap_or(255))
+    }
+
+    /// `docker kill -s SIG`.
+    pub fn container_kill(&self, input: &str, sig: i32) -> Result<()> {
+        let rec = self.container_get(input)?;
+        if !rec.state.running {
+            return Err(Error::conflict(format!(
+                "Cannot kill container: {input}: Container {} is not running",
+                rec.id
+            )));
+        }
+        driver::signal(rec.state.pid as i32, rec.private.init_start, sig)
+            .map_err(|e| internal(format!("Cannot kill container: {input}"), e))?;
+        if sig == libc::SIGKILL {
+            self.wait_stopped(&rec, None);
+        }
+        Ok(())
+    }
+
+    /// Wait until the monitor is done with a container that is exiting.
+    fn wait_stopped(&self, rec: &Record, timeout: Option<Duration>) -> bool {
+        if !driver::wait_exit(rec.state.pid as i32, rec.private.init_start, timeout) {
+            return false;
+        }
+        driver::wait_exit(rec.private.monitor_pid, rec.private.monitor_start, Some(Duration::from_secs(10)));
+        let _ = self.container_refresh(&rec.id);
+        true
+    }
+
+    /// `docker stop [-t N]`: the stop signal, then SIGKILL after the timeout.
+    pub fn container_stop(&self, input: &str, timeout: Option<i64>) -> Result<()> {
+        let rec = self.container_get(input)?;
+        if !rec.state.running {
+            return Ok(());
+        }
+        self.mark_stopped_by_user(&rec.id);
+        let sig = rec.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
+        let t = timeout.or(rec.config.stop_timeout).unwrap_or(10);
+        if rec.state.paused {
+            let rt = self.runtime_of(&rec);
+            let _ = driver::set_paused(&rt, &self.state_root(&rt), &rec.id, false);
+        }
+        let _ = driver::signal(rec.state.pid as i32, rec.private.init_start, sig);
+        let waited = if t < 0 { None } else { Some(Duration::from_secs(t as u64)) };
+        if !self.wait_stopped(&rec, waited) {
+            let _ = driver::signal(rec.state.pid as i32, rec.private.init_start, libc::SIGKILL);
+            self.wait_stopped(&rec, None);
+        }
+        Ok(())
+    }
+
+    fn mark_stopped_by_user(&self, id: &str) {
+        if let Ok(_l) = self.container_lock(id) {
+            if let Ok(Some(mut r)) = self.load_record(id) {
+                r.private.stopped_by_user = true;
+                let _ = self.save_record(&r);
+            }
+        }
+    }
+
+    /// `docker wait`: block until the container is not running; its exit code.
+    pub fn container_wait(&self, input: &str) -> Result<i64> {
+        let rec = self.container_get(input)?;
+        if rec.state.running {
+            driver::wait_exit(rec.private.monitor_pid, rec.private.monitor_start, None);
+            if let Some(r) = self.container_refresh(&rec.id)? {
+                return Ok(r.state.exit_code);
+            }
+            // Removed by --rm: the exit file went with it; the code is lost
+            // only if the run dir is gone too.
+            return Ok(std::fs::read_to_string(self.exit_file(&rec.id))
+                .ok()
+                .as_deref()
+                .and_then(parse_exit_file)
+                .map(|(c, _)| c)
+                .unwrap_or(0));
+        }
+        Ok(rec.state.exit_code)
+    }
+
+    /// `docker rm [-f]`.
+    pub fn container_remove(&self, input: &str, force: bool) -> Result<()> {
+        let rec = self.container_get(input)?;
+        if rec.state.running {
+            if !force {
+                let what = if rec.state.paused { "paused" } else { "running" };
+                return Err(Error::conflict(format!(
+                    "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
+                    rec.id
+                )));
+            }
+            let _ = driver::signal(rec.state.pid as i32, rec.private.init_start, libc::SIGKILL);
+            if rec.state.paused {
+                let rt = self.runtime_of(&rec);
+                let _ = driver::set_paused(&rt, &self.state_root(&rt), &rec.id, false);
+            }
+            self.wait_stopped(&rec, Some(Duration::from_secs(10)));
+        }
+        let _lock = self.container_lock(&rec.id)?;
+        let Some(rec) = self.load_record(&rec.id)? else {
+            return Ok(());
+        };
+        if rec.state.running && self.monitor_alive(&rec) {
+            return Err(Error::conflict(format!("could not kill running container {}, cannot remove", rec.id)));
+        }
+        self.remove_locked(&rec)
+    }
+
+    /// Remove a stopped container: runtime leftovers, the directory (moved
+    /// aside first, so a crash leaves either the container or nothing),
+    /// then its name.
+    fn remove_locked(&self, rec: &Record) -> Result<()> {
+        self.release_runtime(rec);
+        let dir = self.layout.container_dir(&rec.id);
+        let grave = self.layout.tmp_dir().join(format!("rm-container-{}", rec.id));
+        let _ = berth_store::remove_tree(&grave);
+        std::fs::rename(&dir, &grave).map_err(|e| internal(format!("remove {}", rec.id), e))?;
+        names::release(&self.layout.container_names_dir(), rec.bare_name(), &rec.id);
+        let _ = berth_store::remove_tree(&grave);
+        Ok(())
+    }
+
+    /// All containers, refreshed.
+    pub fn container_list(&self) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        for id in self.container_ids()? {
+            if let Some(r) = self.container_refresh(&id)? {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// Called by the monitor (through `berth internal cleanup`) after an
+    /// exit nobody attached will handle.
+    pub fn container_cleanup(&self, id: &str) -> Result<()> {
+        self.container_refresh(id).map(|_| ())
+    }
+
+    /// Containers whose image is `image_id` (rmi refuses to delete it).
+    pub fn containers_using_image(&self, image_id: &str) -> Result<Vec<Record>> {
+        let mut v = Vec::new();
+        for id in self.container_ids()? {
+            if let Some(r) = self.load_record(&id)? {
+                if r.image == image_id {
+                    v.push(r);
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    /// `docker pause` / `unpause`.
+    pub fn container_pause(&self, input: &str, pause: bool) -> Result<()> {
+        let id = self.container_resolve(input)?;
+        self.container_refresh(&id)?;
+        let _lock = self.container_lock(&id)?;
+        let mut rec = self.load_record(&id)?.ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
+        if !rec.state.running {
+            return Err(Error::conflict(format!("Container {id} is not running")));
+        }
+        if pause && rec.state.paused {
+            return Err(Error::conflict(format!("Container {id} is already paused")));
+        }
+        if !pause && !rec.state.paused {
+            return Err(Error::conflict(format!("Container {id} is not paused")));
+        }
+        let rt = self.runtime_of(&rec);
+        driver::set_paused(&rt, &self.state_root(&rt), &id, pause).map_err(|e| internal("pause", e))?;
+        rec.state.paused = pause;
+        rec.state.status = if pause { "paused".into() } else { "running".into() };
+        self.save_record(&rec)
+    }
+
+    /// `docker rename`.
+    pub fn container_rename(&self, input: &str, new_name: &str) -> Result<()> {
+        let id = self.container_resolve(input)?;
+        let new = names::validate(new_name)?;
+        let _lock = self.container_lock(&id)?;
+        let mut rec = self.load_record(&id)?.ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
+        let old = rec.bare_name().to_string();
+        if old == new {
+            return Err(Error::invalid(format!("Renaming a container with the same name as its current name")));
+        }
+        names::claim(&self.layout.container_names_dir(), &self.layout.containers_dir(), &new, &id)?;
+        rec.name = format!("/{new}");
+        self.save_record(&rec)?;
+        names::release(&self.layout.container_names_dir(), &old, &id);
+        Ok(())
+    }
+
+    pub fn container_run_dir(&self, id: &str) -> PathBuf {
+        self.layout.container_run_dir(id)
+    }
+}
+
+fn hc_swap_warning(_hc: &HostConfig) -> bool {
+    false
+}
+
+/// `code nanos` as the monitor writes it.
+fn parse_exit_file(s: &str) -> Option<(i64, String)> {
+    let mut w = s.split_whitespace();
+    let code = w.next()?.parse().ok()?;
+    let nanos: i64 = w.next()?.parse().ok()?;
+    let t = chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)?;
+    Some((code, berth_image::config::go_rfc3339_nano(&t)))
+}
+
+/// go-units sizes as json-file's max-size takes them (`10m`, `1g`, `512k`).
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let idx = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(idx);
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        _ => return None,
+    };
+    Some((n * mult) as u64)
+}
+
+/// HostConfig's resources, sysctls, limits and flags in the OCI spec.
+fn apply_host_config(s: &mut serde_json::Value, hc: &HostConfig) {
+    let linux = &mut s["linux"];
+    let res = &mut linux["resources"];
+    let mut mem = serde_json::Map::new();
+    if hc.memory > 0 {
+        mem.insert("limit".into(), hc.memory.into());
+    }
+    if hc.memory_swap != 0 && hc.memory > 0 {
+        mem.insert("swap".into(), hc.memory_swap.into());
+    }
+    if hc.memory_reservation > 0 {
+        mem.insert("reservation".into(), hc.memory_reservation.into());
+    }
+    if !mem.is_empty() {
+        res["memory"] = mem.into();
+    }
+    let mut cpu = serde_json::Map::new();
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), hc.cpu_shares.into());
+    }
+    if hc.nano_cpus > 0 {
+        cpu.insert("period".into(), 100_000.into());
+        cpu.insert("quota".into(), (hc.nano_cpus * 100_000 / 1_000_000_000).into());
+    }
+    if hc.cpu_quota > 0 {
+        cpu.insert("quota".into(), hc.cpu_quota.into());
+    }
+    if hc.cpu_period > 0 {
+        cpu.insert("period".into(), hc.cpu_period.into());
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), hc.cpuset_cpus.clone().into());
+    }
+    if !hc.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), hc.cpuset_mems.clone().into());
+    }
+    if !cpu.is_empty() {
+        res["cpu"] = cpu.into();
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
+        res["pids"] = serde_json::json!({"limit": p});
+    }
+    if let Some(sys) = &hc.sysctls {
+        for (k, v) in sys {
+            linux["sysctl"][k] = v.clone().into();
+        }
+    }
+    if let Some(u) = &hc.ulimits {
+        s["process"]["rlimits"] = u
+            .iter()
+            .map(|u| serde_json::json!({"type": format!("RLIMIT_{}", u.name.to_ascii_uppercase()), "hard": u.hard, "soft": u.soft}))
+            .collect::<Vec<_>>()
+            .into();
+    }
+    if hc.readonly_rootfs {
+        s["root"]["readonly"] = true.into();
+    }
+    if hc.oom_score_adj != 0 {
+        s["process"]["oomScoreAdj"] = hc.oom_score_adj.into();
+    }
+}
+
+#[allow(dead_code)]
+fn unused(_: BTreeMap<String, String>) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("SIGKILL"), Some(9));
+        assert_eq!(parse_signal("term"), Some(15));
+        assert_eq!(parse_signal("9"), Some(9));
+        assert_eq!(parse_signal("SIGRTMIN+1"), Some(libc::SIGRTMIN() + 1));
+        assert_eq!(parse_signal("NOPE"), None);
+        assert_eq!(parse_signal("0"), None);
+    }
+
+    #[test]
+    fn exit_file() {
+        let (c, t) = parse_exit_file("137 1700000000123456789\n").unwrap();
+        assert_eq!(c, 137);
+        assert_eq!(t, "2023-11-14T22:13:20.123456789Z");
+    }
+}
