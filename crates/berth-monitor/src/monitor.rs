@@ -403,7 +403,9 @@ impl Monitor {
     /// Record the exit, tell attached clients, then exit or exec cleanup.
     fn finish(mut self) -> i32 {
         if let Some(log) = self.log.as_mut() {
-            let _ = log.flush_partial(SystemTime::now());
+            let now = SystemTime::now();
+            let _ = log.flush_partial(Stream::Stdout, now);
+            let _ = log.flush_partial(Stream::Stderr, now);
         }
         let code = self.exit_code.unwrap_or(255);
         let nanos = SystemTime::now()
