@@ -63,9 +63,54 @@ pub enum Command {
     /// Generate the autocompletion script for the specified shell
     #[command(override_usage = "berth completion bash|zsh|fish|powershell|elvish")]
     Completion(CompletionArgs),
+    /// Run a command in a new container
+    #[command(override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    Create(CreateFlags),
+    /// Start one or more stopped containers
+    #[command(override_usage = "berth start [OPTIONS] CONTAINER [CONTAINER...]")]
+    Start(StartArgs),
+    /// Stop one or more running containers
+    #[command(override_usage = "berth stop [OPTIONS] CONTAINER [CONTAINER...]")]
+    Stop(StopArgs),
+    /// Restart one or more containers
+    #[command(override_usage = "berth restart [OPTIONS] CONTAINER [CONTAINER...]")]
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    #[command(override_usage = "berth kill [OPTIONS] CONTAINER [CONTAINER...]")]
+    Kill(KillArgs),
+    /// Remove one or more containers
+    #[command(override_usage = "berth rm [OPTIONS] CONTAINER [CONTAINER...]")]
+    Rm(RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    #[command(override_usage = "berth wait CONTAINER [CONTAINER...]")]
+    Wait(NamesOnly),
+    /// List containers
+    #[command(override_usage = "berth ps [OPTIONS]")]
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    #[command(override_usage = "berth logs [OPTIONS] CONTAINER")]
+    Logs(LogsArgs),
+    /// Rename a container
+    #[command(override_usage = "berth rename CONTAINER NEW_NAME")]
+    Rename(NamesOnly),
+    /// Pause all processes within one or more containers
+    #[command(override_usage = "berth pause CONTAINER [CONTAINER...]")]
+    Pause(NamesOnly),
+    /// Unpause all processes within one or more containers
+    #[command(override_usage = "berth unpause CONTAINER [CONTAINER...]")]
+    Unpause(NamesOnly),
+    /// Manage containers
+    #[command(subcommand, override_usage = "berth container COMMAND")]
+    Container(ContainerCommand),
     /// Developer tools
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),
+    /// Used by berth's own processes
+    #[command(subcommand, hide = true)]
+    Internal(InternalCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,4 +298,323 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// Flags shared by `run` and `create`, named as docker names them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CreateFlags {
+    /// Assign a name to the container
+    #[arg(long, value_name = "string")]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "list")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "string")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long, value_name = "string")]
+    pub user: Option<String>,
+    /// Add additional groups to join
+    #[arg(long, value_name = "list")]
+    pub group_add: Vec<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "string", allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Container host name
+    #[arg(short = 'h', long, value_name = "string")]
+    pub hostname: Option<String>,
+    /// Container NIS domain name
+    #[arg(long, value_name = "string")]
+    pub domainname: Option<String>,
+    /// Set meta data on a container
+    #[arg(short, long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long, value_name = "list")]
+    pub label_file: Vec<String>,
+    /// Signal to stop a container
+    #[arg(long, value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub stop_timeout: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Ulimit options
+    #[arg(long, value_name = "ulimit")]
+    pub ulimit: Vec<String>,
+    /// Sysctl options
+    #[arg(long, value_name = "map")]
+    pub sysctl: Vec<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short, long, value_name = "list")]
+    pub attach: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long, value_name = "string")]
+    pub cidfile: Option<String>,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long, value_name = "string", default_value = "missing")]
+    pub pull: String,
+    /// Memory limit
+    #[arg(short, long, value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, value_name = "bytes", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long, value_name = "bytes")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long, value_name = "decimal")]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "int")]
+    pub cpu_shares: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long, value_name = "int")]
+    pub cpu_period: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "string")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "string")]
+    pub cpuset_mems: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Size of /dev/shm
+    #[arg(long, value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<String>,
+    /// Logging driver for the container
+    #[arg(long, value_name = "string")]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long, value_name = "list")]
+    pub log_opt: Vec<String>,
+    /// Runtime to use for this container
+    #[arg(long, value_name = "string")]
+    pub runtime: Option<String>,
+    /// Restart policy to apply when a container exits
+    #[arg(long, value_name = "string", default_value = "no")]
+    pub restart: String,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Connect a container to a network
+    #[arg(long = "network", alias = "net", value_name = "network", default_value = "default")]
+    pub network: String,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// IMAGE [COMMAND] [ARG...]
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long, value_name = "bool", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    #[command(flatten)]
+    pub create: CreateFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait for stop before killing it
+    #[arg(short, long, value_name = "int", allow_hyphen_values = true)]
+    pub time: Option<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, value_name = "string", default_value = "KILL")]
+    pub signal: String,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Remove the specified link
+    #[arg(short, long)]
+    pub link: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NamesOnly {
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, value_name = "int", default_value = "-1", allow_hyphen_values = true)]
+    pub last: i64,
+    /// Display total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print containers using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long, value_name = "string", default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub until: Option<String>,
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneContainersArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. 'until=<timestamp>')
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Run a command in a new container
+    #[command(override_usage = "berth container run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    Create(CreateFlags),
+    /// Start one or more stopped containers
+    #[command(override_usage = "berth container start [OPTIONS] CONTAINER [CONTAINER...]")]
+    Start(StartArgs),
+    /// Stop one or more running containers
+    #[command(override_usage = "berth container stop [OPTIONS] CONTAINER [CONTAINER...]")]
+    Stop(StopArgs),
+    /// Restart one or more containers
+    #[command(override_usage = "berth container restart [OPTIONS] CONTAINER [CONTAINER...]")]
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    #[command(override_usage = "berth container kill [OPTIONS] CONTAINER [CONTAINER...]")]
+    Kill(KillArgs),
+    /// Remove one or more containers
+    #[command(override_usage = "berth container rm [OPTIONS] CONTAINER [CONTAINER...]", visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    #[command(override_usage = "berth container wait CONTAINER [CONTAINER...]")]
+    Wait(NamesOnly),
+    /// List containers
+    #[command(name = "ls", visible_aliases = ["list", "ps"], override_usage = "berth container ls [OPTIONS]")]
+    Ls(PsArgs),
+    /// Fetch the logs of a container
+    #[command(override_usage = "berth container logs [OPTIONS] CONTAINER")]
+    Logs(LogsArgs),
+    /// Display detailed information on one or more containers
+    #[command(override_usage = "berth container inspect [OPTIONS] CONTAINER [CONTAINER...]")]
+    Inspect(InspectArgs),
+    /// Rename a container
+    #[command(override_usage = "berth container rename CONTAINER NEW_NAME")]
+    Rename(NamesOnly),
+    /// Pause all processes within one or more containers
+    #[command(override_usage = "berth container pause CONTAINER [CONTAINER...]")]
+    Pause(NamesOnly),
+    /// Unpause all processes within one or more containers
+    #[command(override_usage = "berth container unpause CONTAINER [CONTAINER...]")]
+    Unpause(NamesOnly),
+    /// Remove all stopped containers
+    #[command(override_usage = "berth container prune [OPTIONS]")]
+    Prune(PruneContainersArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InternalCommand {
+    /// Fold a finished container's exit into its record (run by its monitor)
+    Cleanup { id: String },
 }
