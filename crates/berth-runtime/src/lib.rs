@@ -9,4 +9,5 @@
 //! The runtime driver and container lifecycle (issue 4) build on these.
 
 pub mod process;
+pub mod resources;
 pub mod spec;
