@@ -6,6 +6,8 @@
 mod cli;
 mod commands;
 mod render;
+#[allow(dead_code)]
+mod runopts;
 
 use std::io::Write;
 use std::process::ExitCode;
