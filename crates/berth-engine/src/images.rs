@@ -310,6 +310,48 @@ impl Engine {
             .collect();
         let by_id = is_id_prefix(&id, name);
         let mut out = Vec::new();
+        // An image a container uses stays: Docker refuses, or with -f
+        // only untags it, leaving the image dangling.
+        let users = self.containers_using_image(&id.to_string())?;
+        if let Some(user) = users.first() {
+            let cid = &user.id[..12];
+            if !by_id && tags.len() <= 1 {
+                if !force {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to remove repository reference \"{name}\" (must force) - container {cid} is using its referenced image {}",
+                        id.short()
+                    )));
+                }
+            } else if by_id {
+                if let Some(r) = users.iter().find(|u| u.state.running) {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                        id.short(),
+                        &r.id[..12]
+                    )));
+                }
+                if !force {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to delete {} (must be forced) - image is being used by stopped container {cid}",
+                        id.short()
+                    )));
+                }
+            }
+            if !by_id {
+                let r = Reference::parse(name)?.with_default_tag();
+                if self.images.untag(&r)?.is_some() {
+                    out.push(DeleteItem::Untagged(r.familiar()));
+                }
+            } else {
+                for t in &tags {
+                    let r = Reference::parse(t)?;
+                    if self.images.untag(&r)?.is_some() {
+                        out.push(DeleteItem::Untagged(r.familiar()));
+                    }
+                }
+            }
+            return Ok(out);
+        }
         if !by_id {
             let r = Reference::parse(name)?.with_default_tag();
             if self.images.untag(&r)?.is_some() {
@@ -336,10 +378,17 @@ impl Engine {
         let _lock = self.images.lock()?;
         let refs = self.images.refs()?;
         let tagged: BTreeSet<Digest> = refs.values().cloned().collect();
+        let mut used = BTreeSet::new();
+        for id in self.container_ids()? {
+            if let Ok(r) = self.container_get(&id) {
+                used.insert(r.image);
+            }
+        }
         let mut out = Vec::new();
         let mut reclaimed = 0;
         for img in self.images.all()? {
-            if !all && tagged.contains(&img.record.id) {
+            if !all && tagged.contains(&img.record.id) || used.contains(&img.record.id.to_string())
+            {
                 continue;
             }
             let sizes: BTreeMap<Digest, u64> = img

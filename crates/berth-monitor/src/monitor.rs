@@ -250,7 +250,9 @@ impl Monitor {
     }
 
     fn accept(&mut self) {
-        let Some(lfd) = self.cfg.listen_fd else { return };
+        let Some(lfd) = self.cfg.listen_fd else {
+            return;
+        };
         // SAFETY: accept4 on our listening socket; null address is allowed.
         let fd = unsafe {
             libc::accept4(
@@ -379,8 +381,9 @@ impl Monitor {
         if let Some(fd) = self.cfg.stdin_fd.or(self.cfg.pty_fd) {
             while !self.stdin_buf.is_empty() {
                 // SAFETY: writing from an initialised buffer of the given length.
-                let n =
-                    unsafe { libc::write(fd, self.stdin_buf.as_ptr().cast(), self.stdin_buf.len()) };
+                let n = unsafe {
+                    libc::write(fd, self.stdin_buf.as_ptr().cast(), self.stdin_buf.len())
+                };
                 if n < 0 {
                     if io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock {
                         return;
@@ -438,7 +441,11 @@ impl Monitor {
         ptrs.push(std::ptr::null());
         // SAFETY: argv is a null-terminated array of valid C strings.
         unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
-        eprintln!("berth-monitor: exec {}: {}", self.cfg.cleanup[0], io::Error::last_os_error());
+        eprintln!(
+            "berth-monitor: exec {}: {}",
+            self.cfg.cleanup[0],
+            io::Error::last_os_error()
+        );
         1
     }
 }
@@ -478,8 +485,18 @@ mod tests {
     fn args() {
         let c = parse_args(
             [
-                "--init-pid", "42", "--stdout-fd", "3", "--exit-file", "/x", "--max-file", "3",
-                "--", "/bin/berth", "internal", "cleanup",
+                "--init-pid",
+                "42",
+                "--stdout-fd",
+                "3",
+                "--exit-file",
+                "/x",
+                "--max-file",
+                "3",
+                "--",
+                "/bin/berth",
+                "internal",
+                "cleanup",
             ]
             .iter()
             .map(|s| s.to_string()),

@@ -228,7 +228,11 @@ pub fn launch(l: &Launch) -> Result<Launched, LaunchError> {
             // SAFETY: reaping our own failed child.
             unsafe { libc::waitpid(pid, &mut status, 0) };
             let msg = report.split_once('\n').map(|x| x.1).unwrap_or(&report);
-            let msg = if report.starts_with('P') { msg } else { &report };
+            let msg = if report.starts_with('P') {
+                msg
+            } else {
+                &report
+            };
             if msg.is_empty() {
                 Err(LaunchError::Other("container launcher died".into()))
             } else {
@@ -238,7 +242,11 @@ pub fn launch(l: &Launch) -> Result<Launched, LaunchError> {
     }
 }
 
-type Stdio3 = ((OwnedFd, OwnedFd), (OwnedFd, OwnedFd), Option<(OwnedFd, OwnedFd)>);
+type Stdio3 = (
+    (OwnedFd, OwnedFd),
+    (OwnedFd, OwnedFd),
+    Option<(OwnedFd, OwnedFd)>,
+);
 
 /// In the forked child: create, start, become the monitor.
 fn child(
@@ -249,6 +257,18 @@ fn child(
     report: &mut std::fs::File,
 ) -> Result<(), LaunchError> {
     let other = |what: &str, e: &dyn std::fmt::Display| LaunchError::Other(format!("{what}: {e}"));
+    // The caller's stdio must not be held by the monitor (a detached
+    // `run` would never look finished to whoever reads its output).
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors of this child.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
     // SAFETY: plain syscalls on this (child) process.
     unsafe {
         libc::setsid();
@@ -277,7 +297,9 @@ fn child(
     };
     let pid = match l.runtime {
         Runtime::Embedded => embedded_create(l, container_side, console.as_ref().map(|c| &c.0))?,
-        Runtime::External(bin) => external_create(l, bin, container_side, console.as_ref().map(|c| &c.0))?,
+        Runtime::External(bin) => {
+            external_create(l, bin, container_side, console.as_ref().map(|c| &c.0))?
+        }
     };
     // From here on a failure must not leave the container running unwatched.
     let fail = |e: LaunchError| {
@@ -296,7 +318,7 @@ fn child(
         "--exit-file".into(),
         l.run_dir.join(EXIT_FILE).display().to_string(),
     ];
-    let mut pass = |flag: &str, fd: RawFd, args: &mut Vec<String>| {
+    let pass = |flag: &str, fd: RawFd, args: &mut Vec<String>| {
         // SAFETY: clearing close-on-exec on a descriptor we own.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
         args.push(flag.into());
@@ -335,7 +357,10 @@ fn child(
         .map_err(|e| fail(other("report", &e)))?;
     let exe = CString::new(l.monitor_exe.as_os_str().as_encoded_bytes())
         .map_err(|e| fail(other("monitor path", &e)))?;
-    let argv: Vec<CString> = args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
+    let argv: Vec<CString> = args
+        .iter()
+        .filter_map(|a| CString::new(a.as_str()).ok())
+        .collect();
     let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
     // Keep every passed descriptor alive across exec.
@@ -422,17 +447,35 @@ pub fn check_executable(cmd: &str, path: &str, cwd: &Path) -> Result<(), String>
         if denied {
             Err(format!("exec: \"{cmd}\": permission denied"))
         } else {
-            Err(format!("exec: \"{cmd}\": stat {cmd}: no such file or directory"))
+            Err(format!(
+                "exec: \"{cmd}\": stat {cmd}: no such file or directory"
+            ))
         }
     } else if denied {
         Err(format!("exec: \"{cmd}\": permission denied"))
     } else {
-        Err(format!("exec: \"{cmd}\": executable file not found in $PATH"))
+        Err(format!(
+            "exec: \"{cmd}\": executable file not found in $PATH"
+        ))
     }
 }
 
 fn classify(msg: String) -> LaunchError {
-    if msg.contains("executable file not found") || msg.contains("no such file or directory") && msg.contains("exec: ") {
+    // Docker shows only the exec failure, in runc's words.
+    let msg = match msg.find("exec: \"") {
+        Some(i) => {
+            let tail = &msg[i..];
+            let end = tail.find(" (os error").unwrap_or(tail.len());
+            format!(
+                "OCI runtime create failed: unable to start container process: {}: unknown",
+                &tail[..end]
+            )
+        }
+        None => msg,
+    };
+    if msg.contains("executable file not found")
+        || msg.contains("no such file or directory") && msg.contains("exec: ")
+    {
         LaunchError::NotFound(msg)
     } else if msg.contains("permission denied") && msg.contains("exec: ") {
         LaunchError::CannotExecute(msg)
@@ -482,8 +525,9 @@ fn embedded_create(
         .build()
         .map_err(|e| classify(format!("OCI runtime create failed: {}", error_chain(&e))))?;
     let pid = c.pid().map(|p| p.as_raw()).unwrap_or(0);
-    c.start()
-        .map_err(|e| LaunchError::Other(format!("OCI runtime start failed: {}", error_chain(&e))))?;
+    c.start().map_err(|e| {
+        LaunchError::Other(format!("OCI runtime start failed: {}", error_chain(&e)))
+    })?;
     Ok(pid)
 }
 
@@ -542,7 +586,9 @@ fn external_create(
         .status()
         .map_err(|e| LaunchError::Other(format!("{}: {e}", bin.display())))?;
     if !st.success() {
-        return Err(LaunchError::Other(format!("OCI runtime start failed: {st}")));
+        return Err(LaunchError::Other(format!(
+            "OCI runtime start failed: {st}"
+        )));
     }
     Ok(pid)
 }
@@ -608,7 +654,12 @@ pub fn delete(runtime: &Runtime, state_root: &Path, id: &str) -> Result<(), Stri
 }
 
 /// Freeze or thaw every process of the container.
-pub fn set_paused(runtime: &Runtime, state_root: &Path, id: &str, paused: bool) -> Result<(), String> {
+pub fn set_paused(
+    runtime: &Runtime,
+    state_root: &Path,
+    id: &str,
+    paused: bool,
+) -> Result<(), String> {
     match runtime {
         Runtime::Embedded => {
             let mut c = Container::load(state_root.join(id)).map_err(|e| error_chain(&e))?;
@@ -653,7 +704,10 @@ pub fn alive(pid: i32, start: u64) -> bool {
         return false;
     }
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    !matches!(s.rfind(')').and_then(|i| s.get(i + 2..i + 3)), Some("Z") | Some("X"))
+    !matches!(
+        s.rfind(')').and_then(|i| s.get(i + 2..i + 3)),
+        Some("Z") | Some("X")
+    )
 }
 
 /// Send a signal to a process only if it is still the one we recorded.
@@ -745,7 +799,8 @@ mod tests {
         std::fs::write(d.path().join("ok"), "").unwrap();
         std::fs::write(d.path().join("noexec"), "").unwrap();
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(d.path().join("ok"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(d.path().join("ok"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         let p = d.path().display().to_string();
         assert!(check_executable("ok", &p, Path::new("/")).is_ok());
         assert_eq!(
@@ -756,6 +811,9 @@ mod tests {
             check_executable("noexec", &p, Path::new("/")).unwrap_err(),
             "exec: \"noexec\": permission denied"
         );
-        assert!(classify("exec: \"nope\": executable file not found in $PATH".into()) != LaunchError::Other(String::new()));
+        assert!(
+            classify("exec: \"nope\": executable file not found in $PATH".into())
+                != LaunchError::Other(String::new())
+        );
     }
 }

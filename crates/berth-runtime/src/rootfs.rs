@@ -10,7 +10,12 @@ use std::path::{Path, PathBuf};
 const MAX_MOUNT_DATA: usize = 4000;
 
 /// Mount `lowers` (topmost first) + `upper`/`work` at `target`.
-pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> std::io::Result<()> {
+pub fn mount_overlay(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> std::io::Result<()> {
     for d in [upper, work, target] {
         std::fs::create_dir_all(d)?;
     }
@@ -62,7 +67,11 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
 
 /// overlayfs splits its options on `,` and lower dirs on `:`.
 fn escape(p: &Path) -> String {
-    p.display().to_string().replace('\\', "\\\\").replace(':', "\\:").replace(',', "\\,")
+    p.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace(':', "\\:")
+        .replace(',', "\\,")
 }
 
 /// Whether something is mounted exactly at `target`.
@@ -71,16 +80,21 @@ pub fn is_mounted(target: &Path) -> bool {
         return false;
     };
     let t = target.display().to_string();
-    m.lines().any(|l| l.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(t.as_str()))
+    m.lines()
+        .any(|l| l.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(t.as_str()))
 }
 
 fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Unmount `target` (lazily if busy); not mounted is fine.
 pub fn unmount(target: &Path) -> std::io::Result<()> {
-    let tgt = CString::new(target.display().to_string()).map_err(|_| std::io::Error::other("NUL in path"))?;
+    let tgt = CString::new(target.display().to_string())
+        .map_err(|_| std::io::Error::other("NUL in path"))?;
     loop {
         // SAFETY: a valid C string path.
         let r = unsafe { libc::umount2(tgt.as_ptr(), libc::UMOUNT_NOFOLLOW) };
@@ -92,7 +106,9 @@ pub fn unmount(target: &Path) -> std::io::Result<()> {
             Some(libc::EINVAL) | Some(libc::ENOENT) => Ok(()),
             Some(libc::EBUSY) => {
                 // SAFETY: as above.
-                if unsafe { libc::umount2(tgt.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) } == 0 {
+                if unsafe { libc::umount2(tgt.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) }
+                    == 0
+                {
                     Ok(())
                 } else {
                     Err(std::io::Error::last_os_error())

@@ -177,7 +177,10 @@ mod tests {
             (l.image_record(&d), "`images/<image-id hex>.json`"),
             (l.refs_file(), "`refs.json`"),
             (l.containers_dir(), "`containers/`"),
-            (l.container_record("<id>"), "`containers/<id>/container.json`"),
+            (
+                l.container_record("<id>"),
+                "`containers/<id>/container.json`",
+            ),
             (l.container_lock("<id>"), "`containers/<id>/lock`"),
             (l.container_upper("<id>"), "`containers/<id>/rw/upper`"),
             (l.container_work("<id>"), "`containers/<id>/rw/work`"),

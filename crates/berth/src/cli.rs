@@ -64,10 +64,16 @@ pub enum Command {
     #[command(override_usage = "berth completion bash|zsh|fish|powershell|elvish")]
     Completion(CompletionArgs),
     /// Run a command in a new container
-    #[command(override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    #[command(
+        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        disable_help_flag = true
+    )]
     Run(RunArgs),
     /// Create a new container
-    #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    #[command(
+        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        disable_help_flag = true
+    )]
     Create(CreateFlags),
     /// Start one or more stopped containers
     #[command(override_usage = "berth start [OPTIONS] CONTAINER [CONTAINER...]")]
@@ -303,6 +309,9 @@ mod tests {
 /// Flags shared by `run` and `create`, named as docker names them.
 #[derive(Debug, Args, Clone, Default)]
 pub struct CreateFlags {
+    /// Print usage (`-h` is --hostname here, as in docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Assign a name to the container
     #[arg(long, value_name = "string")]
     pub name: Option<String>,
@@ -421,7 +430,12 @@ pub struct CreateFlags {
     #[arg(long)]
     pub rm: bool,
     /// Connect a container to a network
-    #[arg(long = "network", alias = "net", value_name = "network", default_value = "default")]
+    #[arg(
+        long = "network",
+        alias = "net",
+        value_name = "network",
+        default_value = "default"
+    )]
     pub network: String,
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
@@ -512,7 +526,13 @@ pub struct PsArgs {
     #[arg(short, long)]
     pub latest: bool,
     /// Show n last created containers (includes all states)
-    #[arg(short = 'n', long, value_name = "int", default_value = "-1", allow_hyphen_values = true)]
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "int",
+        default_value = "-1",
+        allow_hyphen_values = true
+    )]
     pub last: i64,
     /// Display total file sizes
     #[arg(short, long)]
@@ -567,10 +587,16 @@ pub struct PruneContainersArgs {
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
     /// Run a command in a new container
-    #[command(override_usage = "berth container run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    #[command(
+        override_usage = "berth container run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        disable_help_flag = true
+    )]
     Run(RunArgs),
     /// Create a new container
-    #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    #[command(
+        override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        disable_help_flag = true
+    )]
     Create(CreateFlags),
     /// Start one or more stopped containers
     #[command(override_usage = "berth container start [OPTIONS] CONTAINER [CONTAINER...]")]
@@ -585,7 +611,10 @@ pub enum ContainerCommand {
     #[command(override_usage = "berth container kill [OPTIONS] CONTAINER [CONTAINER...]")]
     Kill(KillArgs),
     /// Remove one or more containers
-    #[command(override_usage = "berth container rm [OPTIONS] CONTAINER [CONTAINER...]", visible_alias = "remove")]
+    #[command(
+        override_usage = "berth container rm [OPTIONS] CONTAINER [CONTAINER...]",
+        visible_alias = "remove"
+    )]
     Rm(RmArgs),
     /// Block until one or more containers stop, then print their exit codes
     #[command(override_usage = "berth container wait CONTAINER [CONTAINER...]")]

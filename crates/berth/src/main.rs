@@ -3,10 +3,10 @@
 //! codes (125 for usage errors the docker CLI reports that way, 1 for
 //! engine errors, as `docker` exits).
 
+mod attach;
 mod cli;
 mod commands;
 mod render;
-#[allow(dead_code)]
 mod runopts;
 
 use std::io::Write;
@@ -28,6 +28,8 @@ pub enum CliError {
     Plain(String),
     /// Errors already printed; just exit with this code.
     Exit(u8),
+    /// Printed as is, then exit with this code (docker's `run` errors).
+    Coded(String, u8),
 }
 
 impl From<berth_engine::Error> for CliError {
@@ -118,6 +120,10 @@ fn report(e: CliError) -> ExitCode {
             ExitCode::from(1)
         }
         CliError::Exit(c) => ExitCode::from(c),
+        CliError::Coded(m, c) => {
+            let _ = writeln!(err, "{m}");
+            ExitCode::from(c)
+        }
     }
 }
 

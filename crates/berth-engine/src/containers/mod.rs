@@ -11,17 +11,16 @@
 pub mod names;
 pub mod record;
 
-use std::collections::BTreeMap;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use berth_image::config::ContainerConfig;
 use berth_runtime::driver::{self, Launch, LaunchError, LogSpec, Runtime};
-use berth_runtime::{process, rootfs, spec};
+use berth_runtime::{process, resources, rootfs, spec};
 use berth_store::{atomic_write, atomic_write_json, read_json, LockMode, StoreLock};
 
 use crate::{Engine, Error, ErrorKind, Result};
+pub use berth_image::config::ContainerConfig;
 pub use record::{HostConfig, Record, State};
 
 /// `POST /containers/create`'s body, as the docker CLI sends it.
@@ -66,7 +65,12 @@ fn random_hex(bytes: usize) -> Result<String> {
 fn read_in_root(root: &Path, path: &str) -> Option<Vec<u8>> {
     use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
     use std::io::Read;
-    let dir = rustix::fs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let dir = rustix::fs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
     let fd = openat2(
         &dir,
         path.trim_start_matches('/'),
@@ -150,7 +154,11 @@ pub fn parse_signal(s: &str) -> Option<i32> {
         "SYS" => libc::SIGSYS,
         _ => {
             let rt = name.strip_prefix("RTMIN")?;
-            let off: i32 = if rt.is_empty() { 0 } else { rt.strip_prefix('+')?.parse().ok()? };
+            let off: i32 = if rt.is_empty() {
+                0
+            } else {
+                rt.strip_prefix('+')?.parse().ok()?
+            };
             return Some(libc::SIGRTMIN() + off);
         }
     };
@@ -180,7 +188,8 @@ fn sibling_exe(name: &str, env: &str) -> PathBuf {
 
 impl Engine {
     fn container_lock(&self, id: &str) -> Result<StoreLock> {
-        StoreLock::acquire(&self.layout.container_lock(id), LockMode::Exclusive).map_err(Error::from_store)
+        StoreLock::acquire(&self.layout.container_lock(id), LockMode::Exclusive)
+            .map_err(Error::from_store)
     }
 
     fn load_record(&self, id: &str) -> Result<Option<Record>> {
@@ -198,7 +207,10 @@ impl Engine {
         let rd = std::fs::read_dir(&dir).map_err(|e| internal(dir.display(), e))?;
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().to_string();
-            if n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()) && e.path().join("container.json").exists() {
+            if n.len() == 64
+                && n.bytes().all(|b| b.is_ascii_hexdigit())
+                && e.path().join("container.json").exists()
+            {
                 ids.push(n);
             }
         }
@@ -216,14 +228,20 @@ impl Engine {
             return Ok(input.to_string());
         }
         let name = input.strip_prefix('/').unwrap_or(input);
-        if let Some(id) = names::lookup(&self.layout.container_names_dir(), &self.layout.containers_dir(), name) {
+        if let Some(id) = names::lookup(
+            &self.layout.container_names_dir(),
+            &self.layout.containers_dir(),
+            name,
+        ) {
             return Ok(id);
         }
         let matches: Vec<&String> = ids.iter().filter(|i| i.starts_with(input)).collect();
         match matches.len() {
             0 => Err(not_found()),
             1 => Ok(matches[0].clone()),
-            _ => Err(Error::invalid(format!("Multiple IDs found with provided prefix: {input}"))),
+            _ => Err(Error::invalid(format!(
+                "Multiple IDs found with provided prefix: {input}"
+            ))),
         }
     }
 
@@ -262,8 +280,13 @@ impl Engine {
                 // more, so make sure it is not running, as Docker does after
                 // a daemon crash.
                 if rec.state.pid > 0 {
-                    let _ = driver::signal(rec.state.pid as i32, rec.private.init_start, libc::SIGKILL);
-                    driver::wait_exit(rec.state.pid as i32, rec.private.init_start, Some(Duration::from_secs(5)));
+                    let _ =
+                        driver::signal(rec.state.pid as i32, rec.private.init_start, libc::SIGKILL);
+                    driver::wait_exit(
+                        rec.state.pid as i32,
+                        rec.private.init_start,
+                        Some(Duration::from_secs(5)),
+                    );
                 }
                 (255, now_rfc3339(), String::new())
             }
@@ -291,7 +314,8 @@ impl Engine {
     }
 
     fn monitor_alive(&self, rec: &Record) -> bool {
-        rec.private.monitor_pid > 0 && driver::alive(rec.private.monitor_pid, rec.private.monitor_start)
+        rec.private.monitor_pid > 0
+            && driver::alive(rec.private.monitor_pid, rec.private.monitor_start)
     }
 
     fn runtime_of(&self, rec: &Record) -> Runtime {
@@ -322,18 +346,34 @@ impl Engine {
 
     /// `docker create`.
     pub fn container_create(&self, o: &CreateOptions) -> Result<Created> {
+        // Shared GC lock: no rmi can delete the image between here and the record.
+        let _gc = self.images.gc_guard(LockMode::Shared)?;
         let image_id = self.images.resolve(&o.config.image)?;
         let image = self.images.load(&image_id)?;
         let img_cfg = image.config.config.clone().unwrap_or_default();
         let mut warnings = Vec::new();
         let hc = &o.host_config;
-        if hc.memory > 0 && hc.memory < 6 * 1024 * 1024 {
-            return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
-        }
+        let mut res = resources_of(hc);
+        warnings.extend(
+            resources::validate(&mut res, &resources::HostInfo::detect())
+                .map_err(Error::invalid)?,
+        );
+        resources::apply_defaults(&mut res);
+        resources::validate_log_config(&hc.log_config.kind, &hc.log_config.config)
+            .map_err(Error::invalid)?;
+        resources::validate_restart_policy(
+            &hc.restart_policy.name,
+            hc.restart_policy.maximum_retry_count,
+            hc.auto_remove,
+        )
+        .map_err(Error::invalid)?;
         let runtime = Runtime::from_name(&hc.runtime);
         if let Runtime::External(p) = &runtime {
             if !p.is_absolute() || !p.exists() {
-                return Err(Error::invalid(format!("Unknown runtime specified {}", hc.runtime)));
+                return Err(Error::invalid(format!(
+                    "Unknown runtime specified {}",
+                    hc.runtime
+                )));
             }
         }
         if let Some(sig) = &o.config.stop_signal {
@@ -354,8 +394,13 @@ impl Engine {
         let mut c = o.config.clone();
         let mut env = img_cfg.env.clone().unwrap_or_default();
         process::replace_or_append(&mut env, c.env.as_deref().unwrap_or(&[]));
-        c.env = if env.is_empty() && img_cfg.env.is_none() && c.env.is_none() { None } else { Some(env) };
-        let ep_reset = matches!(c.entrypoint.as_deref(), Some([e]) if e.is_empty()) || c.entrypoint.as_ref().is_some_and(|e| e.is_empty());
+        c.env = if env.is_empty() && img_cfg.env.is_none() && c.env.is_none() {
+            None
+        } else {
+            Some(env)
+        };
+        let ep_reset = matches!(c.entrypoint.as_deref(), Some([e]) if e.is_empty())
+            || c.entrypoint.as_ref().is_some_and(|e| e.is_empty());
         if ep_reset {
             c.entrypoint = None;
         } else if c.entrypoint.is_none() {
@@ -415,9 +460,7 @@ impl Engine {
         let dir = self.layout.container_dir(&id);
         let mut hc = o.host_config.clone();
         hc.runtime = runtime.name();
-        if hc.memory > 0 && hc.memory_swap == 0 {
-            hc.memory_swap = hc.memory * 2;
-        }
+        store_resources(&mut hc, &res);
         let rec = Record {
             id: id.clone(),
             created: now_rfc3339(),
@@ -459,16 +502,19 @@ impl Engine {
         // Record first (under a staging name), then the name claim, then
         // the rename that makes the container exist.
         let stage = self.layout.containers_dir().join(format!(".new-{id}"));
-        std::fs::create_dir_all(stage.join("rw/upper")).map_err(|e| internal(stage.display(), e))?;
+        std::fs::create_dir_all(stage.join("rw/upper"))
+            .map_err(|e| internal(stage.display(), e))?;
         std::fs::create_dir_all(stage.join("rw/work")).map_err(|e| internal(stage.display(), e))?;
         atomic_write_json(&stage.join("container.json"), &rec).map_err(Error::from_store)?;
         std::fs::rename(&stage, &dir).map_err(|e| internal(dir.display(), e))?;
-        if let Err(e) = names::claim(&self.layout.container_names_dir(), &self.layout.containers_dir(), &name, &id) {
+        if let Err(e) = names::claim(
+            &self.layout.container_names_dir(),
+            &self.layout.containers_dir(),
+            &name,
+            &id,
+        ) {
             let _ = berth_store::remove_tree(&dir);
             return Err(e);
-        }
-        if hc_swap_warning(&rec.host_config) {
-            warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".into());
         }
         Ok(Created { id, warnings })
     }
@@ -495,7 +541,11 @@ impl Engine {
                     _ => 128,
                 };
                 if rec.state.status == "created" || rec.state.status == "exited" {
-                    rec.state.status = if rec.state.started_at == record::ZERO_TIME { "created".into() } else { "exited".into() };
+                    rec.state.status = if rec.state.started_at == record::ZERO_TIME {
+                        "created".into()
+                    } else {
+                        "exited".into()
+                    };
                 }
                 let _ = self.save_record(&rec);
                 return Err(e);
@@ -513,31 +563,49 @@ impl Engine {
         rec.private.init_start = driver::start_time(launched.init_pid).unwrap_or(0);
         rec.private.stopped_by_user = false;
         self.save_record(&rec)?;
-        Ok(Started { id, owner: launched.owner })
+        Ok(Started {
+            id,
+            owner: launched.owner,
+        })
     }
 
     fn launch(&self, rec: &mut Record, owner: bool) -> Result<driver::Launched> {
         let id = rec.id.clone();
-        let image_id = berth_store::Digest::parse(&rec.image).map_err(|e| internal("image id", e))?;
+        let image_id =
+            berth_store::Digest::parse(&rec.image).map_err(|e| internal("image id", e))?;
         let image = self.images.load(&image_id)?;
         let lowers = self.images.lower_dirs(&image);
         let rootfs = self.layout.container_rootfs(&id);
         let run_dir = self.layout.container_run_dir(&id);
         std::fs::create_dir_all(&run_dir).map_err(|e| internal(run_dir.display(), e))?;
         if !rootfs::is_mounted(&rootfs) {
-            rootfs::mount_overlay(&lowers, &self.layout.container_upper(&id), &self.layout.container_work(&id), &rootfs)
-                .map_err(|e| internal("mount rootfs", e))?;
+            rootfs::mount_overlay(
+                &lowers,
+                &self.layout.container_upper(&id),
+                &self.layout.container_work(&id),
+                &rootfs,
+            )
+            .map_err(|e| internal("mount rootfs", e))?;
         }
         let c = &rec.config;
         let hc = &rec.host_config;
         let dir = self.layout.container_dir(&id);
-        let hostname_file = format!("{}{}\n", c.hostname, if c.domainname.is_empty() { String::new() } else { format!(".{}", c.domainname) });
+        let hostname_file = format!(
+            "{}{}\n",
+            c.hostname,
+            if c.domainname.is_empty() {
+                String::new()
+            } else {
+                format!(".{}", c.domainname)
+            }
+        );
         atomic_write(&dir.join("hostname"), hostname_file.as_bytes()).map_err(Error::from_store)?;
         if !dir.join("hosts").exists() {
             atomic_write(&dir.join("hosts"), HOSTS.as_bytes()).map_err(Error::from_store)?;
         }
         if !dir.join("resolv.conf").exists() {
-            atomic_write(&dir.join("resolv.conf"), container_resolv_conf().as_bytes()).map_err(Error::from_store)?;
+            atomic_write(&dir.join("resolv.conf"), container_resolv_conf().as_bytes())
+                .map_err(Error::from_store)?;
         }
         let read = |p: &str| read_in_root(&rootfs, p);
         let proc_ = process::resolve(
@@ -560,26 +628,41 @@ impl Engine {
                 terminal: c.tty,
                 shm_size: hc.shm_size.max(0) as u64,
                 etc_files: vec![
-                    ("/etc/resolv.conf".into(), dir.join("resolv.conf").display().to_string()),
-                    ("/etc/hostname".into(), dir.join("hostname").display().to_string()),
+                    (
+                        "/etc/resolv.conf".into(),
+                        dir.join("resolv.conf").display().to_string(),
+                    ),
+                    (
+                        "/etc/hostname".into(),
+                        dir.join("hostname").display().to_string(),
+                    ),
                     ("/etc/hosts".into(), dir.join("hosts").display().to_string()),
                 ],
             },
         );
+        resources::apply(&mut s, &resources_of(hc)).map_err(Error::invalid)?;
         apply_host_config(&mut s, hc);
         let bundle = run_dir.clone();
-        atomic_write(&bundle.join("config.json"), &serde_json::to_vec(&s).map_err(|e| internal("spec", e))?)
-            .map_err(Error::from_store)?;
+        atomic_write(
+            &bundle.join("config.json"),
+            &serde_json::to_vec(&s).map_err(|e| internal("spec", e))?,
+        )
+        .map_err(Error::from_store)?;
         let runtime = self.runtime_of(rec);
         let state_root = self.state_root(&runtime);
         std::fs::create_dir_all(&state_root).map_err(|e| internal(state_root.display(), e))?;
         // A previous run's runtime state would make create fail.
         let _ = driver::delete(&runtime, &state_root, &id);
-        let log = (hc.log_config.kind == "json-file").then(|| LogSpec {
-            path: self.layout.container_log(&id),
-            max_size: hc.log_config.config.get("max-size").and_then(|s| parse_size(s)),
-            max_file: hc.log_config.config.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
-        });
+        let log = if hc.log_config.kind == "json-file" {
+            let o = resources::json_file_options(&hc.log_config.config).map_err(Error::invalid)?;
+            Some(LogSpec {
+                path: self.layout.container_log(&id),
+                max_size: (o.max_size > 0).then_some(o.max_size as u64),
+                max_file: o.max_file.max(1) as u32,
+            })
+        } else {
+            None
+        };
         let berth = sibling_exe("berth", "BERTH_EXE");
         let cleanup = vec![
             berth.display().to_string(),
@@ -653,7 +736,11 @@ impl Engine {
         if !driver::wait_exit(rec.state.pid as i32, rec.private.init_start, timeout) {
             return false;
         }
-        driver::wait_exit(rec.private.monitor_pid, rec.private.monitor_start, Some(Duration::from_secs(10)));
+        driver::wait_exit(
+            rec.private.monitor_pid,
+            rec.private.monitor_start,
+            Some(Duration::from_secs(10)),
+        );
         let _ = self.container_refresh(&rec.id);
         true
     }
@@ -665,14 +752,23 @@ impl Engine {
             return Ok(());
         }
         self.mark_stopped_by_user(&rec.id);
-        let sig = rec.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
+        let sig = rec
+            .config
+            .stop_signal
+            .as_deref()
+            .and_then(parse_signal)
+            .unwrap_or(libc::SIGTERM);
         let t = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         if rec.state.paused {
             let rt = self.runtime_of(&rec);
             let _ = driver::set_paused(&rt, &self.state_root(&rt), &rec.id, false);
         }
         let _ = driver::signal(rec.state.pid as i32, rec.private.init_start, sig);
-        let waited = if t < 0 { None } else { Some(Duration::from_secs(t as u64)) };
+        let waited = if t < 0 {
+            None
+        } else {
+            Some(Duration::from_secs(t as u64))
+        };
         if !self.wait_stopped(&rec, waited) {
             let _ = driver::signal(rec.state.pid as i32, rec.private.init_start, libc::SIGKILL);
             self.wait_stopped(&rec, None);
@@ -714,7 +810,11 @@ impl Engine {
         let rec = self.container_get(input)?;
         if rec.state.running {
             if !force {
-                let what = if rec.state.paused { "paused" } else { "running" };
+                let what = if rec.state.paused {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(Error::conflict(format!(
                     "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
                     rec.id
@@ -732,7 +832,10 @@ impl Engine {
             return Ok(());
         };
         if rec.state.running && self.monitor_alive(&rec) {
-            return Err(Error::conflict(format!("could not kill running container {}, cannot remove", rec.id)));
+            return Err(Error::conflict(format!(
+                "could not kill running container {}, cannot remove",
+                rec.id
+            )));
         }
         self.remove_locked(&rec)
     }
@@ -743,7 +846,10 @@ impl Engine {
     fn remove_locked(&self, rec: &Record) -> Result<()> {
         self.release_runtime(rec);
         let dir = self.layout.container_dir(&rec.id);
-        let grave = self.layout.tmp_dir().join(format!("rm-container-{}", rec.id));
+        let grave = self
+            .layout
+            .tmp_dir()
+            .join(format!("rm-container-{}", rec.id));
         let _ = berth_store::remove_tree(&grave);
         std::fs::rename(&dir, &grave).map_err(|e| internal(format!("remove {}", rec.id), e))?;
         names::release(&self.layout.container_names_dir(), rec.bare_name(), &rec.id);
@@ -787,7 +893,9 @@ impl Engine {
         let id = self.container_resolve(input)?;
         self.container_refresh(&id)?;
         let _lock = self.container_lock(&id)?;
-        let mut rec = self.load_record(&id)?.ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
+        let mut rec = self
+            .load_record(&id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
         if !rec.state.running {
             return Err(Error::conflict(format!("Container {id} is not running")));
         }
@@ -798,9 +906,14 @@ impl Engine {
             return Err(Error::conflict(format!("Container {id} is not paused")));
         }
         let rt = self.runtime_of(&rec);
-        driver::set_paused(&rt, &self.state_root(&rt), &id, pause).map_err(|e| internal("pause", e))?;
+        driver::set_paused(&rt, &self.state_root(&rt), &id, pause)
+            .map_err(|e| internal("pause", e))?;
         rec.state.paused = pause;
-        rec.state.status = if pause { "paused".into() } else { "running".into() };
+        rec.state.status = if pause {
+            "paused".into()
+        } else {
+            "running".into()
+        };
         self.save_record(&rec)
     }
 
@@ -809,12 +922,21 @@ impl Engine {
         let id = self.container_resolve(input)?;
         let new = names::validate(new_name)?;
         let _lock = self.container_lock(&id)?;
-        let mut rec = self.load_record(&id)?.ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
+        let mut rec = self
+            .load_record(&id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
         let old = rec.bare_name().to_string();
         if old == new {
-            return Err(Error::invalid(format!("Renaming a container with the same name as its current name")));
+            return Err(Error::invalid(format!(
+                "Renaming a container with the same name as its current name"
+            )));
         }
-        names::claim(&self.layout.container_names_dir(), &self.layout.containers_dir(), &new, &id)?;
+        names::claim(
+            &self.layout.container_names_dir(),
+            &self.layout.containers_dir(),
+            &new,
+            &id,
+        )?;
         rec.name = format!("/{new}");
         self.save_record(&rec)?;
         names::release(&self.layout.container_names_dir(), &old, &id);
@@ -826,101 +948,81 @@ impl Engine {
     }
 }
 
-fn hc_swap_warning(_hc: &HostConfig) -> bool {
-    false
-}
-
 /// `code nanos` as the monitor writes it.
 fn parse_exit_file(s: &str) -> Option<(i64, String)> {
     let mut w = s.split_whitespace();
     let code = w.next()?.parse().ok()?;
     let nanos: i64 = w.next()?.parse().ok()?;
-    let t = chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)?;
+    let t =
+        chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)?;
     Some((code, berth_image::config::go_rfc3339_nano(&t)))
-}
-
-/// go-units sizes as json-file's max-size takes them (`10m`, `1g`, `512k`).
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let idx = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
-    let (num, unit) = s.split_at(idx);
-    let n: f64 = num.parse().ok()?;
-    let mult = match unit.trim_end_matches('b').trim_end_matches('i') {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        _ => return None,
-    };
-    Some((n * mult) as u64)
 }
 
 /// HostConfig's resources, sysctls, limits and flags in the OCI spec.
 fn apply_host_config(s: &mut serde_json::Value, hc: &HostConfig) {
-    let linux = &mut s["linux"];
-    let res = &mut linux["resources"];
-    let mut mem = serde_json::Map::new();
-    if hc.memory > 0 {
-        mem.insert("limit".into(), hc.memory.into());
-    }
-    if hc.memory_swap != 0 && hc.memory > 0 {
-        mem.insert("swap".into(), hc.memory_swap.into());
-    }
-    if hc.memory_reservation > 0 {
-        mem.insert("reservation".into(), hc.memory_reservation.into());
-    }
-    if !mem.is_empty() {
-        res["memory"] = mem.into();
-    }
-    let mut cpu = serde_json::Map::new();
-    if hc.cpu_shares > 0 {
-        cpu.insert("shares".into(), hc.cpu_shares.into());
-    }
-    if hc.nano_cpus > 0 {
-        cpu.insert("period".into(), 100_000.into());
-        cpu.insert("quota".into(), (hc.nano_cpus * 100_000 / 1_000_000_000).into());
-    }
-    if hc.cpu_quota > 0 {
-        cpu.insert("quota".into(), hc.cpu_quota.into());
-    }
-    if hc.cpu_period > 0 {
-        cpu.insert("period".into(), hc.cpu_period.into());
-    }
-    if !hc.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), hc.cpuset_cpus.clone().into());
-    }
-    if !hc.cpuset_mems.is_empty() {
-        cpu.insert("mems".into(), hc.cpuset_mems.clone().into());
-    }
-    if !cpu.is_empty() {
-        res["cpu"] = cpu.into();
-    }
-    if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
-        res["pids"] = serde_json::json!({"limit": p});
-    }
     if let Some(sys) = &hc.sysctls {
         for (k, v) in sys {
-            linux["sysctl"][k] = v.clone().into();
+            s["linux"]["sysctl"][k] = v.clone().into();
         }
-    }
-    if let Some(u) = &hc.ulimits {
-        s["process"]["rlimits"] = u
-            .iter()
-            .map(|u| serde_json::json!({"type": format!("RLIMIT_{}", u.name.to_ascii_uppercase()), "hard": u.hard, "soft": u.soft}))
-            .collect::<Vec<_>>()
-            .into();
     }
     if hc.readonly_rootfs {
         s["root"]["readonly"] = true.into();
     }
-    if hc.oom_score_adj != 0 {
-        s["process"]["oomScoreAdj"] = hc.oom_score_adj.into();
+}
+
+/// HostConfig's resource fields as the resources module sees them.
+fn resources_of(hc: &HostConfig) -> resources::Resources {
+    resources::Resources {
+        memory: hc.memory,
+        memory_swap: hc.memory_swap,
+        memory_reservation: hc.memory_reservation,
+        memory_swappiness: hc.memory_swappiness,
+        kernel_memory: hc.kernel_memory,
+        oom_kill_disable: Some(hc.oom_kill_disable),
+        nano_cpus: hc.nano_cpus,
+        cpu_shares: hc.cpu_shares,
+        cpu_period: hc.cpu_period,
+        cpu_quota: hc.cpu_quota,
+        cpu_realtime_period: hc.cpu_realtime_period,
+        cpu_realtime_runtime: hc.cpu_realtime_runtime,
+        cpu_percent: hc.cpu_percent,
+        cpuset_cpus: hc.cpuset_cpus.clone(),
+        cpuset_mems: hc.cpuset_mems.clone(),
+        pids_limit: hc.pids_limit,
+        blkio_weight: hc.blkio_weight.clamp(0, u16::MAX as i64) as u16,
+        io_maximum_bandwidth: hc.io_maximum_bandwidth.max(0) as u64,
+        io_maximum_iops: hc.io_maximum_iops.max(0) as u64,
+        ulimits: hc
+            .ulimits
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| resources::Ulimit {
+                name: u.name,
+                soft: u.soft,
+                hard: u.hard,
+            })
+            .collect(),
+        shm_size: hc.shm_size,
+        oom_score_adj: hc.oom_score_adj,
     }
 }
 
-#[allow(dead_code)]
-fn unused(_: BTreeMap<String, String>) {}
+/// Write back what validation and defaults changed.
+fn store_resources(hc: &mut HostConfig, r: &resources::Resources) {
+    hc.memory = r.memory;
+    hc.memory_swap = r.memory_swap;
+    hc.memory_reservation = r.memory_reservation;
+    hc.memory_swappiness = r.memory_swappiness;
+    hc.kernel_memory = r.kernel_memory;
+    hc.oom_kill_disable = r.oom_kill_disable.unwrap_or(false);
+    hc.nano_cpus = r.nano_cpus;
+    hc.cpu_shares = r.cpu_shares;
+    hc.cpu_period = r.cpu_period;
+    hc.cpu_quota = r.cpu_quota;
+    hc.pids_limit = r.pids_limit;
+    hc.shm_size = r.shm_size;
+}
 
 #[cfg(test)]
 mod tests {

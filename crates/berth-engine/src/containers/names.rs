@@ -6,35 +6,218 @@ use std::path::Path;
 use crate::{Error, Result};
 
 const ADJECTIVES: &[&str] = &[
-    "admiring", "agitated", "amazing", "angry", "awesome", "blissful", "bold", "boring", "brave",
-    "busy", "charming", "clever", "cool", "compassionate", "competent", "confident", "crazy",
-    "dazzling", "determined", "distracted", "dreamy", "eager", "ecstatic", "elastic", "elated",
-    "elegant", "eloquent", "epic", "fervent", "festive", "flamboyant", "focused", "friendly",
-    "frosty", "gallant", "gifted", "goofy", "gracious", "happy", "hardcore", "heuristic",
-    "hopeful", "hungry", "infallible", "inspiring", "jolly", "jovial", "keen", "kind", "laughing",
-    "loving", "lucid", "magical", "modest", "musing", "mystifying", "naughty", "nervous", "nice",
-    "nifty", "nostalgic", "objective", "optimistic", "peaceful", "pedantic", "pensive",
-    "practical", "priceless", "quirky", "quizzical", "relaxed", "reverent", "romantic", "sad",
-    "serene", "sharp", "silly", "sleepy", "stoic", "strange", "stupefied", "suspicious", "sweet",
-    "tender", "thirsty", "trusting", "upbeat", "vibrant", "vigilant", "vigorous", "wizardly",
-    "wonderful", "xenodochial", "youthful", "zealous", "zen",
+    "admiring",
+    "agitated",
+    "amazing",
+    "angry",
+    "awesome",
+    "blissful",
+    "bold",
+    "boring",
+    "brave",
+    "busy",
+    "charming",
+    "clever",
+    "cool",
+    "compassionate",
+    "competent",
+    "confident",
+    "crazy",
+    "dazzling",
+    "determined",
+    "distracted",
+    "dreamy",
+    "eager",
+    "ecstatic",
+    "elastic",
+    "elated",
+    "elegant",
+    "eloquent",
+    "epic",
+    "fervent",
+    "festive",
+    "flamboyant",
+    "focused",
+    "friendly",
+    "frosty",
+    "gallant",
+    "gifted",
+    "goofy",
+    "gracious",
+    "happy",
+    "hardcore",
+    "heuristic",
+    "hopeful",
+    "hungry",
+    "infallible",
+    "inspiring",
+    "jolly",
+    "jovial",
+    "keen",
+    "kind",
+    "laughing",
+    "loving",
+    "lucid",
+    "magical",
+    "modest",
+    "musing",
+    "mystifying",
+    "naughty",
+    "nervous",
+    "nice",
+    "nifty",
+    "nostalgic",
+    "objective",
+    "optimistic",
+    "peaceful",
+    "pedantic",
+    "pensive",
+    "practical",
+    "priceless",
+    "quirky",
+    "quizzical",
+    "relaxed",
+    "reverent",
+    "romantic",
+    "sad",
+    "serene",
+    "sharp",
+    "silly",
+    "sleepy",
+    "stoic",
+    "strange",
+    "stupefied",
+    "suspicious",
+    "sweet",
+    "tender",
+    "thirsty",
+    "trusting",
+    "upbeat",
+    "vibrant",
+    "vigilant",
+    "vigorous",
+    "wizardly",
+    "wonderful",
+    "xenodochial",
+    "youthful",
+    "zealous",
+    "zen",
 ];
 
 const SURNAMES: &[&str] = &[
-    "agnesi", "albattani", "allen", "almeida", "archimedes", "ardinghelli", "aryabhata",
-    "austin", "babbage", "banach", "bardeen", "bartik", "bassi", "bell", "benz", "bhabha",
-    "blackwell", "bohr", "booth", "borg", "bose", "boyd", "brahmagupta", "brattain", "brown",
-    "carson", "cerf", "chandrasekhar", "chaplygin", "clarke", "cohen", "curie", "darwin", "davinci",
-    "dijkstra", "dirac", "driscoll", "dubinsky", "easley", "edison", "einstein", "elion",
-    "engelbart", "euclid", "euler", "faraday", "fermat", "fermi", "feynman", "franklin", "galileo",
-    "gauss", "goldberg", "goodall", "hamilton", "hawking", "heisenberg", "hermann", "hodgkin",
-    "hoover", "hopper", "hypatia", "jackson", "jennings", "johnson", "kapitsa", "keller",
-    "kepler", "knuth", "lalande", "lamport", "leakey", "lovelace", "lumiere", "margulis",
-    "mayer", "mcclintock", "meitner", "mendel", "minsky", "morse", "napier", "newton", "noether",
-    "northcutt", "pascal", "pasteur", "perlman", "pike", "poincare", "ptolemy", "ritchie",
-    "sammet", "shannon", "shockley", "sinoussi", "stonebraker", "swanson", "tesla", "thompson",
-    "torvalds", "turing", "varahamihira", "visvesvaraya", "volhard", "wescoff", "wilbur",
-    "wiles", "williams", "wozniak", "wright", "yalow", "yonath",
+    "agnesi",
+    "albattani",
+    "allen",
+    "almeida",
+    "archimedes",
+    "ardinghelli",
+    "aryabhata",
+    "austin",
+    "babbage",
+    "banach",
+    "bardeen",
+    "bartik",
+    "bassi",
+    "bell",
+    "benz",
+    "bhabha",
+    "blackwell",
+    "bohr",
+    "booth",
+    "borg",
+    "bose",
+    "boyd",
+    "brahmagupta",
+    "brattain",
+    "brown",
+    "carson",
+    "cerf",
+    "chandrasekhar",
+    "chaplygin",
+    "clarke",
+    "cohen",
+    "curie",
+    "darwin",
+    "davinci",
+    "dijkstra",
+    "dirac",
+    "driscoll",
+    "dubinsky",
+    "easley",
+    "edison",
+    "einstein",
+    "elion",
+    "engelbart",
+    "euclid",
+    "euler",
+    "faraday",
+    "fermat",
+    "fermi",
+    "feynman",
+    "franklin",
+    "galileo",
+    "gauss",
+    "goldberg",
+    "goodall",
+    "hamilton",
+    "hawking",
+    "heisenberg",
+    "hermann",
+    "hodgkin",
+    "hoover",
+    "hopper",
+    "hypatia",
+    "jackson",
+    "jennings",
+    "johnson",
+    "kapitsa",
+    "keller",
+    "kepler",
+    "knuth",
+    "lalande",
+    "lamport",
+    "leakey",
+    "lovelace",
+    "lumiere",
+    "margulis",
+    "mayer",
+    "mcclintock",
+    "meitner",
+    "mendel",
+    "minsky",
+    "morse",
+    "napier",
+    "newton",
+    "noether",
+    "northcutt",
+    "pascal",
+    "pasteur",
+    "perlman",
+    "pike",
+    "poincare",
+    "ptolemy",
+    "ritchie",
+    "sammet",
+    "shannon",
+    "shockley",
+    "sinoussi",
+    "stonebraker",
+    "swanson",
+    "tesla",
+    "thompson",
+    "torvalds",
+    "turing",
+    "varahamihira",
+    "visvesvaraya",
+    "volhard",
+    "wescoff",
+    "wilbur",
+    "wiles",
+    "williams",
+    "wozniak",
+    "wright",
+    "yalow",
+    "yonath",
 ];
 
 /// Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, optionally after a `/`.
@@ -63,7 +246,11 @@ pub fn random_name(seed: u64) -> String {
 pub fn lookup(names_dir: &Path, containers_dir: &Path, name: &str) -> Option<String> {
     let target = std::fs::read_link(names_dir.join(name)).ok()?;
     let id = target.to_str()?.to_string();
-    containers_dir.join(&id).join("container.json").exists().then_some(id)
+    containers_dir
+        .join(&id)
+        .join("container.json")
+        .exists()
+        .then_some(id)
 }
 
 /// Claim `name` for `id`; a link left by a removed container is reused.
@@ -94,16 +281,28 @@ pub fn claim(names_dir: &Path, containers_dir: &Path, name: &str, id: &str) -> R
                 }
                 let _ = std::fs::remove_file(&tmp);
             }
-            Err(e) => return Err(Error::new(crate::ErrorKind::Internal, format!("claim name {name}: {e}"))),
+            Err(e) => {
+                return Err(Error::new(
+                    crate::ErrorKind::Internal,
+                    format!("claim name {name}: {e}"),
+                ))
+            }
         }
     }
-    Err(Error::conflict(format!("name {name} is being claimed concurrently")))
+    Err(Error::conflict(format!(
+        "name {name} is being claimed concurrently"
+    )))
 }
 
 /// Release `name` if it still points at `id`.
 pub fn release(names_dir: &Path, name: &str, id: &str) {
     let link = names_dir.join(name);
-    if std::fs::read_link(&link).ok().as_deref().and_then(|p| p.to_str()) == Some(id) {
+    if std::fs::read_link(&link)
+        .ok()
+        .as_deref()
+        .and_then(|p| p.to_str())
+        == Some(id)
+    {
         let _ = std::fs::remove_file(link);
     }
 }
@@ -119,7 +318,9 @@ mod tests {
         for bad in ["a", "-x", "a b", "x/y", "é1", "_ab"] {
             assert_eq!(
                 validate(bad).unwrap_err().message,
-                format!("Invalid container name ({bad}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+                format!(
+                    "Invalid container name ({bad}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )
             );
         }
     }
@@ -137,6 +338,9 @@ mod tests {
         assert!(e.message.contains("is already in use by container \"id1\""));
         std::fs::remove_dir_all(cont.join("id1")).unwrap();
         claim(&names, &cont, "web", "id2").unwrap();
-        assert_eq!(std::fs::read_link(names.join("web")).unwrap().to_str(), Some("id2"));
+        assert_eq!(
+            std::fs::read_link(names.join("web")).unwrap().to_str(),
+            Some("id2")
+        );
     }
 }

@@ -226,8 +226,14 @@ impl Default for HostConfig {
             cpu_percent: 0,
             io_maximum_iops: 0,
             io_maximum_bandwidth: 0,
-            masked_paths: berth_runtime::spec::MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
-            readonly_paths: berth_runtime::spec::READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
+            masked_paths: berth_runtime::spec::MASKED_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            readonly_paths: berth_runtime::spec::READONLY_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             init: None,
         }
     }

@@ -26,7 +26,7 @@ fn short_id(id: &str, no_trunc: bool) -> String {
 /// Print rows through a `--format` (or the default table), as the docker
 /// CLI's formatter does: `table` formats get a header made by running the
 /// template over the header names.
-fn print_rows(format: &str, headers: &Value, rows: &[Value]) -> CliResult {
+pub fn print_rows(format: &str, headers: &Value, rows: &[Value]) -> CliResult {
     let f = Format::parse(format)?;
     let mut out = std::io::stdout().lock();
     if f.table {
@@ -125,10 +125,13 @@ pub fn list(engine: &Engine, a: ImagesArgs, path: &str) -> CliResult {
     print_rows(&format, &headers, &image_rows(&images, &a))
 }
 
-pub fn inspect(engine: &Engine, a: InspectArgs, path: &str) -> CliResult {
+/// `inspect`, `image inspect` and `container inspect`: containers first,
+/// then images, unless the kind is fixed by the command or `--type`.
+pub fn inspect_any(engine: &Engine, a: InspectArgs, path: &str, fixed: Option<&str>) -> CliResult {
     need(path, &a.args, 1, None)?;
-    if let Some(k) = &a.kind {
-        if k != "image" {
+    let kind = a.kind.as_deref().or(fixed);
+    if let Some(k) = kind {
+        if k != "image" && k != "container" {
             return Err(CliError::Plain(format!(
                 "\"{k}\" is not a valid value for --type"
             )));
@@ -138,8 +141,28 @@ pub fn inspect(engine: &Engine, a: InspectArgs, path: &str) -> CliResult {
     // Printed after the results, as docker does.
     let mut errors: Vec<String> = Vec::new();
     for name in &a.args {
+        if kind.is_none() || kind == Some("container") {
+            match engine.container_get(name) {
+                Ok(r) => {
+                    ok.push(r.inspect_value());
+                    continue;
+                }
+                Err(e) if e.kind != berth_engine::ErrorKind::NotFound => {
+                    errors.push(e.message);
+                    continue;
+                }
+                Err(e) if kind == Some("container") => {
+                    errors.push(e.message);
+                    continue;
+                }
+                Err(_) => {}
+            }
+        }
         match engine.image_inspect(name) {
             Ok(i) => ok.push(serde_json::to_value(&i).map_err(anyhow::Error::from)?),
+            Err(e) if kind.is_none() && e.kind == berth_engine::ErrorKind::NotFound => {
+                errors.push(format!("No such object: {name}"))
+            }
             Err(e) => errors.push(e.message),
         }
     }

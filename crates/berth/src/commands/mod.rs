@@ -1,5 +1,6 @@
 //! One function per command; each takes parsed arguments and the engine.
 
+mod container;
 mod image;
 mod system;
 
@@ -7,8 +8,9 @@ use std::path::PathBuf;
 
 use berth_engine::{Engine, EngineOptions, DEFAULT_ROOT, DEFAULT_RUNROOT};
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, InternalCommand};
 use crate::{CliError, CliResult};
+use image::print_rows;
 
 /// The run root for a state root: the default root uses /run/berth; any
 /// other root gets its own directory beneath it, so test roots never share
@@ -61,7 +63,7 @@ pub fn run(cli: Cli) -> CliResult {
     let engine = open_engine(&cli)?;
     match cli.command {
         Command::Images(a) => image::list(&engine, a, "images"),
-        Command::Inspect(a) => image::inspect(&engine, a, "inspect"),
+        Command::Inspect(a) => image::inspect_any(&engine, a, "inspect", None),
         Command::Rmi(a) => image::remove(&engine, a, "rmi"),
         Command::Tag(a) => image::tag(&engine, a, "tag"),
         Command::History(a) => image::history(&engine, a, "history"),
@@ -70,7 +72,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Save(a) => image::save(&engine, a, "save"),
         Command::Image(sub) => match sub {
             ImageCommand::Ls(a) => image::list(&engine, a, "image ls"),
-            ImageCommand::Inspect(a) => image::inspect(&engine, a, "image inspect"),
+            ImageCommand::Inspect(a) => {
+                image::inspect_any(&engine, a, "image inspect", Some("image"))
+            }
             ImageCommand::Rm(a) => image::remove(&engine, a, "image rm"),
             ImageCommand::Tag(a) => image::tag(&engine, a, "image tag"),
             ImageCommand::History(a) => image::history(&engine, a, "image history"),
@@ -81,6 +85,41 @@ pub fn run(cli: Cli) -> CliResult {
         },
         Command::Version(a) => system::version(&engine, a),
         Command::Info(a) => system::info(&engine, a),
+        Command::Run(a) => container::run(&engine, a, "run"),
+        Command::Create(a) => container::create(&engine, a, "create"),
+        Command::Start(a) => container::start(&engine, a, "start"),
+        Command::Stop(a) => container::stop(&engine, a, "stop"),
+        Command::Restart(a) => container::restart(&engine, a, "restart"),
+        Command::Kill(a) => container::kill(&engine, a, "kill"),
+        Command::Rm(a) => container::rm(&engine, a, "rm"),
+        Command::Wait(a) => container::wait(&engine, a, "wait"),
+        Command::Ps(a) => container::ps(&engine, a, "ps"),
+        Command::Logs(a) => container::logs(&engine, a, "logs"),
+        Command::Rename(a) => container::rename(&engine, a, "rename"),
+        Command::Pause(a) => container::pause(&engine, a, "pause", true),
+        Command::Unpause(a) => container::pause(&engine, a, "unpause", false),
+        Command::Container(sub) => match sub {
+            ContainerCommand::Run(a) => container::run(&engine, a, "container run"),
+            ContainerCommand::Create(a) => container::create(&engine, a, "container create"),
+            ContainerCommand::Start(a) => container::start(&engine, a, "container start"),
+            ContainerCommand::Stop(a) => container::stop(&engine, a, "container stop"),
+            ContainerCommand::Restart(a) => container::restart(&engine, a, "container restart"),
+            ContainerCommand::Kill(a) => container::kill(&engine, a, "container kill"),
+            ContainerCommand::Rm(a) => container::rm(&engine, a, "container rm"),
+            ContainerCommand::Wait(a) => container::wait(&engine, a, "container wait"),
+            ContainerCommand::Ls(a) => container::ps(&engine, a, "container ls"),
+            ContainerCommand::Logs(a) => container::logs(&engine, a, "container logs"),
+            ContainerCommand::Inspect(a) => {
+                image::inspect_any(&engine, a, "container inspect", Some("container"))
+            }
+            ContainerCommand::Rename(a) => container::rename(&engine, a, "container rename"),
+            ContainerCommand::Pause(a) => container::pause(&engine, a, "container pause", true),
+            ContainerCommand::Unpause(a) => {
+                container::pause(&engine, a, "container unpause", false)
+            }
+            ContainerCommand::Prune(a) => container::prune(&engine, a),
+        },
+        Command::Internal(InternalCommand::Cleanup { id }) => Ok(engine.container_cleanup(&id)?),
         Command::Debug(crate::cli::DebugCommand::CheckStore) => system::check_store(&engine),
         Command::Completion(_) => Ok(()),
     }

@@ -33,7 +33,59 @@ impl From<Output> for Out {
     }
 }
 
+impl Drop for Root {
+    /// Containers die with their test: nothing keeps running, mounted or
+    /// in a cgroup once the root is gone.
+    fn drop(&mut self) {
+        let ids = self.run(&["ps", "-aq", "--no-trunc"]).stdout;
+        for id in ids.split_whitespace() {
+            let _ = self.run(&["rm", "-f", id]);
+        }
+    }
+}
+
 impl Root {
+    /// Everything a container run leaves on the host must be gone: mounts
+    /// under this root, the container's cgroups, run-root state.
+    pub fn assert_no_leftovers(&self) {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let me = self.dir.path().display().to_string();
+        let leaked: Vec<&str> = mounts.lines().filter(|l| l.contains(&me)).collect();
+        assert!(leaked.is_empty(), "leaked mounts: {leaked:#?}");
+        for id in self.container_ids_ever() {
+            for ctrl in ["memory", "pids", "cpu", "freezer", "devices", "blkio"] {
+                let p = Path::new("/sys/fs/cgroup")
+                    .join(ctrl)
+                    .join("berth")
+                    .join(&id);
+                assert!(!p.exists(), "leaked cgroup {}", p.display());
+            }
+            let run = self.dir.path().join("run/containers").join(&id);
+            assert!(!run.exists(), "leaked run dir {}", run.display());
+            let rt = self.dir.path().join("run/runtime/berth").join(&id);
+            assert!(!rt.exists(), "leaked runtime state {}", rt.display());
+        }
+    }
+
+    /// Ids of containers that exist now plus those whose logs were seen.
+    fn container_ids_ever(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .run(&["ps", "-aq", "--no-trunc"])
+            .stdout
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        for d in ["run/containers", "run/runtime/berth"] {
+            if let Ok(rd) = std::fs::read_dir(self.dir.path().join(d)) {
+                v.extend(
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().to_string()),
+                );
+            }
+        }
+        v
+    }
+
     pub fn new() -> Root {
         Root {
             dir: tempfile::Builder::new()

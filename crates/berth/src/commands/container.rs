@@ -1,0 +1,885 @@
+//! Container commands: run, create, start, stop, kill, rm, wait, ps, logs,
+//! inspect, rename, pause/unpause, restart, prune.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use berth_engine::containers::record::{LogConfig, RestartPolicy, Ulimit};
+use berth_engine::containers::ContainerConfig;
+use berth_engine::containers::{CreateOptions, HostConfig, Record};
+use berth_engine::Engine;
+use serde_json::{json, Value};
+
+use super::need;
+use crate::attach::{self, AttachOptions, Outcome};
+use crate::cli::{
+    CreateFlags, KillArgs, LogsArgs, NamesOnly, PsArgs, RmArgs, RunArgs, StartArgs, StopArgs,
+};
+use crate::render::{self, Format};
+use crate::runopts;
+use crate::{CliError, CliResult};
+
+/// How `run` and `create` report errors: docker prefixes `docker: ` and
+/// adds the `See` line for errors before the container exists.
+fn usage_error(path: &str, msg: &str) -> CliError {
+    CliError::Coded(format!("berth: {msg}.\nSee 'berth {path} --help'."), 125)
+}
+
+fn flag_error(path: &str, msg: &str) -> CliError {
+    CliError::Coded(format!("{msg}\nSee 'berth {path} --help'."), 125)
+}
+
+/// Parse the create flags into the API request, as the docker CLI does.
+fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runopts::Attach)> {
+    let fe = |m: String| flag_error(path, &m);
+    let oe = |m: String| usage_error(path, &m);
+    if f.args.is_empty() {
+        return Err(CliError::Args {
+            path: path.to_string(),
+            requirement: "at least 1 argument".into(),
+        });
+    }
+    let image = f.args[0].clone();
+    let cmd = f.args[1..].to_vec();
+    let mut env_file = Vec::new();
+    for p in &f.env_file {
+        env_file.extend(runopts::parse_env_file(p).map_err(oe)?);
+    }
+    let mut env_flags = Vec::new();
+    for e in &f.env {
+        env_flags.push(runopts::parse_env(e).map_err(fe)?);
+    }
+    let env = runopts::merge_env(env_file, &env_flags);
+    let mut label_file = Vec::new();
+    for p in &f.label_file {
+        label_file.extend(runopts::parse_label_file(p).map_err(oe)?);
+    }
+    let mut label_flags = Vec::new();
+    for l in &f.label {
+        label_flags.push(runopts::parse_label(l).map_err(fe)?);
+    }
+    let labels = runopts::merge_labels(&label_file, &label_flags);
+    let attach = runopts::parse_attach(&f.attach, f.interactive).map_err(fe)?;
+    let mut sysctls = BTreeMap::new();
+    for s in &f.sysctl {
+        let (k, v) = runopts::parse_sysctl(s).map_err(fe)?;
+        sysctls.insert(k, v);
+    }
+    let ulimits = runopts::parse_ulimits(&f.ulimit).map_err(fe)?;
+    let mem = |flag: &str, v: &Option<String>| -> CliResult<i64> {
+        v.as_deref()
+            .map(|v| runopts::parse_memory(flag, v).map_err(fe))
+            .transpose()
+            .map(|x| x.unwrap_or(0))
+    };
+    let int = |flag: &str, v: &Option<String>| -> CliResult<Option<i64>> {
+        v.as_deref()
+            .map(|v| runopts::parse_int_flag(flag, v).map_err(fe))
+            .transpose()
+    };
+    let memory = mem("-m, --memory", &f.memory)?;
+    let memory_swap = f
+        .memory_swap
+        .as_deref()
+        .map(|v| runopts::parse_memory_swap("--memory-swap", v).map_err(fe))
+        .transpose()?
+        .unwrap_or(0);
+    let memory_reservation = mem("--memory-reservation", &f.memory_reservation)?;
+    let shm_size = mem("--shm-size", &f.shm_size)?;
+    let nano_cpus = f
+        .cpus
+        .as_deref()
+        .map(|v| runopts::parse_cpus(v).map_err(fe))
+        .transpose()?
+        .unwrap_or(0);
+    let cpu_shares = int("-c, --cpu-shares", &f.cpu_shares)?.unwrap_or(0);
+    let cpu_period = int("--cpu-period", &f.cpu_period)?.unwrap_or(0);
+    let cpu_quota = int("--cpu-quota", &f.cpu_quota)?.unwrap_or(0);
+    let pids_limit = int("--pids-limit", &f.pids_limit)?;
+    let oom_score_adj = int("--oom-score-adj", &f.oom_score_adj)?.unwrap_or(0);
+    let stop_timeout = int("--stop-timeout", &f.stop_timeout)?;
+    let restart = runopts::parse_restart(&f.restart).map_err(oe)?;
+    runopts::check_restart_and_rm(&restart, f.rm).map_err(oe)?;
+    let log_driver = f.log_driver.clone().unwrap_or_else(|| "json-file".into());
+    let log_opts = runopts::parse_log_opts(&log_driver, &f.log_opt).map_err(oe)?;
+    if let Some(k) = &f.detach_keys {
+        if !k.is_empty() {
+            runopts::parse_detach_keys(k)
+                .map_err(|m| CliError::Engine(berth_engine::Error::invalid(m)))?;
+        }
+    }
+    if !matches!(f.pull.as_str(), "missing" | "never" | "always") {
+        return Err(oe(format!(
+            "invalid pull option: '{}': must be one of \"always\", \"missing\" or \"never\"",
+            f.pull
+        )));
+    }
+    if !matches!(f.network.as_str(), "default" | "none" | "bridge") {
+        return Err(CliError::Engine(berth_engine::Error::not_found(format!(
+            "network {} not found",
+            f.network
+        ))));
+    }
+    let entrypoint = f.entrypoint.as_ref().map(|e| vec![e.clone()]);
+    let config = ContainerConfig {
+        hostname: f.hostname.clone().unwrap_or_default(),
+        domainname: f.domainname.clone().unwrap_or_default(),
+        user: f.user.clone().unwrap_or_default(),
+        working_dir: f.workdir.clone().unwrap_or_default(),
+        attach_stdin: attach.stdin,
+        attach_stdout: attach.stdout,
+        attach_stderr: attach.stderr,
+        tty: f.tty,
+        open_stdin: f.interactive,
+        stdin_once: attach.stdin_once,
+        env: (!env.is_empty()).then_some(env),
+        cmd: (!cmd.is_empty()).then_some(cmd),
+        image,
+        entrypoint,
+        labels: Some(labels),
+        stop_signal: f.stop_signal.clone(),
+        stop_timeout,
+        ..Default::default()
+    };
+    let host_config = HostConfig {
+        container_id_file: f.cidfile.clone().unwrap_or_default(),
+        log_config: LogConfig {
+            kind: log_driver,
+            config: log_opts,
+        },
+        network_mode: f.network.clone(),
+        restart_policy: RestartPolicy {
+            name: if restart.name.is_empty() {
+                "no".into()
+            } else {
+                restart.name.clone()
+            },
+            maximum_retry_count: restart.maximum_retry_count,
+        },
+        auto_remove: f.rm,
+        group_add: (!f.group_add.is_empty()).then(|| f.group_add.clone()),
+        sysctls: (!sysctls.is_empty()).then_some(sysctls),
+        shm_size,
+        runtime: f.runtime.clone().unwrap_or_default(),
+        memory,
+        memory_swap,
+        memory_reservation,
+        nano_cpus,
+        cpu_shares,
+        cpu_period,
+        cpu_quota,
+        cpuset_cpus: f.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: f.cpuset_mems.clone().unwrap_or_default(),
+        pids_limit,
+        oom_score_adj,
+        readonly_rootfs: f.read_only,
+        ulimits: (!ulimits.is_empty()).then(|| {
+            ulimits
+                .into_iter()
+                .map(|u| Ulimit {
+                    name: u.name,
+                    hard: u.hard,
+                    soft: u.soft,
+                })
+                .collect()
+        }),
+        init: f.init.then_some(true),
+        ..Default::default()
+    };
+    Ok((
+        CreateOptions {
+            name: f.name.clone(),
+            config,
+            host_config,
+            detach_keys: f.detach_keys.clone(),
+        },
+        attach,
+    ))
+}
+
+fn write_cidfile(path: &str, id: &str) -> CliResult {
+    if path.is_empty() {
+        return Ok(());
+    }
+    std::fs::write(path, id)
+        .map_err(|e| CliError::Plain(format!("failed to write the container ID to the file: {e}")))
+}
+
+fn check_cidfile(path: &Option<String>, cmd: &str) -> CliResult {
+    if let Some(p) = path {
+        if std::path::Path::new(p).exists() {
+            return Err(usage_error(cmd, &format!("Container ID file found, make sure the other container isn't running or delete {p}")));
+        }
+    }
+    Ok(())
+}
+
+pub fn create(engine: &Engine, f: CreateFlags, path: &str) -> CliResult {
+    let (opts, _) = create_options(&f, path)?;
+    check_cidfile(&f.cidfile, path)?;
+    let c = engine
+        .container_create(&opts)
+        .map_err(|e| pull_hint(e, &opts, &f.pull))?;
+    for w in &c.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    write_cidfile(opts.host_config.container_id_file.as_str(), &c.id)?;
+    println!("{}", c.id);
+    Ok(())
+}
+
+/// A missing image: berth cannot pull yet, so say so the way docker does
+/// when the registry is unreachable.
+fn pull_hint(e: berth_engine::Error, opts: &CreateOptions, pull: &str) -> CliError {
+    if e.kind == berth_engine::ErrorKind::NotFound
+        && e.message.starts_with("No such image")
+        && pull != "never"
+    {
+        let shown = e.message.trim_start_matches("No such image: ").to_string();
+        eprintln!("Unable to find image '{shown}' locally");
+        let _ = opts;
+    }
+    CliError::Engine(e)
+}
+
+pub fn run(engine: &Engine, a: RunArgs, path: &str) -> CliResult {
+    let f = &a.create;
+    let (mut opts, att) = create_options(f, path)?;
+    if a.detach {
+        if !f.attach.is_empty() {
+            return Err(usage_error(path, runopts::CONFLICT_ATTACH_DETACH));
+        }
+        opts.config.attach_stdin = false;
+        opts.config.attach_stdout = false;
+        opts.config.attach_stderr = false;
+        opts.config.stdin_once = false;
+    }
+    check_cidfile(&f.cidfile, path)?;
+    let created = match engine.container_create(&opts) {
+        Ok(c) => c,
+        Err(e) => {
+            let e = pull_hint(e, &opts, &f.pull);
+            return Err(match e {
+                CliError::Engine(e) => {
+                    usage_error(path, &format!("Error response from daemon: {}", e.message))
+                }
+                other => other,
+            });
+        }
+    };
+    for w in &created.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    write_cidfile(&opts.host_config.container_id_file, &created.id)?;
+    let id = created.id;
+    let started = match engine.container_start(&id, !a.detach) {
+        Ok(s) => s,
+        Err(e) => {
+            let code = match e.kind {
+                berth_engine::ErrorKind::NotFound => 127,
+                berth_engine::ErrorKind::Conflict => 126,
+                _ => 125,
+            };
+            if opts.host_config.auto_remove {
+                let _ = engine.container_remove(&id, true);
+            }
+            return Err(CliError::Coded(
+                format!("berth: Error response from daemon: {}.", e.message),
+                code,
+            ));
+        }
+    };
+    if a.detach {
+        println!("{id}");
+        return Ok(());
+    }
+    let Some(sock) = started.owner else {
+        return Ok(());
+    };
+    let keys = detach_keys(f.detach_keys.as_deref());
+    let o = AttachOptions {
+        stdin: att.stdin && f.interactive,
+        stdout: att.stdout,
+        stderr: att.stderr,
+        tty: f.tty,
+        sig_proxy: a.sig_proxy,
+        detach_keys: keys,
+    };
+    let outcome = attach::attach(sock, &o, &|sig| {
+        let _ = engine.container_kill(&id, sig);
+    })?;
+    match outcome {
+        Outcome::Detached => {
+            eprintln!("\r\nread escape sequence\r");
+            Ok(())
+        }
+        Outcome::Exited(_) | Outcome::Lost => {
+            let code = engine.container_finish(&id)?;
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(CliError::Exit(code.clamp(0, 255) as u8))
+            }
+        }
+    }
+}
+
+fn detach_keys(k: Option<&str>) -> Vec<u8> {
+    match k {
+        Some(k) if !k.is_empty() => {
+            runopts::parse_detach_keys(k).unwrap_or_else(|_| runopts::DEFAULT_DETACH_KEYS.to_vec())
+        }
+        _ => runopts::DEFAULT_DETACH_KEYS.to_vec(),
+    }
+}
+
+pub fn start(engine: &Engine, a: StartArgs, path: &str) -> CliResult {
+    need(path, &a.args, 1, None)?;
+    if a.attach || a.interactive {
+        if a.args.len() > 1 {
+            return Err(CliError::Plain(
+                "Error: you cannot start and attach multiple containers at once".into(),
+            ));
+        }
+        let rec = engine.container_get(&a.args[0])?;
+        if rec.state.running {
+            return Err(CliError::Engine(berth_engine::Error::conflict(format!(
+                "container {} is already running",
+                rec.id
+            ))));
+        }
+        let started = engine.container_start(&rec.id, true)?;
+        let Some(sock) = started.owner else {
+            return Ok(());
+        };
+        let o = AttachOptions {
+            stdin: a.interactive && rec.config.open_stdin,
+            stdout: true,
+            stderr: true,
+            tty: rec.config.tty,
+            sig_proxy: true,
+            detach_keys: detach_keys(
+                a.detach_keys
+                    .as_deref()
+                    .or(rec.private.detach_keys.as_deref()),
+            ),
+        };
+        let id = rec.id.clone();
+        let outcome = attach::attach(sock, &o, &|sig| {
+            let _ = engine.container_kill(&id, sig);
+        })?;
+        return match outcome {
+            Outcome::Detached => Ok(()),
+            _ => {
+                let code = engine.container_finish(&id)?;
+                if code == 0 {
+                    Ok(())
+                } else {
+                    Err(CliError::Exit(code.clamp(0, 255) as u8))
+                }
+            }
+        };
+    }
+    let mut failed = Vec::new();
+    for name in &a.args {
+        match engine.container_start(name, false) {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", e.message);
+                failed.push(name.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Plain(format!(
+            "Error: failed to start containers: {}",
+            failed.join(", ")
+        )))
+    }
+}
+
+/// Apply `op` to each named container, printing names; docker's error
+/// collection (each error on its own line, exit 1 at the end).
+fn each(
+    args: &[String],
+    prefix: &str,
+    mut op: impl FnMut(&str) -> berth_engine::Result<()>,
+) -> CliResult {
+    let mut failed = false;
+    for name in args {
+        match op(name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                failed = true;
+                eprintln!("{prefix}{}", e.message);
+            }
+        }
+    }
+    if failed {
+        Err(CliError::Exit(1))
+    } else {
+        Ok(())
+    }
+}
+
+fn parse_time_flag(t: &Option<String>) -> CliResult<Option<i64>> {
+    t.as_deref()
+        .map(|v| runopts::parse_int_flag("-t, --time", v).map_err(|m| flag_error("stop", &m)))
+        .transpose()
+}
+
+pub fn stop(engine: &Engine, a: StopArgs, path: &str) -> CliResult {
+    need(path, &a.args, 1, None)?;
+    let t = parse_time_flag(&a.time)?;
+    each(&a.args, "Error response from daemon: ", |n| {
+        engine.container_stop(n, t)
+    })
+}
+
+pub fn restart(engine: &Engine, a: StopArgs, path: &str) -> CliResult {
+    need(path, &a.args, 1, None)?;
+    let t = parse_time_flag(&a.time)?;
+    each(&a.args, "Error response from daemon: ", |n| {
+        engine.container_stop(n, t)?;
+        engine.container_start(n, false).map(|_| ())
+    })
+}
+
+pub fn kill(engine: &Engine, a: KillArgs, path: &str) -> CliResult {
+    need(path, &a.args, 1, None)?;
+    let sig = berth_engine::containers::parse_signal(&a.signal).ok_or_else(|| {
+        CliError::Engine(berth_engine::Error::invalid(format!(
+            "Invalid signal: {}",
+            a.signal
+        )))
+    })?;
+    each(&a.args, "Error response from daemon: ", |n| {
+        engine.container_kill(n, sig)
+    })
+}
+
+pub fn rm(engine: &Engine, a: RmArgs, path: &str) -> CliResult {
+    need(path, &a.args, 1, None)?;
+    let mut failed = false;
+    for name in &a.args {
+        match engine.container_remove(name, a.force) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                failed = true;
+                if e.kind == berth_engine::ErrorKind::NotFound {
+                    eprintln!("Error: {}", e.message);
+                } else {
+                    eprintln!("Error response from daemon: {}", e.message);
+                }
+            }
+        }
+    }
+    if failed {
+        Err(CliError::Exit(1))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn wait(engine: &Engine, a: NamesOnly, path: &str) -> CliResult {
+    need(path, &a.args, 1, None)?;
+    let mut failed = false;
+    for name in &a.args {
+        match engine.container_wait(name) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                failed = true;
+                eprintln!("Error response from daemon: {}", e.message);
+            }
+        }
+    }
+    if failed {
+        Err(CliError::Exit(1))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn pause(engine: &Engine, a: NamesOnly, path: &str, on: bool) -> CliResult {
+    need(path, &a.args, 1, None)?;
+    each(&a.args, "Error response from daemon: ", |n| {
+        engine.container_pause(n, on)
+    })
+}
+
+pub fn rename(engine: &Engine, a: NamesOnly, path: &str) -> CliResult {
+    need(path, &a.args, 2, Some(2))?;
+    engine
+        .container_rename(&a.args[0], &a.args[1])
+        .map_err(|e| {
+            eprintln!("Error response from daemon: {}", e.message);
+            CliError::Plain(format!(
+                "Error: failed to rename container named {}",
+                a.args[0]
+            ))
+        })
+}
+
+/// Docker's "Up 3 seconds", "Exited (0) 2 minutes ago", "Created".
+fn status_text(r: &Record) -> String {
+    let parse = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc))
+    };
+    let now = chrono::Utc::now();
+    if r.state.running {
+        let up = parse(&r.state.started_at)
+            .map(|t| render::human_duration(now - t))
+            .unwrap_or_default();
+        if r.state.paused {
+            return format!("Up {up} (Paused)");
+        }
+        return format!("Up {up}");
+    }
+    if r.state.status == "created"
+        || r.state.started_at == berth_engine::containers::record::ZERO_TIME
+    {
+        return "Created".into();
+    }
+    if r.state.status == "dead" {
+        return "Dead".into();
+    }
+    let ago = parse(&r.state.finished_at)
+        .map(|t| render::human_duration(now - t))
+        .unwrap_or_default();
+    format!("Exited ({}) {ago} ago", r.state.exit_code)
+}
+
+/// The COMMAND column: entrypoint + cmd, Go-quoted.
+fn command_text(r: &Record) -> String {
+    let mut parts = vec![r.path.clone()];
+    parts.extend(r.args.iter().cloned());
+    runopts::go_quote(&parts.join(" "))
+}
+
+fn ps_filter(r: &Record, filters: &[(String, String)], engine: &Engine) -> CliResult<bool> {
+    let mut by_key: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (k, v) in filters {
+        by_key.entry(k.as_str()).or_default().push(v.as_str());
+    }
+    for (k, vals) in by_key {
+        let ok = match k {
+            "id" => vals.iter().any(|v| r.id.starts_with(v)),
+            "name" => vals
+                .iter()
+                .any(|v| r.bare_name().contains(v.trim_start_matches('/'))),
+            "status" => vals.iter().any(|v| {
+                let s = if r.state.paused {
+                    "paused"
+                } else {
+                    r.state.status.as_str()
+                };
+                *v == s
+            }),
+            "exited" => vals.iter().any(|v| {
+                !r.state.running
+                    && r.state.status == "exited"
+                    && v.parse::<i64>().ok() == Some(r.state.exit_code)
+            }),
+            "label" => {
+                let labels = r.config.labels.clone().unwrap_or_default();
+                vals.iter().all(|v| match v.split_once('=') {
+                    Some((k, val)) => labels.get(k).map(|x| x == val).unwrap_or(false),
+                    None => labels.contains_key(*v),
+                })
+            }
+            "ancestor" => vals.iter().any(|v| match engine.image_store().resolve(v) {
+                Ok(id) => id.to_string() == r.image,
+                Err(_) => false,
+            }),
+            "before" | "since" => {
+                let Some(v) = vals.first() else {
+                    return Ok(true);
+                };
+                let other = engine.container_get(v)?;
+                if k == "before" {
+                    r.created < other.created
+                } else {
+                    r.created > other.created
+                }
+            }
+            "isolation" => true,
+            _ => {
+                return Err(CliError::Engine(berth_engine::Error::invalid(format!(
+                    "Invalid filter '{k}'"
+                ))));
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub fn ps(engine: &Engine, a: PsArgs, path: &str) -> CliResult {
+    need(path, &a.args, 0, Some(0))?;
+    let mut filters = Vec::new();
+    for f in &a.filter {
+        let Some((k, v)) = f.split_once('=') else {
+            return Err(CliError::Plain(format!("invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee 'berth {path} --help'.")));
+        };
+        filters.push((k.to_string(), v.to_string()));
+    }
+    if let Some((_, v)) = filters.iter().find(|(k, _)| k == "status") {
+        if ![
+            "created",
+            "restarting",
+            "running",
+            "removing",
+            "paused",
+            "exited",
+            "dead",
+        ]
+        .contains(&v.as_str())
+        {
+            return Err(CliError::Engine(berth_engine::Error::invalid(format!(
+                "Invalid filter 'status={v}'"
+            ))));
+        }
+    }
+    let mut all = a.all || a.latest || a.last >= 0;
+    if filters.iter().any(|(k, _)| k == "status" || k == "exited") {
+        all = true;
+    }
+    let mut list = Vec::new();
+    for r in engine.container_list()? {
+        if !all && !r.state.running {
+            continue;
+        }
+        if ps_filter(&r, &filters, engine)? {
+            list.push(r);
+        }
+    }
+    let limit = if a.latest {
+        1
+    } else if a.last >= 0 {
+        a.last as usize
+    } else {
+        usize::MAX
+    };
+    list.truncate(limit);
+    if a.quiet {
+        for r in &list {
+            println!(
+                "{}",
+                if a.no_trunc {
+                    r.id.as_str()
+                } else {
+                    r.short_id()
+                }
+            );
+        }
+        return Ok(());
+    }
+    let default = if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    let format = a.format.clone().unwrap_or_else(|| default.to_string());
+    let headers = json!({
+        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+        "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
+        "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+        "State": "STATE", "LocalVolumes": "LOCAL VOLUMES",
+    });
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|r| {
+            let created = chrono::DateTime::parse_from_rfc3339(&r.created).map(|d| d.timestamp()).unwrap_or(0);
+            let mut cmd = command_text(r);
+            if !a.no_trunc {
+                cmd = render::ellipsis(&cmd, 20);
+            }
+            let labels = r
+                .config
+                .labels
+                .clone()
+                .unwrap_or_default()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let size = if a.size {
+                let rw = dir_size(&engine.layout().container_upper(&r.id));
+                format!("{} (virtual {})", render::human_size_prec(rw as f64, 3), render::human_size_prec(rw as f64, 3))
+            } else {
+                String::new()
+            };
+            json!({
+                "ID": if a.no_trunc { r.id.clone() } else { r.short_id().to_string() },
+                "Image": image_column(engine, r),
+                "Command": cmd,
+                "CreatedAt": render::go_time_string(created),
+                "RunningFor": format!("{} ago", render::human_duration(chrono::Utc::now() - chrono::DateTime::from_timestamp(created, 0).unwrap_or_default())),
+                "Status": status_text(r),
+                "State": if r.state.paused { "paused".to_string() } else { r.state.status.clone() },
+                "Ports": "",
+                "Names": r.bare_name(),
+                "Labels": labels,
+                "Size": size,
+                "Mounts": "",
+                "Networks": if r.host_config.network_mode == "default" { "bridge".to_string() } else { r.host_config.network_mode.clone() },
+                "LocalVolumes": "0",
+            })
+        })
+        .collect();
+    super::print_rows(&format, &headers, &rows)
+}
+
+/// Docker shows the image as typed while that name still means the same
+/// image, else the short image ID.
+fn image_column(engine: &Engine, r: &Record) -> String {
+    match engine.image_store().resolve(&r.config.image) {
+        Ok(id) if id.to_string() == r.image => r.config.image.clone(),
+        _ => r
+            .image
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect(),
+    }
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
+
+pub fn logs(engine: &Engine, a: LogsArgs, path: &str) -> CliResult {
+    need(path, &a.args, 1, Some(1))?;
+    let rec = engine.container_get(&a.args[0]).map_err(|e| {
+        if e.kind == berth_engine::ErrorKind::NotFound {
+            CliError::Plain(format!("Error: {}", e.message))
+        } else {
+            CliError::Engine(e)
+        }
+    })?;
+    if rec.host_config.log_config.kind != "json-file" {
+        return Err(CliError::Engine(berth_engine::Error::invalid(format!(
+            "configured logging driver does not support reading"
+        ))));
+    }
+    let now = std::time::SystemTime::now();
+    let time_arg = |v: &Option<String>, what: &str| -> CliResult<Option<std::time::SystemTime>> {
+        match v.as_deref() {
+            None | Some("") => Ok(None),
+            Some("0") if what == "until" => Ok(None),
+            Some(s) => berth_logs::parse_time_arg(s, now)
+                .map(Some)
+                .map_err(|e| CliError::Plain(format!("invalid value for \"{what}\": {e}"))),
+        }
+    };
+    let tail = match a.tail.as_str() {
+        "all" | "" => None,
+        t => match t.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n as usize),
+            _ => None,
+        },
+    };
+    let opts = berth_logs::ReadOptions {
+        tail,
+        since: time_arg(&a.since, "since")?,
+        until: time_arg(&a.until, "until")?,
+        timestamps: a.timestamps,
+        follow: a.follow && rec.state.running,
+        stdout: true,
+        stderr: true,
+    };
+    let id = rec.id.clone();
+    let stop = || match engine.container_refresh(&id) {
+        Ok(Some(r)) => !r.state.running,
+        _ => true,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let res = berth_logs::read(
+        std::path::Path::new(&rec.log_path),
+        &opts,
+        &stop,
+        &mut |e| {
+            let ts = "";
+            match e.stream {
+                berth_logs::Stream::Stdout => {
+                    out.write_all(ts.as_bytes())?;
+                    out.write_all(&e.bytes)?;
+                    out.flush()
+                }
+                berth_logs::Stream::Stderr => {
+                    err.write_all(ts.as_bytes())?;
+                    err.write_all(&e.bytes)
+                }
+            }
+        },
+    );
+    match res {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+/// The inspect document of a container.
+pub fn inspect_value(r: &Record) -> Value {
+    r.inspect_value()
+}
+
+pub fn prune(engine: &Engine, a: crate::cli::PruneContainersArgs) -> CliResult {
+    if !a.force {
+        eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(());
+        }
+    }
+    let mut removed = Vec::new();
+    let mut reclaimed = 0u64;
+    for r in engine.container_list()? {
+        if r.state.running {
+            continue;
+        }
+        let size = dir_size(&engine.layout().container_upper(&r.id));
+        if engine.container_remove(&r.id, false).is_ok() {
+            removed.push(r.id.clone());
+            reclaimed += size;
+        }
+    }
+    if !removed.is_empty() {
+        println!("Deleted Containers:");
+        for id in &removed {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        render::human_size(reclaimed as f64)
+    );
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn format_unused(_: Format) {}
