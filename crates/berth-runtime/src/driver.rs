@@ -817,3 +817,238 @@ mod tests {
         );
     }
 }
+
+/// A process to run inside a running container (`exec`).
+#[derive(Debug, Clone)]
+pub struct ExecSpec<'a> {
+    pub id: &'a str,
+    pub runtime: &'a Runtime,
+    pub state_root: &'a Path,
+    /// Where the console socket may live for a tty.
+    pub run_dir: &'a Path,
+    pub process: &'a crate::process::Process,
+    pub tty: bool,
+    pub detach: bool,
+    pub privileged: bool,
+}
+
+/// A started exec: its pid (a child of the caller unless detached) and,
+/// with a tty, the pty master.
+#[derive(Debug)]
+pub struct ExecHandle {
+    pub pid: i32,
+    pub pty: Option<OwnedFd>,
+}
+
+/// Every capability, for `exec --privileged`.
+const ALL_CAPS: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Every capability this process's bounding set still has: `--privileged`
+/// cannot grant more than berth itself holds.
+pub fn host_caps() -> Vec<&'static str> {
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bnd & (1u64 << i) != 0)
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// Start a process in a running container. Must be called from a
+/// single-threaded process (the runtime forks).
+pub fn exec(e: &ExecSpec, stdio: [Option<OwnedFd>; 3]) -> Result<ExecHandle, LaunchError> {
+    if threads_of_self() != 1 {
+        return Err(LaunchError::Other(
+            "internal error: exec must start from a single-threaded process".into(),
+        ));
+    }
+    let other =
+        |what: &str, err: &dyn std::fmt::Display| LaunchError::Other(format!("{what}: {err}"));
+    std::fs::create_dir_all(e.run_dir).map_err(|x| other("run dir", &x))?;
+    // Detached runtime children reparent to us, so we can still reap them.
+    // SAFETY: a prctl on this process.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let console = if e.tty {
+        let name = format!("exec-{}.sock", std::process::id());
+        let s = short_path(e.run_dir, &name).map_err(|x| other("console socket", &x))?;
+        let _ = std::fs::remove_file(e.run_dir.join(&name));
+        let lis = UnixListener::bind(&s.path).map_err(|x| other("console socket", &x))?;
+        Some((e.run_dir.join(&name), lis))
+    } else {
+        None
+    };
+    let p = e.process;
+    let pid = match e.runtime {
+        Runtime::Embedded => {
+            let [i, o, er] = stdio;
+            let mut b = ContainerBuilder::new(e.id.to_string(), SyscallType::default())
+                .with_root_path(e.state_root)
+                .map_err(|x| LaunchError::Other(error_chain(&x)))?
+                .with_executor(BerthExecutor)
+                .with_console_socket(console.as_ref().map(|c| c.0.clone()));
+            if let Some(i) = i {
+                b = b.with_stdin(i);
+            }
+            if let Some(o) = o {
+                b = b.with_stdout(o);
+            }
+            if let Some(er) = er {
+                b = b.with_stderr(er);
+            }
+            // The whole process as an OCI process file: the only way to
+            // ask libcontainer for a terminal on exec.
+            let caps: Vec<&str> = if e.privileged {
+                host_caps()
+            } else {
+                crate::spec::DEFAULT_CAPS.to_vec()
+            };
+            let proc_json = serde_json::json!({
+                "terminal": e.tty,
+                "user": {"uid": p.uid, "gid": p.gid, "additionalGids": p.additional_gids},
+                "args": p.args,
+                "env": p.env,
+                "cwd": p.cwd,
+                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                "noNewPrivileges": false,
+            });
+            let proc_file = e.run_dir.join(format!("exec-{}.json", std::process::id()));
+            std::fs::write(&proc_file, proc_json.to_string())
+                .map_err(|x| other("process file", &x))?;
+            // libcontainer hands out a console only to detached processes;
+            // the caller is a subreaper, so a tty process still comes back
+            // to it as a child.
+            let t = b
+                .as_tenant()
+                .with_process(Some(&proc_file))
+                .with_detach(e.detach || e.tty);
+            let built = t.build();
+            let _ = std::fs::remove_file(&proc_file);
+            let pid = built.map_err(|x| {
+                classify_exec(format!("OCI runtime exec failed: {}", error_chain(&x)))
+            })?;
+            pid.as_raw()
+        }
+        Runtime::External(bin) => {
+            let pid_file = e.run_dir.join(format!("exec-{}.pid", std::process::id()));
+            let mut cmd = Command::new(bin);
+            cmd.arg("--root")
+                .arg(e.state_root)
+                .arg("exec")
+                .arg("--pid-file")
+                .arg(&pid_file);
+            cmd.arg("--cwd").arg(&p.cwd);
+            cmd.arg("--user").arg(format!("{}:{}", p.uid, p.gid));
+            for g in &p.additional_gids {
+                cmd.arg("--additional-gids").arg(g.to_string());
+            }
+            for kv in &p.env {
+                cmd.arg("--env").arg(kv);
+            }
+            if e.tty {
+                cmd.arg("--tty");
+            }
+            if let Some((path, _)) = &console {
+                cmd.arg("--console-socket").arg(path);
+            }
+            if e.privileged {
+                for c in host_caps() {
+                    cmd.arg("--cap").arg(c);
+                }
+            }
+            cmd.arg("--detach").arg(e.id).args(&p.args);
+            let [i, o, er] = stdio;
+            let to = |f: Option<OwnedFd>| f.map(Stdio::from).unwrap_or_else(Stdio::null);
+            cmd.stdin(to(i)).stdout(to(o)).stderr(to(er));
+            let out = cmd
+                .output()
+                .map_err(|x| other(&bin.display().to_string(), &x))?;
+            if !out.status.success() {
+                return Err(classify_exec(format!(
+                    "OCI runtime exec failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            let pid = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| LaunchError::Other("runtime wrote no pid file".into()))?;
+            let _ = std::fs::remove_file(&pid_file);
+            pid
+        }
+    };
+    let pty = match console {
+        Some((path, lis)) => {
+            let r = receive_pty(&lis).map_err(|x| other("console", &x));
+            let _ = std::fs::remove_file(path);
+            Some(r?)
+        }
+        None => None,
+    };
+    Ok(ExecHandle { pid, pty })
+}
+
+fn classify_exec(msg: String) -> LaunchError {
+    match msg.find("exec: \"") {
+        Some(i) => {
+            let tail = &msg[i..];
+            let end = tail.find(" (os error").unwrap_or(tail.len());
+            let m = format!("OCI runtime exec failed: exec failed: unable to start container process: {}: unknown", &tail[..end]);
+            if m.contains("executable file not found") || m.contains("no such file or directory") {
+                LaunchError::NotFound(m)
+            } else {
+                LaunchError::CannotExecute(m)
+            }
+        }
+        None => LaunchError::Other(msg),
+    }
+}

@@ -45,7 +45,6 @@ impl RawMode {
             }
             let saved = t;
             libc::cfmakeraw(&mut t);
-            t.c_oflag |= libc::OPOST; // keep \n -> \r\n for our own messages
             libc::tcsetattr(fd, libc::TCSANOW, &t);
             Some(RawMode { fd, saved })
         }
@@ -229,4 +228,163 @@ pub fn attach(
             }
         }
     }
+}
+
+/// A duplicate of one of our descriptors, to hand to a container process.
+pub fn dup_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: n was just created for us.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(n) })
+}
+
+/// Wait for a child; its exit code (128+n for a signal).
+pub fn wait_pid(pid: i32) -> Option<i32> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waiting for our own child with a valid status pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return None;
+        }
+        if libc::WIFEXITED(status) {
+            return Some(libc::WEXITSTATUS(status));
+        }
+        if libc::WIFSIGNALED(status) {
+            return Some(128 + libc::WTERMSIG(status));
+        }
+    }
+}
+
+/// `exec -t`: copy between our terminal and the pty master until the
+/// process is done; `None` if the user detached.
+pub fn relay_pty(
+    master: std::os::fd::OwnedFd,
+    pid: i32,
+    stdin: bool,
+    keys: &[u8],
+) -> io::Result<Option<i32>> {
+    let stdin_fd = io::stdin().as_raw_fd();
+    let m = master.as_raw_fd();
+    let _raw = if stdin {
+        RawMode::enter(stdin_fd)
+    } else {
+        None
+    };
+    if let Some((r, c)) = window_size(if stdin {
+        stdin_fd
+    } else {
+        io::stdout().as_raw_fd()
+    }) {
+        let ws = libc::winsize {
+            ws_row: r,
+            ws_col: c,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ on the master with a valid winsize.
+        unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
+    }
+    // SAFETY: a signalfd for SIGWINCH.
+    let sfd = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGWINCH);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+    };
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut out = io::stdout().lock();
+    let mut stdin_open = stdin;
+    let mut matched = 0usize;
+    // libcontainer's console setup leaves one NUL byte in a fresh exec pty.
+    let mut first = true;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: m,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if stdin_open { stdin_fd } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: polling three valid pollfds.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) } < 0 {
+            continue;
+        }
+        if fds[2].revents != 0 {
+            let mut si = [0u8; 128];
+            // SAFETY: draining one siginfo record.
+            unsafe { libc::read(sfd, si.as_mut_ptr().cast(), si.len()) };
+            if let Some((r, c)) = window_size(stdin_fd) {
+                let ws = libc::winsize {
+                    ws_row: r,
+                    ws_col: c,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: as above.
+                unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
+            }
+        }
+        if fds[1].revents != 0 {
+            let n = io::stdin().read(&mut buf)?;
+            if n == 0 {
+                stdin_open = false;
+                // EOT tells the line discipline the input ended.
+                // SAFETY: writing one byte to the master.
+                unsafe { libc::write(m, [4u8].as_ptr().cast(), 1) };
+            } else {
+                let mut pass = Vec::with_capacity(n);
+                for &b in &buf[..n] {
+                    if !keys.is_empty() && b == keys[matched] {
+                        matched += 1;
+                        if matched == keys.len() {
+                            return Ok(None);
+                        }
+                        continue;
+                    }
+                    if matched > 0 {
+                        pass.extend_from_slice(&keys[..matched]);
+                        matched = 0;
+                    }
+                    pass.push(b);
+                }
+                // SAFETY: writing an initialised buffer to the master.
+                unsafe { libc::write(m, pass.as_ptr().cast(), pass.len()) };
+            }
+        }
+        if fds[0].revents != 0 {
+            // SAFETY: reading into our buffer.
+            let n = unsafe { libc::read(m, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            let mut data = &buf[..n as usize];
+            if first && data.first() == Some(&0) {
+                data = &data[1..];
+            }
+            first = false;
+            out.write_all(data)?;
+            out.flush()?;
+        }
+    }
+    drop(_raw);
+    Ok(wait_pid(pid))
 }

@@ -93,6 +93,9 @@ pub enum Command {
     /// Block until one or more containers stop, then print their exit codes
     #[command(override_usage = "berth wait CONTAINER [CONTAINER...]")]
     Wait(NamesOnly),
+    /// Run a command in a running container
+    #[command(override_usage = "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
+    Exec(ExecArgs),
     /// List containers
     #[command(override_usage = "berth ps [OPTIONS]")]
     Ps(PsArgs),
@@ -619,6 +622,9 @@ pub enum ContainerCommand {
     /// Block until one or more containers stop, then print their exit codes
     #[command(override_usage = "berth container wait CONTAINER [CONTAINER...]")]
     Wait(NamesOnly),
+    /// Run a command in a running container
+    #[command(override_usage = "berth container exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
+    Exec(ExecArgs),
     /// List containers
     #[command(name = "ls", visible_aliases = ["list", "ps"], override_usage = "berth container ls [OPTIONS]")]
     Ls(PsArgs),
@@ -646,4 +652,38 @@ pub enum ContainerCommand {
 pub enum InternalCommand {
     /// Fold a finished container's exit into its record (run by its monitor)
     Cleanup { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "list")]
+    pub env_file: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long, value_name = "string")]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "string")]
+    pub workdir: Option<String>,
+    /// CONTAINER COMMAND [ARG...]
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }

@@ -23,6 +23,18 @@ use crate::{Engine, Error, ErrorKind, Result};
 pub use berth_image::config::ContainerConfig;
 pub use record::{HostConfig, Record, State};
 
+/// `POST /containers/{id}/exec`'s body.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub tty: bool,
+    pub detach: bool,
+    pub privileged: bool,
+}
+
 /// `POST /containers/create`'s body, as the docker CLI sends it.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
@@ -941,6 +953,69 @@ impl Engine {
         self.save_record(&rec)?;
         names::release(&self.layout.container_names_dir(), &old, &id);
         Ok(())
+    }
+
+    /// `docker exec`: start a process in a running container. The caller
+    /// waits for it (its pid is the caller's child) unless detached.
+    pub fn container_exec(
+        &self,
+        input: &str,
+        o: &ExecOptions,
+        stdio: [Option<std::os::fd::OwnedFd>; 3],
+    ) -> Result<driver::ExecHandle> {
+        let rec = self.container_get(input)?;
+        if !rec.state.running {
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
+        }
+        if rec.state.paused {
+            return Err(Error::conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                rec.id
+            )));
+        }
+        if o.cmd.is_empty() {
+            return Err(Error::invalid("No exec command specified"));
+        }
+        let rootfs = self.layout.container_rootfs(&rec.id);
+        let read = |p: &str| read_in_root(&rootfs, p);
+        let proc_ = process::resolve(
+            &image_process(&rec.config),
+            &process::RunOptions {
+                entrypoint: Some(vec![]),
+                cmd: o.cmd.clone(),
+                env: o.env.clone(),
+                user: o.user.clone(),
+                group_add: rec.host_config.group_add.clone().unwrap_or_default(),
+                workdir: o.workdir.clone().filter(|w| !w.is_empty()),
+                tty: o.tty,
+                hostname: rec.config.hostname.clone(),
+            },
+            &read,
+        )
+        .map_err(|e| Error::invalid(e.to_string()))?;
+        let rt = self.runtime_of(&rec);
+        let run_dir = self.layout.container_run_dir(&rec.id);
+        driver::exec(
+            &driver::ExecSpec {
+                id: &rec.id,
+                runtime: &rt,
+                state_root: &self.state_root(&rt),
+                run_dir: &run_dir,
+                process: &proc_,
+                tty: o.tty,
+                detach: o.detach,
+                privileged: o.privileged,
+            },
+            stdio,
+        )
+        .map_err(|e| match e {
+            LaunchError::NotFound(m) => Error::new(ErrorKind::NotFound, m),
+            LaunchError::CannotExecute(m) => Error::new(ErrorKind::Conflict, m),
+            LaunchError::Other(m) => Error::new(ErrorKind::Internal, m),
+        })
     }
 
     pub fn container_run_dir(&self, id: &str) -> PathBuf {

@@ -883,3 +883,68 @@ pub fn prune(engine: &Engine, a: crate::cli::PruneContainersArgs) -> CliResult {
 
 #[allow(dead_code)]
 fn format_unused(_: Format) {}
+
+pub fn exec(engine: &Engine, a: crate::cli::ExecArgs, path: &str) -> CliResult {
+    need(path, &a.args, 2, None)?;
+    let fe = |m: String| flag_error(path, &m);
+    let mut env = Vec::new();
+    for p in &a.env_file {
+        env.extend(runopts::parse_env_file(p).map_err(|m| usage_error(path, &m))?);
+    }
+    let mut flags = Vec::new();
+    for e in &a.env {
+        flags.push(runopts::parse_env(e).map_err(fe)?);
+    }
+    let env = runopts::merge_env(env, &flags);
+    let opts = berth_engine::containers::ExecOptions {
+        cmd: a.args[1..].to_vec(),
+        env,
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        tty: a.tty,
+        detach: a.detach,
+        privileged: a.privileged,
+    };
+    let stdio = if a.tty || a.detach {
+        [None, None, None]
+    } else {
+        let dup = |fd: i32| attach::dup_fd(fd).ok();
+        [if a.interactive { dup(0) } else { None }, dup(1), dup(2)]
+    };
+    let h = match engine.container_exec(&a.args[0], &opts, stdio) {
+        Ok(h) => h,
+        Err(e) => {
+            return Err(match e.kind {
+                berth_engine::ErrorKind::NotFound if e.message.starts_with("No such container") => {
+                    CliError::Plain(format!("Error: {}", e.message))
+                }
+                berth_engine::ErrorKind::NotFound | berth_engine::ErrorKind::InvalidArgument
+                    if !e.message.starts_with("No exec command") =>
+                {
+                    CliError::Coded(e.message, 126)
+                }
+                berth_engine::ErrorKind::Conflict if e.message.starts_with("OCI runtime") => {
+                    CliError::Coded(e.message, 126)
+                }
+                _ => CliError::Engine(e),
+            });
+        }
+    };
+    if a.detach {
+        return Ok(());
+    }
+    let code = match h.pty {
+        Some(master) => attach::relay_pty(
+            master,
+            h.pid,
+            a.interactive,
+            &detach_keys(a.detach_keys.as_deref()),
+        )?,
+        None => attach::wait_pid(h.pid),
+    };
+    match code {
+        Some(0) => Ok(()),
+        Some(c) => Err(CliError::Exit(c.clamp(0, 255) as u8)),
+        None => Ok(()),
+    }
+}

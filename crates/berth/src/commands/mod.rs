@@ -94,6 +94,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Rm(a) => container::rm(&engine, a, "rm"),
         Command::Wait(a) => container::wait(&engine, a, "wait"),
         Command::Ps(a) => container::ps(&engine, a, "ps"),
+        Command::Exec(a) => container::exec(&engine, a, "exec"),
         Command::Logs(a) => container::logs(&engine, a, "logs"),
         Command::Rename(a) => container::rename(&engine, a, "rename"),
         Command::Pause(a) => container::pause(&engine, a, "pause", true),
@@ -107,6 +108,7 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Kill(a) => container::kill(&engine, a, "container kill"),
             ContainerCommand::Rm(a) => container::rm(&engine, a, "container rm"),
             ContainerCommand::Wait(a) => container::wait(&engine, a, "container wait"),
+            ContainerCommand::Exec(a) => container::exec(&engine, a, "container exec"),
             ContainerCommand::Ls(a) => container::ps(&engine, a, "container ls"),
             ContainerCommand::Logs(a) => container::logs(&engine, a, "container logs"),
             ContainerCommand::Inspect(a) => {
