@@ -20,7 +20,7 @@ pub struct AttachOptions {
 }
 
 pub enum Outcome {
-    Exited(i32),
+    Exited,
     Detached,
     /// The monitor went away without reporting an exit.
     Lost,
@@ -217,11 +217,9 @@ pub fn attach(
                     proto::STDERR if o.stderr => {
                         stderr.write_all(&payload)?;
                     }
-                    proto::EXIT if payload.len() == 4 => {
+                    proto::EXIT => {
                         stdout.flush()?;
-                        return Ok(Outcome::Exited(i32::from_be_bytes([
-                            payload[0], payload[1], payload[2], payload[3],
-                        ])));
+                        return Ok(Outcome::Exited);
                     }
                     _ => {}
                 }

@@ -414,6 +414,15 @@ pub struct CreateFlags {
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<String>,
+    /// Disable OOM Killer
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long, value_name = "uint16")]
+    pub blkio_weight: Option<String>,
     /// Tune host's OOM preferences (-1000 to 1000)
     #[arg(long, value_name = "int", allow_hyphen_values = true)]
     pub oom_score_adj: Option<String>,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use berth_runtime::driver::{self, Launch, LaunchError, LogSpec, Runtime};
 use berth_runtime::{process, resources, rootfs, spec};
-use berth_store::{atomic_write, atomic_write_json, read_json, LockMode, StoreLock};
+use berth_store::{atomic_write_json, read_json, LockMode, StoreLock};
 
 use crate::{Engine, Error, ErrorKind, Result};
 pub use berth_image::config::ContainerConfig;
@@ -125,56 +125,11 @@ fn container_resolv_conf() -> String {
 
 const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
-/// Docker's signal names, for `--stop-signal` and `kill -s`.
+/// A signal as dockerd reads it (`Invalid signal: X` otherwise).
 pub fn parse_signal(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    let n = match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "ILL" => libc::SIGILL,
-        "TRAP" => libc::SIGTRAP,
-        "ABRT" | "IOT" => libc::SIGABRT,
-        "BUS" => libc::SIGBUS,
-        "FPE" => libc::SIGFPE,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "SEGV" => libc::SIGSEGV,
-        "USR2" => libc::SIGUSR2,
-        "PIPE" => libc::SIGPIPE,
-        "ALRM" => libc::SIGALRM,
-        "TERM" => libc::SIGTERM,
-        "STKFLT" => libc::SIGSTKFLT,
-        "CHLD" | "CLD" => libc::SIGCHLD,
-        "CONT" => libc::SIGCONT,
-        "STOP" => libc::SIGSTOP,
-        "TSTP" => libc::SIGTSTP,
-        "TTIN" => libc::SIGTTIN,
-        "TTOU" => libc::SIGTTOU,
-        "URG" => libc::SIGURG,
-        "XCPU" => libc::SIGXCPU,
-        "XFSZ" => libc::SIGXFSZ,
-        "VTALRM" => libc::SIGVTALRM,
-        "PROF" => libc::SIGPROF,
-        "WINCH" => libc::SIGWINCH,
-        "IO" | "POLL" => libc::SIGIO,
-        "PWR" => libc::SIGPWR,
-        "SYS" => libc::SIGSYS,
-        _ => {
-            let rt = name.strip_prefix("RTMIN")?;
-            let off: i32 = if rt.is_empty() {
-                0
-            } else {
-                rt.strip_prefix('+')?.parse().ok()?
-            };
-            return Some(libc::SIGRTMIN() + off);
-        }
-    };
-    Some(n)
+    berth_runtime::signal::parse_signal(s)
+        .ok()
+        .and_then(|n| i32::try_from(n).ok())
 }
 
 /// The image config turned into the process-shaping parts.
@@ -350,7 +305,7 @@ impl Engine {
     /// because the next refresh tries again.
     fn release_runtime(&self, rec: &Record) {
         let rt = self.runtime_of(rec);
-        let _ = driver::delete(&rt, &self.state_root(&rt), &rec.id);
+        let _ = driver::delete(&rt, &self.state_root(&rt), &rec.id, &cgroups_path(&rec.id));
         let rootfs = self.layout.container_rootfs(&rec.id);
         let _ = rootfs::unmount(&rootfs);
         let _ = std::fs::remove_dir_all(self.layout.container_run_dir(&rec.id));
@@ -611,13 +566,17 @@ impl Engine {
                 format!(".{}", c.domainname)
             }
         );
-        atomic_write(&dir.join("hostname"), hostname_file.as_bytes()).map_err(Error::from_store)?;
+        // Written at every start (hosts and resolv.conf when missing), so
+        // no fsync: a file torn by a crash is rewritten before use.
+        let write = |name: &str, data: &[u8]| {
+            std::fs::write(dir.join(name), data).map_err(|e| internal(name, e))
+        };
+        write("hostname", hostname_file.as_bytes())?;
         if !dir.join("hosts").exists() {
-            atomic_write(&dir.join("hosts"), HOSTS.as_bytes()).map_err(Error::from_store)?;
+            write("hosts", HOSTS.as_bytes())?;
         }
         if !dir.join("resolv.conf").exists() {
-            atomic_write(&dir.join("resolv.conf"), container_resolv_conf().as_bytes())
-                .map_err(Error::from_store)?;
+            write("resolv.conf", container_resolv_conf().as_bytes())?;
         }
         let read = |p: &str| read_in_root(&rootfs, p);
         let proc_ = process::resolve(
@@ -636,7 +595,7 @@ impl Engine {
             &spec::SpecOptions {
                 rootfs: rootfs.display().to_string(),
                 hostname: c.hostname.clone(),
-                cgroups_path: format!("/berth/{id}"),
+                cgroups_path: cgroups_path(&id),
                 terminal: c.tty,
                 shm_size: hc.shm_size.max(0) as u64,
                 etc_files: vec![
@@ -655,16 +614,14 @@ impl Engine {
         resources::apply(&mut s, &resources_of(hc)).map_err(Error::invalid)?;
         apply_host_config(&mut s, hc);
         let bundle = run_dir.clone();
-        atomic_write(
-            &bundle.join("config.json"),
-            &serde_json::to_vec(&s).map_err(|e| internal("spec", e))?,
-        )
-        .map_err(Error::from_store)?;
+        // The run root is tmpfs: nothing to fsync; it is gone after a reboot anyway.
+        let spec_bytes = serde_json::to_vec(&s).map_err(|e| internal("spec", e))?;
+        std::fs::write(bundle.join("config.json"), spec_bytes).map_err(|e| internal("spec", e))?;
         let runtime = self.runtime_of(rec);
         let state_root = self.state_root(&runtime);
         std::fs::create_dir_all(&state_root).map_err(|e| internal(state_root.display(), e))?;
         // A previous run's runtime state would make create fail.
-        let _ = driver::delete(&runtime, &state_root, &id);
+        let _ = driver::delete(&runtime, &state_root, &id, &cgroups_path(&id));
         let log = if hc.log_config.kind == "json-file" {
             let o = resources::json_file_options(&hc.log_config.config).map_err(Error::invalid)?;
             Some(LogSpec {
@@ -939,9 +896,9 @@ impl Engine {
             .ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
         let old = rec.bare_name().to_string();
         if old == new {
-            return Err(Error::invalid(format!(
-                "Renaming a container with the same name as its current name"
-            )));
+            return Err(Error::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
         }
         names::claim(
             &self.layout.container_names_dir(),
@@ -1023,6 +980,11 @@ impl Engine {
     }
 }
 
+/// Every container's cgroup, under one `berth` parent like Docker's `docker`.
+fn cgroups_path(id: &str) -> String {
+    format!("/berth/{id}")
+}
+
 /// `code nanos` as the monitor writes it.
 fn parse_exit_file(s: &str) -> Option<(i64, String)> {
     let mut w = s.split_whitespace();
@@ -1102,16 +1064,6 @@ fn store_resources(hc: &mut HostConfig, r: &resources::Resources) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signals() {
-        assert_eq!(parse_signal("SIGKILL"), Some(9));
-        assert_eq!(parse_signal("term"), Some(15));
-        assert_eq!(parse_signal("9"), Some(9));
-        assert_eq!(parse_signal("SIGRTMIN+1"), Some(libc::SIGRTMIN() + 1));
-        assert_eq!(parse_signal("NOPE"), None);
-        assert_eq!(parse_signal("0"), None);
-    }
 
     #[test]
     fn exit_file() {

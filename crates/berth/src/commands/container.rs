@@ -97,6 +97,19 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
     let cpu_quota = int("--cpu-quota", &f.cpu_quota)?.unwrap_or(0);
     let pids_limit = int("--pids-limit", &f.pids_limit)?;
     let oom_score_adj = int("--oom-score-adj", &f.oom_score_adj)?.unwrap_or(0);
+    let swappiness = int("--memory-swappiness", &f.memory_swappiness)?;
+    if let Some(sw) = swappiness {
+        runopts::check_swappiness(sw).map_err(oe)?;
+    }
+    let blkio_weight = f
+        .blkio_weight
+        .as_deref()
+        .map(|v| runopts::parse_uint_flag("--blkio-weight", v, 16).map_err(fe))
+        .transpose()?
+        .unwrap_or(0) as i64;
+    if let Some(w) = runopts::oom_kill_disable_warning(f.oom_kill_disable, memory) {
+        eprintln!("{w}");
+    }
     let stop_timeout = int("--stop-timeout", &f.stop_timeout)?;
     let restart = runopts::parse_restart(&f.restart).map_err(oe)?;
     runopts::check_restart_and_rm(&restart, f.rm).map_err(oe)?;
@@ -173,6 +186,9 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
         pids_limit,
         oom_score_adj,
         readonly_rootfs: f.read_only,
+        memory_swappiness: swappiness.filter(|s| *s != -1),
+        oom_kill_disable: f.oom_kill_disable,
+        blkio_weight,
         ulimits: (!ulimits.is_empty()).then(|| {
             ulimits
                 .into_iter()
@@ -313,7 +329,7 @@ pub fn run(engine: &Engine, a: RunArgs, path: &str) -> CliResult {
             eprintln!("\r\nread escape sequence\r");
             Ok(())
         }
-        Outcome::Exited(_) | Outcome::Lost => {
+        Outcome::Exited | Outcome::Lost => {
             let code = engine.container_finish(&id)?;
             if code == 0 {
                 Ok(())
@@ -779,9 +795,9 @@ pub fn logs(engine: &Engine, a: LogsArgs, path: &str) -> CliResult {
         }
     })?;
     if rec.host_config.log_config.kind != "json-file" {
-        return Err(CliError::Engine(berth_engine::Error::invalid(format!(
-            "configured logging driver does not support reading"
-        ))));
+        return Err(CliError::Engine(berth_engine::Error::invalid(
+            "configured logging driver does not support reading",
+        )));
     }
     let now = std::time::SystemTime::now();
     let time_arg = |v: &Option<String>, what: &str| -> CliResult<Option<std::time::SystemTime>> {
@@ -839,11 +855,6 @@ pub fn logs(engine: &Engine, a: LogsArgs, path: &str) -> CliResult {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         r => Ok(r?),
     }
-}
-
-/// The inspect document of a container.
-pub fn inspect_value(r: &Record) -> Value {
-    r.inspect_value()
 }
 
 pub fn prune(engine: &Engine, a: crate::cli::PruneContainersArgs) -> CliResult {

@@ -1,0 +1,95 @@
+//! Finding and removing a container's cgroups directly: one pass over
+//! mountinfo instead of a runtime's per-controller discovery, which costs
+//! milliseconds per controller on a cgroup v1 host.
+
+use std::path::{Path, PathBuf};
+
+/// Every cgroup hierarchy mounted on this host (v1 controllers, the v2
+/// unified tree, and named v1 hierarchies).
+pub fn hierarchies() -> Vec<PathBuf> {
+    let Ok(m) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in m.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fstype = right.split(' ').next().unwrap_or("");
+        if fstype == "cgroup" || fstype == "cgroup2" {
+            if let Some(mp) = left.split(' ').nth(4) {
+                let p = PathBuf::from(mp.replace("\\040", " "));
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The directories of cgroup path `rel` (e.g. `/berth/<id>`) in every hierarchy.
+pub fn dirs(rel: &str) -> Vec<PathBuf> {
+    let rel = rel.trim_start_matches('/');
+    hierarchies()
+        .into_iter()
+        .map(|h| h.join(rel))
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Kill whatever is left in the cgroup and remove it everywhere.
+pub fn remove(rel: &str) -> std::io::Result<()> {
+    let dirs = dirs(rel);
+    for d in &dirs {
+        kill_all(d);
+    }
+    let mut last = Ok(());
+    for d in &dirs {
+        for attempt in 0..50 {
+            match std::fs::remove_dir(d) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if attempt < 49 && e.raw_os_error() == Some(libc::EBUSY) => {
+                    kill_all(d);
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => {
+                    last = Err(e);
+                    break;
+                }
+            }
+        }
+    }
+    last
+}
+
+/// The pids in a cgroup directory.
+pub fn pids(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn kill_all(dir: &Path) {
+    for pid in pids(dir) {
+        // SAFETY: sending SIGKILL to a process in the container's cgroup.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid, libc::SIGKILL)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_this_hosts_hierarchies() {
+        let h = super::hierarchies();
+        assert!(h
+            .iter()
+            .all(|p| p.starts_with("/sys/fs/cgroup") || p.is_absolute()));
+    }
+}
