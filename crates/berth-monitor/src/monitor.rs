@@ -185,6 +185,7 @@ impl Monitor {
             };
             fds.push(pfd(stdin_fd, libc::POLLOUT));
             let nsrc = self.sources.len();
+            let ncl = self.clients.len();
             for &(fd, _) in &self.sources {
                 fds.push(pfd(if backpressure { -1 } else { fd }, libc::POLLIN));
             }
@@ -211,8 +212,8 @@ impl Monitor {
             if fds[2].revents != 0 {
                 self.feed_stdin();
             }
-            // Sources and clients in reverse so removal keeps indices valid.
-            let ncl = self.clients.len();
+            // Clients and sources as polled (accept may have added one at the
+            // end), in reverse so removal keeps indices valid.
             for i in (0..ncl).rev() {
                 let re = fds[3 + nsrc + i].revents;
                 if re != 0 {

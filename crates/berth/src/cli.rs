@@ -96,6 +96,9 @@ pub enum Command {
     /// Run a command in a running container
     #[command(override_usage = "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
     Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    #[command(override_usage = "berth attach [OPTIONS] CONTAINER")]
+    Attach(AttachArgs),
     /// List containers
     #[command(override_usage = "berth ps [OPTIONS]")]
     Ps(PsArgs),
@@ -634,6 +637,9 @@ pub enum ContainerCommand {
     /// Run a command in a running container
     #[command(override_usage = "berth container exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
     Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    #[command(override_usage = "berth container attach [OPTIONS] CONTAINER")]
+    Attach(AttachArgs),
     /// List containers
     #[command(name = "ls", visible_aliases = ["list", "ps"], override_usage = "berth container ls [OPTIONS]")]
     Ls(PsArgs),
@@ -694,5 +700,20 @@ pub struct ExecArgs {
     pub workdir: Option<String>,
     /// CONTAINER COMMAND [ARG...]
     #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long, value_name = "bool", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    #[arg(hide = true)]
     pub args: Vec<String>,
 }

@@ -571,3 +571,251 @@ fn concurrent_runs_claim_names_once() {
     r.ok(&args);
     r.assert_no_leftovers();
 }
+
+#[test]
+fn exec_into_running_container() {
+    let r = root_with_busybox();
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ex",
+        "-e",
+        "FROM_RUN=1",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let o = r.run(&[
+        "exec",
+        "ex",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; echo $FROM_RUN; exit 4",
+    ]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (4, "out\n1\n", "err\n")
+    );
+    // Same PID namespace as the container: its init is PID 1 there.
+    assert_eq!(
+        r.ok(&["exec", "ex", "cat", "/proc/1/cmdline"]),
+        "sleep\u{0}60\u{0}"
+    );
+    assert_eq!(
+        r.ok(&[
+            "exec",
+            "-w",
+            "/tmp",
+            "-e",
+            "X=y",
+            "ex",
+            "sh",
+            "-c",
+            "pwd; echo $X"
+        ]),
+        "/tmp\ny\n"
+    );
+    assert_eq!(
+        r.ok(&["exec", "-u", "1000:1000", "ex", "id", "-u"]),
+        "1000\n"
+    );
+    assert_eq!(
+        r.run_stdin(&["exec", "-i", "ex", "cat"], b"piped\n").stdout,
+        "piped\n"
+    );
+    let o = r.run(&["exec", "ex", "nosuch"]);
+    assert_eq!(o.code, 126);
+    assert_eq!(
+        o.stderr,
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuch\": executable file not found in $PATH: unknown\n"
+    );
+    let o = r.run(&["exec", "-u", "nobody9", "ex", "true"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (
+            126,
+            "unable to find user nobody9: no matching entries in passwd file\n"
+        )
+    );
+    let caps = r.ok(&["exec", "ex", "grep", "CapEff", "/proc/self/status"]);
+    let priv_caps = r.ok(&[
+        "exec",
+        "--privileged",
+        "ex",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert_ne!(caps, priv_caps);
+    r.ok(&["exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/d"]);
+    wait_until("detached exec", || {
+        r.run(&["exec", "ex", "cat", "/tmp/d"]).stdout == "detached\n"
+    });
+    let o = r.run(&["exec", "nosuch", "true"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Error: No such container: nosuch\n")
+    );
+    r.ok(&["stop", "-t", "0", "ex"]);
+    let o = r.run(&["exec", "ex", "true"]);
+    let id = r.ok(&["inspect", "-f", "{{.Id}}", "ex"]).trim().to_string();
+    assert_eq!(
+        (o.code, o.stderr),
+        (
+            1,
+            format!("Error response from daemon: Container {id} is not running\n")
+        )
+    );
+    r.ok(&["rm", "ex"]);
+    r.assert_no_leftovers();
+}
+
+#[test]
+fn attach_logs_follow_pause_restart_prune() {
+    let r = root_with_busybox();
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "aa",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; echo late; exit 6",
+    ]);
+    let o = r.run(&["attach", "aa"]);
+    assert_eq!((o.code, o.stdout.as_str()), (6, "late\n"));
+    let o = r.run(&["attach", "aa"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Error response from daemon: You cannot attach to a stopped container, start it first\n"));
+
+    // logs -f follows until the container stops.
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ff",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.2; done",
+    ]);
+    assert_eq!(r.ok(&["logs", "-f", "ff"]), "1\n2\n3\n");
+    assert_eq!(r.ok(&["logs", "--tail", "1", "ff"]), "3\n");
+    let ts = r.ok(&["logs", "-t", "ff"]);
+    assert!(
+        ts.lines().all(|l| l.len() > 31 && l.as_bytes()[10] == b'T'),
+        "{ts}"
+    );
+
+    r.ok(&["run", "-d", "--name", "pp", "busybox", "sleep", "60"]);
+    r.ok(&["pause", "pp"]);
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "pp"])
+            .trim(),
+        "paused true"
+    );
+    assert!(r
+        .ok(&["ps", "--format", "{{.Status}}"])
+        .contains("(Paused)"));
+    let o = r.run(&["exec", "pp", "true"]);
+    assert!(
+        o.stderr
+            .contains("is paused, unpause the container before exec"),
+        "{}",
+        o.stderr
+    );
+    r.ok(&["unpause", "pp"]);
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{.State.Status}}", "pp"]).trim(),
+        "running"
+    );
+    let pid1 = r.ok(&["inspect", "-f", "{{.State.Pid}}", "pp"]);
+    assert_eq!(r.ok(&["restart", "-t", "0", "pp"]), "pp\n");
+    let pid2 = r.ok(&["inspect", "-f", "{{.State.Pid}}", "pp"]);
+    assert_ne!(pid1, pid2);
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{.State.Running}}", "pp"]).trim(),
+        "true"
+    );
+    r.ok(&["rm", "-f", "pp"]);
+
+    let pruned = r.ok(&["container", "prune", "-f"]);
+    assert!(pruned.starts_with("Deleted Containers:\n"), "{pruned}");
+    assert_eq!(pruned.lines().filter(|l| l.len() == 64).count(), 2);
+    assert_eq!(r.ok(&["ps", "-aq"]), "");
+    r.assert_no_leftovers();
+}
+
+#[test]
+fn run_options_reach_the_container() {
+    let r = root_with_busybox();
+    let envf = r.dir.path().join("env");
+    std::fs::write(&envf, "# comment\nA=from-file\nB=b\n").unwrap();
+    let cid = r.dir.path().join("cid");
+    let out = r.ok(&[
+        "run",
+        "--rm",
+        "--env-file",
+        envf.to_str().unwrap(),
+        "-e",
+        "B=flag",
+        "--cidfile",
+        cid.to_str().unwrap(),
+        "--ulimit",
+        "nofile=100:200",
+        "--read-only",
+        "--init",
+        "-l",
+        "k=v",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $A $B; ulimit -n; ulimit -Hn; touch /x 2>/dev/null || echo ro; cat /proc/1/comm",
+    ]);
+    assert_eq!(out, "from-file flag\n100\n200\nro\ndocker-init\n");
+    assert_eq!(std::fs::read_to_string(&cid).unwrap().len(), 64);
+    // -a stdout: stderr is not attached.
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "-a",
+        "stdout",
+        "busybox",
+        "sh",
+        "-c",
+        "echo o; echo e >&2",
+    ]);
+    assert_eq!((o.stdout.as_str(), o.stderr.as_str()), ("o\n", ""));
+    // --sysctl in the container's own namespaces.
+    let o = r.ok(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "kernel.shmmax=12345678",
+        "busybox",
+        "cat",
+        "/proc/sys/kernel/shmmax",
+    ]);
+    assert_eq!(o, "12345678\n");
+    // stdin with -i; a tty with -t shows in the container as a terminal.
+    assert_eq!(
+        r.run_stdin(&["run", "--rm", "-i", "busybox", "cat"], b"in\n")
+            .stdout,
+        "in\n"
+    );
+    // --entrypoint replaces the image's, and the command follows it.
+    assert_eq!(
+        r.ok(&["run", "--rm", "--entrypoint", "echo", "busybox", "a", "b"]),
+        "a b\n"
+    );
+    // create + start -a
+    let id = r
+        .ok(&["create", "--name", "later", "busybox", "echo", "started"])
+        .trim()
+        .to_string();
+    assert_eq!(r.ok(&["ps", "-a", "--format", "{{.Status}}"]), "Created\n");
+    assert_eq!(r.ok(&["start", "-a", "later"]), "started\n");
+    r.ok(&["rm", &id]);
+    r.assert_no_leftovers();
+}

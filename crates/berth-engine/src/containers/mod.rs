@@ -613,6 +613,25 @@ impl Engine {
         );
         resources::apply(&mut s, &resources_of(hc)).map_err(Error::invalid)?;
         apply_host_config(&mut s, hc);
+        if hc.init == Some(true) {
+            // Docker's --init: a tiny static init (tini) as PID 1 that
+            // forwards signals and reaps zombies, bind-mounted read-only.
+            let init = init_binary().ok_or_else(|| {
+                Error::invalid("exec: \"docker-init\": executable file not found in $PATH")
+            })?;
+            if let Some(m) = s["mounts"].as_array_mut() {
+                m.push(serde_json::json!({
+                    "destination": "/sbin/docker-init",
+                    "type": "bind",
+                    "source": init.display().to_string(),
+                    "options": ["bind", "ro"],
+                }));
+            }
+            if let Some(a) = s["process"]["args"].as_array_mut() {
+                a.insert(0, "--".into());
+                a.insert(0, "/sbin/docker-init".into());
+            }
+        }
         let bundle = run_dir.clone();
         // The run root is tmpfs: nothing to fsync; it is gone after a reboot anyway.
         let spec_bytes = serde_json::to_vec(&s).map_err(|e| internal("spec", e))?;
@@ -975,9 +994,43 @@ impl Engine {
         })
     }
 
+    /// `docker attach`: a connection to the container's monitor.
+    pub fn container_attach(&self, input: &str) -> Result<(UnixStream, Record)> {
+        let rec = self.container_get(input)?;
+        if !rec.state.running {
+            return Err(Error::conflict(
+                "You cannot attach to a stopped container, start it first",
+            ));
+        }
+        if rec.state.paused {
+            return Err(Error::conflict(
+                "You cannot attach to a paused container, unpause it first",
+            ));
+        }
+        let s = driver::attach(&self.layout.container_run_dir(&rec.id))
+            .map_err(|e| internal(format!("attach {}", rec.id), e))?;
+        Ok((s, rec))
+    }
+
     pub fn container_run_dir(&self, id: &str) -> PathBuf {
         self.layout.container_run_dir(id)
     }
+}
+
+/// The static init binary for `--init`: `BERTH_INIT`, or tini as Debian
+/// installs it for Docker.
+fn init_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BERTH_INIT") {
+        return Some(PathBuf::from(p));
+    }
+    [
+        "/usr/bin/docker-init",
+        "/usr/bin/tini-static",
+        "/usr/libexec/docker/docker-init",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 /// Every container's cgroup, under one `berth` parent like Docker's `docker`.

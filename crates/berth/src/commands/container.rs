@@ -959,3 +959,37 @@ pub fn exec(engine: &Engine, a: crate::cli::ExecArgs, path: &str) -> CliResult {
         None => Ok(()),
     }
 }
+
+pub fn attach_cmd(engine: &Engine, a: crate::cli::AttachArgs, path: &str) -> CliResult {
+    need(path, &a.args, 1, Some(1))?;
+    let (sock, rec) = engine.container_attach(&a.args[0])?;
+    let o = AttachOptions {
+        stdin: rec.config.open_stdin && !a.no_stdin,
+        stdout: true,
+        stderr: true,
+        tty: rec.config.tty,
+        sig_proxy: a.sig_proxy,
+        detach_keys: detach_keys(
+            a.detach_keys
+                .as_deref()
+                .or(rec.private.detach_keys.as_deref()),
+        ),
+    };
+    let id = rec.id.clone();
+    match attach::attach(sock, &o, &|sig| {
+        let _ = engine.container_kill(&id, sig);
+    })? {
+        Outcome::Detached => {
+            eprintln!("read escape sequence");
+            Ok(())
+        }
+        Outcome::Exited | Outcome::Lost => {
+            let code = engine.container_wait(&id).unwrap_or(0);
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(CliError::Exit(code.clamp(0, 255) as u8))
+            }
+        }
+    }
+}

@@ -95,6 +95,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Wait(a) => container::wait(&engine, a, "wait"),
         Command::Ps(a) => container::ps(&engine, a, "ps"),
         Command::Exec(a) => container::exec(&engine, a, "exec"),
+        Command::Attach(a) => container::attach_cmd(&engine, a, "attach"),
         Command::Logs(a) => container::logs(&engine, a, "logs"),
         Command::Rename(a) => container::rename(&engine, a, "rename"),
         Command::Pause(a) => container::pause(&engine, a, "pause", true),
@@ -109,6 +110,7 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Rm(a) => container::rm(&engine, a, "container rm"),
             ContainerCommand::Wait(a) => container::wait(&engine, a, "container wait"),
             ContainerCommand::Exec(a) => container::exec(&engine, a, "container exec"),
+            ContainerCommand::Attach(a) => container::attach_cmd(&engine, a, "container attach"),
             ContainerCommand::Ls(a) => container::ps(&engine, a, "container ls"),
             ContainerCommand::Logs(a) => container::logs(&engine, a, "container logs"),
             ContainerCommand::Inspect(a) => {
