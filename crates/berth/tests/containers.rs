@@ -819,3 +819,40 @@ fn run_options_reach_the_container() {
     r.ok(&["rm", &id]);
     r.assert_no_leftovers();
 }
+
+/// SIGKILL of `berth run -d` at any moment of create/start: afterwards no
+/// container is left running unrecorded, and removal leaves nothing behind.
+#[test]
+fn killed_run_at_any_moment_leaks_nothing() {
+    let r = root_with_busybox();
+    for delay_ms in [2u64, 6, 10, 15, 20, 30, 45, 60, 90, 140] {
+        let mut child = r
+            .cmd()
+            .args(["run", "-d", "busybox", "sleep", "100"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // Every container ps reports is either running under a live monitor or
+    // not running at all; rm -f of all of them must clean everything.
+    let ids = r.ok(&["ps", "-aq", "--no-trunc"]);
+    for id in ids.split_whitespace() {
+        r.ok(&["rm", "-f", id]);
+    }
+    assert_eq!(r.ok(&["ps", "-aq"]), "");
+    r.assert_no_leftovers();
+    // No berth-monitor of this root survives.
+    let root = r.path().display().to_string();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        assert!(
+            !(cmd.starts_with("berth-monitor") && cmd.contains(&root)),
+            "leaked monitor {cmd}"
+        );
+    }
+}

@@ -167,13 +167,26 @@ impl Engine {
         atomic_write_json(&self.layout.container_record(&rec.id), rec).map_err(Error::from_store)
     }
 
-    /// Every container id on disk.
+    /// Every container id on disk. A `.new-` directory is a create that
+    /// was killed before its rename; one older than a minute is removed.
     pub fn container_ids(&self) -> Result<Vec<String>> {
         let dir = self.layout.containers_dir();
         let mut ids = Vec::new();
         let rd = std::fs::read_dir(&dir).map_err(|e| internal(dir.display(), e))?;
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with(".new-") {
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|d| d > Duration::from_secs(60));
+                if old {
+                    let _ = berth_store::remove_tree(&e.path());
+                }
+                continue;
+            }
             if n.len() == 64
                 && n.bytes().all(|b| b.is_ascii_hexdigit())
                 && e.path().join("container.json").exists()
@@ -225,7 +238,24 @@ impl Engine {
         let Some(rec) = self.load_record(id)? else {
             return Ok(None);
         };
-        if !rec.state.running || self.monitor_alive(&rec) && !self.exit_file(id).exists() {
+        if !rec.state.running {
+            // A start killed between launching and recording leaves runtime
+            // state behind a stopped record; whoever holds no lock on it
+            // is not starting it now, so it is stale.
+            if self.layout.container_run_dir(id).exists() {
+                if let Ok(Some(_l)) =
+                    StoreLock::try_acquire(&self.layout.container_lock(id), LockMode::Exclusive)
+                {
+                    if let Some(r) = self.load_record(id)? {
+                        if !r.state.running {
+                            self.release_runtime(&r);
+                        }
+                    }
+                }
+            }
+            return Ok(Some(rec));
+        }
+        if self.monitor_alive(&rec) && !self.exit_file(id).exists() {
             return Ok(Some(rec));
         }
         let _lock = self.container_lock(id)?;
