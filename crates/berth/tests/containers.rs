@@ -856,3 +856,178 @@ fn killed_run_at_any_moment_leaks_nothing() {
         );
     }
 }
+
+/// A reboot: every process gone, the run root wiped, mounts gone. The next
+/// command reports the container exited (255) and removal works.
+#[test]
+fn survives_a_wiped_run_root() {
+    let r = root_with_busybox();
+    let id = r
+        .ok(&["run", "-d", "--name", "boot", "busybox", "sleep", "300"])
+        .trim()
+        .to_string();
+    let pid: i32 = r
+        .ok(&["inspect", "-f", "{{.State.Pid}}", &id])
+        .trim()
+        .parse()
+        .unwrap();
+    let mon = monitor_of(pid);
+    unsafe_kill(mon, 9);
+    unsafe_kill(pid, 9);
+    wait_until("processes gone", || {
+        [mon, pid].iter().all(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .map(|s| s.contains(") Z"))
+                .unwrap_or(true)
+        })
+    });
+    let run = r.dir.path().join("run");
+    let rootfs = run.join("containers").join(&id).join("rootfs");
+    std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    std::fs::remove_dir_all(&run).unwrap();
+    let st = r.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(st.starts_with("boot Exited (255)"), "{st}");
+    // It can even start again, as after a real reboot.
+    r.ok(&["start", "boot"]);
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{.State.Running}}", "boot"])
+            .trim(),
+        "true"
+    );
+    r.ok(&["rm", "-f", "boot"]);
+    r.assert_no_leftovers();
+}
+
+#[test]
+fn stop_signal_and_timeout() {
+    let r = root_with_busybox();
+    // The container exits cleanly on USR1 only; stop must send USR1.
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "sig",
+        "--stop-signal",
+        "SIGUSR1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' USR1; trap '' TERM; while :; do sleep 0.1; done",
+    ]);
+    let t = Instant::now();
+    r.ok(&["stop", "sig"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "stop waited for the timeout"
+    );
+    assert_eq!(
+        r.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.ExitCode}} {{.Config.StopSignal}}",
+            "sig"
+        ])
+        .trim(),
+        "0 SIGUSR1"
+    );
+    // --stop-timeout 1 with a container that ignores TERM: SIGKILL after ~1 s.
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "stub",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 0.1; done",
+    ]);
+    let t = Instant::now();
+    r.ok(&["stop", "stub"]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{.State.ExitCode}}", "stub"])
+            .trim(),
+        "137"
+    );
+    let o = r.run(&["run", "--rm", "--stop-signal", "NOPE", "busybox", "true"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (
+            125,
+            "berth: Error response from daemon: Invalid signal: NOPE.\nSee 'berth run --help'.\n"
+        )
+    );
+    r.ok(&["rm", "sig", "stub"]);
+    r.assert_no_leftovers();
+}
+
+/// `run -it` through a real pseudo-terminal (util-linux `script`): the
+/// container sees a tty, and ctrl-p ctrl-q detaches leaving it running.
+#[test]
+fn interactive_tty_and_detach_keys() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: no script(1)");
+        return;
+    }
+    let r = root_with_busybox();
+    let berth = format!(
+        "{} --root {} --runroot {}",
+        common::BERTH,
+        r.path().display(),
+        r.dir.path().join("run").display()
+    );
+    let o = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{berth} run --rm -it busybox sh -c 'tty; exit 3'"),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("/dev/pts/0"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Detach: feed ctrl-p ctrl-q after the shell is up.
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{berth} run -it --name det busybox sh"),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("tty container up", || {
+        r.run(&["ps", "--format", "{{.Names}}"]).stdout == "det\n"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    use std::io::Write;
+    child.stdin.as_mut().unwrap().write_all(&[16, 17]).unwrap();
+    let st = child.wait().unwrap();
+    assert!(st.success(), "detach did not end the client cleanly");
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{.State.Running}}", "det"]).trim(),
+        "true"
+    );
+    r.ok(&["rm", "-f", "det"]);
+    r.assert_no_leftovers();
+}
