@@ -172,7 +172,7 @@ pub fn build(process: &Process, opts: &SpecOptions) -> Value {
             },
             "cgroupsPath": opts.cgroups_path,
             "namespaces": [
-                {"type": "mount"}, {"type": "network"}, {"type": "uts"}, {"type": "pid"}, {"type": "ipc"},
+                {"type": "mount"}, {"type": "network"}, {"type": "uts"}, {"type": "pid"}, {"type": "ipc"}, {"type": "cgroup"},
             ],
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,

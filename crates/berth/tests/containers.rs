@@ -146,7 +146,7 @@ fn isolation_and_process_settings() {
     assert_eq!(w.next(), Some("true"));
     let pid: i32 = w.next().unwrap().parse().unwrap();
     // Its own namespaces: not the host's.
-    for ns in ["mnt", "pid", "uts", "ipc", "net"] {
+    for ns in ["mnt", "pid", "uts", "ipc", "net", "cgroup"] {
         let mine = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
         let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
         assert_ne!(mine, theirs, "{ns} namespace shared with the host");

@@ -173,7 +173,7 @@ impl Default for HostConfig {
             volumes_from: None,
             cap_add: None,
             cap_drop: None,
-            cgroupns_mode: "host".into(),
+            cgroupns_mode: "private".into(),
             dns: vec![],
             dns_options: vec![],
             dns_search: vec![],
