@@ -1031,3 +1031,75 @@ fn interactive_tty_and_detach_keys() {
     r.ok(&["rm", "-f", "det"]);
     r.assert_no_leftovers();
 }
+
+#[test]
+fn restart_policies() {
+    let r = root_with_busybox();
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fails",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    wait_until("two restarts", || {
+        r.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Running}}",
+            "fails",
+        ])
+        .trim()
+            == "2 false"
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        r.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.ExitCode}}",
+            "fails"
+        ])
+        .trim(),
+        "2 3"
+    );
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.3",
+    ]);
+    wait_until("a restart", || {
+        r.ok(&["inspect", "-f", "{{.RestartCount}}", "always"])
+            .trim()
+            != "0"
+    });
+    // Stopped by the user: stays down.
+    r.ok(&["stop", "-t", "0", "always"]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{.State.Running}}", "always"])
+            .trim(),
+        "false"
+    );
+    let o = r.run(&["run", "--rm", "--restart", "always", "busybox", "true"]);
+    assert_eq!(o.code, 125);
+    assert!(
+        o.stderr.contains("Conflicting options: --restart and --rm"),
+        "{}",
+        o.stderr
+    );
+    r.ok(&["rm", "-f", "fails", "always"]);
+    r.assert_no_leftovers();
+}

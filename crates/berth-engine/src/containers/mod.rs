@@ -518,6 +518,12 @@ impl Engine {
 
     /// `docker start` (and the second half of `run`).
     pub fn container_start(&self, input: &str, owner: bool) -> Result<Started> {
+        self.start_inner(input, owner, false)
+    }
+
+    /// `restart`: a restart-policy start, counted in RestartCount in the
+    /// same write that records the new process.
+    fn start_inner(&self, input: &str, owner: bool, restart: bool) -> Result<Started> {
         let id = self.container_resolve(input)?;
         self.container_refresh(&id)?;
         let _lock = self.container_lock(&id)?;
@@ -559,6 +565,9 @@ impl Engine {
         rec.private.monitor_start = driver::start_time(launched.monitor_pid).unwrap_or(0);
         rec.private.init_start = driver::start_time(launched.init_pid).unwrap_or(0);
         rec.private.stopped_by_user = false;
+        if restart {
+            rec.restart_count += 1;
+        }
         self.save_record(&rec)?;
         Ok(Started {
             id,
@@ -741,6 +750,8 @@ impl Engine {
                 rec.id
             )));
         }
+        // Docker does not restart a container its user killed.
+        self.mark_stopped_by_user(&rec.id);
         driver::signal(rec.state.pid as i32, rec.private.init_start, sig)
             .map_err(|e| internal(format!("Cannot kill container: {input}"), e))?;
         if sig == libc::SIGKILL {
@@ -889,8 +900,29 @@ impl Engine {
 
     /// Called by the monitor (through `berth internal cleanup`) after an
     /// exit nobody attached will handle.
+    /// Then applies the restart policy, with Docker's backoff (100 ms,
+    /// doubling, at most a minute); a container a user stopped or killed
+    /// stays down.
     pub fn container_cleanup(&self, id: &str) -> Result<()> {
-        self.container_refresh(id).map(|_| ())
+        // The start that launched this monitor may still be recording it:
+        // wait for its lock, so the exit is folded into the right record.
+        drop(self.container_lock(id)?);
+        let Some(rec) = self.container_refresh(id)? else {
+            return Ok(());
+        };
+        if rec.state.running || !should_restart(&rec) {
+            return Ok(());
+        }
+        let backoff = Duration::from_millis(100)
+            .saturating_mul(1u32 << rec.restart_count.clamp(0, 10))
+            .min(Duration::from_secs(60));
+        std::thread::sleep(backoff);
+        // The user may have stopped, removed or started it meanwhile.
+        match self.load_record(id)? {
+            Some(r) if !r.state.running && should_restart(&r) => {}
+            _ => return Ok(()),
+        }
+        self.start_inner(id, false, true).map(|_| ())
     }
 
     /// Containers whose image is `image_id` (rmi refuses to delete it).
@@ -1066,6 +1098,22 @@ fn init_binary() -> Option<PathBuf> {
 /// Every container's cgroup, under one `berth` parent like Docker's `docker`.
 fn cgroups_path(id: &str) -> String {
     format!("/berth/{id}")
+}
+
+/// Docker's restart policies, for a container that has just exited.
+fn should_restart(r: &Record) -> bool {
+    if r.private.stopped_by_user || r.host_config.auto_remove {
+        return false;
+    }
+    let p = &r.host_config.restart_policy;
+    match p.name.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            r.state.exit_code != 0
+                && (p.maximum_retry_count <= 0 || r.restart_count < p.maximum_retry_count)
+        }
+        _ => false,
+    }
 }
 
 /// `code nanos` as the monitor writes it.
