@@ -990,21 +990,30 @@ fn interactive_tty_and_detach_keys() {
         r.path().display(),
         r.dir.path().join("run").display()
     );
-    let o = std::process::Command::new("script")
+    // script(1) gives berth a terminal; its own stdin stays open (a pipe
+    // we hold) so it does not hang the terminal up early.
+    let mut child = std::process::Command::new("script")
         .args([
             "-qec",
             &format!("{berth} run --rm -it busybox sh -c 'tty; exit 3'"),
             "/dev/null",
         ])
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(o.status.code(), Some(3));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("/dev/pts/0"),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    let _keep_stdin = child.stdin.take();
+    let mut out = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "{out}");
+    assert!(out.contains("/dev/pts/0"), "{out}");
     // Detach: feed ctrl-p ctrl-q after the shell is up.
     let mut child = std::process::Command::new("script")
         .args([
