@@ -93,3 +93,46 @@ mod tests {
             .all(|p| p.starts_with("/sys/fs/cgroup") || p.is_absolute()));
     }
 }
+
+/// Start paying, in the background, the one slow step of starting a
+/// container on this kind of host: the first write to any `cgroup.procs`
+/// waits for an RCU grace period (the kernel's cgroup thread-group lock
+/// switching to writer mode), ~10 ms on a small VM. A throwaway child
+/// re-writes its own pid into its own cgroup, so the runtime's writes a
+/// few milliseconds later find the lock already switched. The child is
+/// reaped by whoever waits for children, or by init once the caller exits.
+/// Only call from a single-threaded process.
+pub fn warm_attach_lock() {
+    let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return;
+    };
+    // Any hierarchy will do: the lock is global. Prefer memory (v1) or the
+    // unified tree (v2).
+    let target = own.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+        if ctrl.split(',').any(|c| c == "memory") {
+            Some(format!("/sys/fs/cgroup/memory{path}/cgroup.procs"))
+        } else {
+            None
+        }
+    });
+    let Some(target) = target.filter(|t| std::path::Path::new(t).exists()) else {
+        return;
+    };
+    let Ok(c) = std::ffi::CString::new(target) else {
+        return;
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: the caller is single-threaded; the child only makes raw
+    // syscalls on a string prepared before the fork, then _exits.
+    unsafe {
+        if libc::fork() == 0 {
+            let fd = libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd >= 0 {
+                libc::write(fd, b"0".as_ptr().cast(), 1);
+            }
+            libc::_exit(0);
+        }
+    }
+}

@@ -521,6 +521,13 @@ impl Engine {
         self.start_inner(input, owner, false)
     }
 
+    /// Called by `run` before it creates the container: lets the kernel's
+    /// slow first cgroup attach overlap with create and mount
+    /// ([`berth_runtime::cgroups::warm_attach_lock`]).
+    pub fn container_warm_start(&self) {
+        berth_runtime::cgroups::warm_attach_lock();
+    }
+
     /// `restart`: a restart-policy start, counted in RestartCount in the
     /// same write that records the new process.
     fn start_inner(&self, input: &str, owner: bool, restart: bool) -> Result<Started> {

@@ -271,6 +271,7 @@ pub fn run(engine: &Engine, a: RunArgs, path: &str) -> CliResult {
         opts.config.stdin_once = false;
     }
     check_cidfile(&f.cidfile, path)?;
+    engine.container_warm_start();
     let created = match engine.container_create(&opts) {
         Ok(c) => c,
         Err(e) => {
