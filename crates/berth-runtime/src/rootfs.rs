@@ -10,11 +10,14 @@ use std::path::{Path, PathBuf};
 const MAX_MOUNT_DATA: usize = 4000;
 
 /// Mount `lowers` (topmost first) + `upper`/`work` at `target`.
+/// `volatile` skips overlayfs's syncs of the upper dir (including the one
+/// at unmount): for containers whose writes are thrown away (`--rm`).
 pub fn mount_overlay(
     lowers: &[PathBuf],
     upper: &Path,
     work: &Path,
     target: &Path,
+    volatile: bool,
 ) -> std::io::Result<()> {
     for d in [upper, work, target] {
         std::fs::create_dir_all(d)?;
@@ -48,21 +51,30 @@ pub fn mount_overlay(
     let src = c("overlay")?;
     let fstype = c("overlay")?;
     let tgt = c(&target.display().to_string())?;
-    let data = c(&data)?;
-    // SAFETY: all pointers are valid C strings for the call's duration.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            tgt.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            data.as_ptr().cast(),
-        )
+    let mount = |data: &str| -> std::io::Result<()> {
+        let data = c(data)?;
+        // SAFETY: all pointers are valid C strings for the call's duration.
+        let r = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                tgt.as_ptr(),
+                fstype.as_ptr(),
+                0,
+                data.as_ptr().cast(),
+            )
+        };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
     };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
+    if volatile {
+        // Kernels before 5.10 do not know the option: mount without it.
+        if mount(&format!("{data},volatile")).is_ok() {
+            return Ok(());
+        }
     }
-    Ok(())
+    mount(&data)
 }
 
 /// overlayfs splits its options on `,` and lower dirs on `:`.

@@ -597,6 +597,7 @@ impl Engine {
                 &self.layout.container_upper(&id),
                 &self.layout.container_work(&id),
                 &rootfs,
+                rec.host_config.auto_remove,
             )
             .map_err(|e| internal("mount rootfs", e))?;
         }
