@@ -324,79 +324,117 @@ impl Lowers {
         Ok(Lowers { layers })
     }
 
-    /// The layer directories (top first) that make up the merged
-    /// directory at `comps`; empty when it is not a directory.
-    fn dirs(&self, comps: &[Vec<u8>]) -> Vec<OwnedFd> {
-        let mut cur: Vec<OwnedFd> = self
-            .layers
-            .iter()
-            .filter_map(|l| {
-                rfs::openat(
-                    l,
-                    ".",
-                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .ok()
-            })
-            .collect();
+    /// The merged root directory.
+    fn root(&self) -> OldDir {
+        OldDir {
+            fds: self
+                .layers
+                .iter()
+                .filter_map(|l| {
+                    rfs::openat(
+                        l,
+                        ".",
+                        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .ok()
+                })
+                .collect(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The merged directory at `comps` (empty when it is not one).
+    fn dir(&self, comps: &[Vec<u8>]) -> OldDir {
+        let mut d = self.root();
         for c in comps {
-            let mut next = Vec::new();
-            for d in &cur {
-                match rfs::statat(d, OsStr::from_bytes(c), AtFlags::SYMLINK_NOFOLLOW) {
-                    Err(_) => continue,
-                    Ok(st) if !is_dir(&st) => break,
-                    Ok(_) => {
-                        let Ok(fd) = open_subdir(d.as_fd(), c) else {
-                            break;
-                        };
-                        let opaque = is_opaque(&fd);
-                        next.push(fd);
-                        if opaque {
-                            break;
-                        }
-                    }
-                }
-            }
-            cur = next;
-            if cur.is_empty() {
+            d = d.child(c);
+            if d.fds.is_empty() {
                 break;
             }
         }
-        cur
+        d
     }
 
     /// The merged entry at `comps`, if there is one.
     fn lookup(&self, comps: &[Vec<u8>]) -> Option<Stat> {
         let (last, parents) = comps.split_last()?;
-        for d in self.dirs(parents) {
-            match rfs::statat(&d, OsStr::from_bytes(last), AtFlags::SYMLINK_NOFOLLOW) {
-                Err(_) => continue,
-                Ok(st) if is_whiteout(&st) => return None,
-                Ok(st) => return Some(st),
-            }
-        }
-        None
+        self.dir(parents).get(last)
     }
 
     fn has(&self, path: &str) -> bool {
         self.lookup(&comps_of(path)).is_some()
     }
+}
 
-    /// The merged directory's entries.
-    fn list(&self, comps: &[Vec<u8>]) -> BTreeMap<Vec<u8>, Stat> {
+/// One directory of the merged lower layers: the layer directories that
+/// make it up, top first, plus entries the init layer adds.
+struct OldDir {
+    fds: Vec<OwnedFd>,
+    extra: BTreeMap<Vec<u8>, Stat>,
+}
+
+impl OldDir {
+    fn empty() -> OldDir {
+        OldDir {
+            fds: Vec::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The entry `name`, as overlayfs would show it.
+    fn get(&self, name: &[u8]) -> Option<Stat> {
+        for d in &self.fds {
+            match rfs::statat(d, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
+                Err(_) => continue,
+                Ok(st) if is_whiteout(&st) => return None,
+                Ok(st) => return Some(st),
+            }
+        }
+        self.extra.get(name).copied()
+    }
+
+    /// The subdirectory `name`: the layers' directories down to the first
+    /// that is opaque; a non-directory hides those below it.
+    fn child(&self, name: &[u8]) -> OldDir {
+        let mut next = Vec::new();
+        for d in &self.fds {
+            match rfs::statat(d, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
+                Err(_) => continue,
+                Ok(st) if !is_dir(&st) => break,
+                Ok(_) => {
+                    let Ok(fd) = open_subdir(d.as_fd(), name) else {
+                        break;
+                    };
+                    let opaque = is_opaque(&fd);
+                    next.push(fd);
+                    if opaque {
+                        break;
+                    }
+                }
+            }
+        }
+        OldDir {
+            fds: next,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Every entry's name.
+    fn names(&self) -> BTreeSet<Vec<u8>> {
         let mut seen = BTreeSet::new();
-        let mut out = BTreeMap::new();
-        for d in self.dirs(comps) {
+        let mut out: BTreeSet<Vec<u8>> = self.extra.keys().cloned().collect();
+        for d in &self.fds {
             for name in read_names(d.as_fd()).unwrap_or_default() {
                 if !seen.insert(name.clone()) {
                     continue;
                 }
-                if let Ok(st) = rfs::statat(&d, OsStr::from_bytes(&name), AtFlags::SYMLINK_NOFOLLOW)
-                {
-                    if !is_whiteout(&st) {
-                        out.insert(name, st);
+                match rfs::statat(d, OsStr::from_bytes(&name), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if is_whiteout(&st) => {}
+                    Ok(_) => {
+                        out.insert(name);
                     }
+                    Err(_) => {}
                 }
             }
         }
@@ -624,7 +662,6 @@ impl Engine {
         )
         .map_err(|e| internal(upper.display(), e))?;
         let mut d = Differ {
-            lowers: &s.lowers,
             skip: MOUNT_DIRS
                 .iter()
                 .filter(|p| !s.lowers.has(p))
@@ -632,12 +669,14 @@ impl Engine {
                 .collect(),
             out: Vec::new(),
         };
-        let mut old = s.lowers.list(&[]);
+        let mut old = s.lowers.root();
         // The init layer's directories are part of what the container started from.
         if let Ok(st) = rfs::fstat(&up) {
             for p in INIT_PARENTS {
-                let name = p.trim_start_matches('/').as_bytes().to_vec();
-                old.entry(name).or_insert_with(|| init_dir_stat(&st));
+                old.extra.insert(
+                    p.trim_start_matches('/').as_bytes().to_vec(),
+                    init_dir_stat(&st),
+                );
             }
         }
         d.dir(up.as_fd(), &mut Vec::new(), &old, false)
@@ -1094,14 +1133,13 @@ fn follow_in_scope(root: BorrowedFd<'_>, path: &str) -> std::result::Result<Vec<
 }
 
 /// Walks an upper dir against its lower layers, in Docker's order.
-struct Differ<'a> {
-    lowers: &'a Lowers,
+struct Differ {
     /// Mount points the runtime created: not the container's changes.
     skip: Vec<String>,
     out: Vec<Change>,
 }
 
-impl Differ<'_> {
+impl Differ {
     fn push(&mut self, kind: ChangeKind, comps: &[Vec<u8>]) {
         self.out.push(Change {
             kind,
@@ -1120,7 +1158,7 @@ impl Differ<'_> {
         &mut self,
         up: BorrowedFd<'_>,
         comps: &mut Vec<Vec<u8>>,
-        old: &BTreeMap<Vec<u8>, Stat>,
+        old: &OldDir,
         opaque: bool,
     ) -> std::io::Result<()> {
         let mut present = BTreeSet::new();
@@ -1146,7 +1184,7 @@ impl Differ<'_> {
             }
             let start = self.out.len();
             let prev = old.get(&name);
-            let reported = match prev {
+            let reported = match &prev {
                 None => {
                     self.push(ChangeKind::Added, comps);
                     true
@@ -1162,9 +1200,9 @@ impl Differ<'_> {
                 if prev.is_none() {
                     self.added(sub.as_fd(), comps)?;
                 } else {
-                    let sub_old = match prev {
-                        Some(o) if is_dir(o) => self.lowers.list(comps),
-                        _ => BTreeMap::new(),
+                    let sub_old = match &prev {
+                        Some(o) if is_dir(o) => old.child(&name),
+                        _ => OldDir::empty(),
                     };
                     let before = self.out.len();
                     self.dir(sub.as_fd(), comps, &sub_old, is_opaque(&sub))?;
@@ -1181,20 +1219,25 @@ impl Differ<'_> {
             }
             comps.pop();
         }
-        for name in old.keys() {
-            let gone = if opaque {
-                !present.contains(name)
-            } else {
-                whiteouts.contains(name)
-            };
-            if gone {
-                comps.push(name.clone());
-                let p = path_of(comps);
-                if !BIND_FILES.contains(&p.as_str()) {
-                    self.push(ChangeKind::Deleted, comps);
-                }
-                comps.pop();
+        // What went: everything the old directory had, for an opaque one;
+        // what is whited out (and was there) otherwise.
+        let gone: Vec<Vec<u8>> = if opaque {
+            old.names()
+                .into_iter()
+                .filter(|n| !present.contains(n))
+                .collect()
+        } else {
+            whiteouts
+                .into_iter()
+                .filter(|n| old.get(n).is_some())
+                .collect()
+        };
+        for name in gone {
+            comps.push(name);
+            if !BIND_FILES.contains(&path_of(comps).as_str()) {
+                self.push(ChangeKind::Deleted, comps);
             }
+            comps.pop();
         }
         Ok(())
     }

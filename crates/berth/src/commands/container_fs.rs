@@ -16,6 +16,49 @@ use super::need;
 use crate::cli::{CommitArgs, CpArgs, ExportArgs, NamesOnly};
 use crate::{CliError, CliResult};
 
+/// Standard output that remembers a reader who went away (`| head`):
+/// that ends the command quietly, as berth's other commands end.
+struct Stdout<W: Write> {
+    inner: W,
+    broken: bool,
+}
+
+impl<W: Write> Stdout<W> {
+    fn new(inner: W) -> Self {
+        Stdout {
+            inner,
+            broken: false,
+        }
+    }
+
+    /// The command's outcome: a broken pipe is no error.
+    fn finish(mut self, res: Result<(), berth_engine::Error>) -> CliResult {
+        let flushed = self.flush();
+        if self.broken {
+            return Err(CliError::Exit(0));
+        }
+        res?;
+        Ok(flushed?)
+    }
+}
+
+impl<W: Write> Write for Stdout<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        if matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.broken = true;
+        }
+        r
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        if matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.broken = true;
+        }
+        r
+    }
+}
+
 /// `docker diff`.
 pub fn diff(engine: &Engine, a: NamesOnly, path: &str) -> CliResult {
     need(path, &a.args, 1, Some(1))?;
@@ -39,10 +82,9 @@ pub fn export(engine: &Engine, a: ExportArgs, path: &str) -> CliResult {
                 "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
             ));
         }
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-        engine.container_export(name, &mut out)?;
-        out.flush()?;
-        return Ok(());
+        let mut out = Stdout::new(std::io::BufWriter::with_capacity(1 << 20, stdout.lock()));
+        let res = engine.container_export(name, &mut out);
+        return out.finish(res);
     };
     validate_output_path(&file.display().to_string())
         .map_err(|e| CliError::Plain(format!("failed to export container: {e}")))?;
@@ -410,12 +452,17 @@ fn copy_from_container(
         }
     }
     if dst == "-" {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-        engine
-            .container_archive(container, &src_path, None, &mut out)
-            .map_err(cp_error(container, &src_path))?;
-        out.flush()?;
-        return Ok(());
+        let mut out = Stdout::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout().lock(),
+        ));
+        let res = engine.container_archive(container, &src_path, None, &mut out);
+        if let Err(e) = res {
+            if !out.broken {
+                return Err(cp_error(container, &src_path)(e));
+            }
+        }
+        return out.finish(Ok(()));
     }
     let st = engine
         .container_stat_path(container, &src_path)
