@@ -500,6 +500,44 @@ fn cp_into_a_container_never_reaches_the_host() {
     }
 }
 
+#[test]
+fn cp_archive_mode_gives_files_to_the_container_user() {
+    let r = root_with_busybox();
+    let src = tempfile::tempdir().unwrap();
+    let f = src.path().join("f");
+    std::fs::write(&f, "x").unwrap();
+    std::os::unix::fs::chown(&f, Some(1234), Some(4321)).unwrap();
+    let f = f.display().to_string();
+    r.ok(&["create", "--name", "ua", "-u", "nobody", "busybox", "true"]);
+    r.ok(&["cp", "-a", &f, "ua:/tmp/fa"]);
+    r.ok(&["cp", &f, "ua:/tmp/fb"]);
+    let (code, tar, _) = raw(&r, &["cp", "ua:/tmp", "-"], b"");
+    assert_eq!(code, 0);
+    let mut a = tar::Archive::new(&tar[..]);
+    let owners: Vec<String> = a
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            format!(
+                "{} {}:{}",
+                String::from_utf8_lossy(&e.path_bytes()),
+                h.uid().unwrap(),
+                h.gid().unwrap()
+            )
+        })
+        .collect();
+    // Docker 20.10: -a chowns to the container's user; without it the
+    // archive's owner stays (the docs' "root" is not what it does).
+    assert_eq!(
+        owners,
+        ["tmp/ 0:0", "tmp/fa 65534:65534", "tmp/fb 1234:4321"]
+    );
+    r.ok(&["rm", "ua"]);
+    r.assert_no_leftovers();
+}
+
 /// The layer of an image as `save` writes it: its tar listing.
 fn top_layer(r: &Root, image: &str) -> Vec<String> {
     let (code, tar, err) = raw(r, &["save", image], b"");
