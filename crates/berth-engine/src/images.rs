@@ -275,10 +275,18 @@ impl Engine {
             });
         }
         items.reverse();
-        if let Some(first) = items.first_mut() {
-            first.id = img.record.id.to_string();
-            let tags = self.images.tags_of(&refs, &img.record.id);
-            first.tags = if tags.is_empty() { None } else { Some(tags) };
+        // As Docker: entries take the IDs (and tags) of the image and its
+        // parents (a committed image's parent), as far as they are known.
+        let mut cur = Some(img.record.clone());
+        for item in items.iter_mut() {
+            let Some(rec) = cur.take() else { break };
+            item.id = rec.id.to_string();
+            let tags = self.images.tags_of(&refs, &rec.id);
+            item.tags = if tags.is_empty() { None } else { Some(tags) };
+            cur = rec
+                .parent
+                .as_ref()
+                .and_then(|p| self.images.record(p).ok().flatten());
         }
         Ok(items)
     }

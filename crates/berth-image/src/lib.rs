@@ -7,15 +7,19 @@
 //!   commit in crash-safe order).
 //! - [`store`]: image records, the ref index, snapshots, garbage collection.
 //! - [`archive`]: `docker save` / OCI layout archives; [`import`]: rootfs tarballs.
+//! - [`layer_writer`]: trees (upper dirs, container roots) as tar streams;
+//!   [`commit`]: a container layer on top of its image.
 //!
 //! This crate knows nothing about containers or the CLI.
 
 pub mod archive;
+pub mod commit;
 pub mod compress;
 pub mod config;
 mod error;
 pub mod import;
 pub mod ingest;
+pub mod layer_writer;
 pub mod reference;
 pub mod store;
 pub mod unpack;

@@ -26,6 +26,77 @@ const WHITEOUT_PREFIX: &str = ".wh.";
 const WHITEOUT_OPAQUE: &str = ".wh..wh..opq";
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
+/// Who owns what an archive creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ownership {
+    /// The uid/gid in each header (layers, and `docker cp` into a container).
+    #[default]
+    FromHeader,
+    /// Whoever runs the extraction (`docker cp` to the host: no lchown).
+    Caller,
+    /// Everything chowned to one uid/gid (`docker cp -a` with a container user).
+    Fixed(u32, u32),
+}
+
+/// How a tar stream is applied. [`UnpackOptions::layer`] is an image layer
+/// (whiteouts become overlayfs whiteouts); [`UnpackOptions::copy`] is
+/// Docker's `Untar` as `docker cp` uses it.
+#[derive(Debug, Clone, Default)]
+pub struct UnpackOptions {
+    /// Turn `.wh.` entries into overlayfs whiteouts (else they are plain files).
+    pub whiteouts: bool,
+    pub ownership: Ownership,
+    /// Refuse to replace a directory with a non-directory or the reverse.
+    pub no_overwrite_dir_non_dir: bool,
+    /// Refuse symlinks whose target, joined to their directory, leaves the
+    /// extraction directory (Docker's `invalid symlink` breakout check).
+    pub check_symlinks: bool,
+    /// The extraction directory inside the root (clean components); entry
+    /// names and hardlink targets are relative to it and may not leave it.
+    pub base: Vec<Vec<u8>>,
+    /// How the extraction directory is named in error messages (`/tmp`);
+    /// empty for layers.
+    pub dest_display: String,
+}
+
+impl UnpackOptions {
+    pub fn layer() -> Self {
+        UnpackOptions {
+            whiteouts: true,
+            ..Default::default()
+        }
+    }
+
+    /// Docker's `Untar` with `NoOverwriteDirNonDir`, into `base`.
+    pub fn copy(base: Vec<Vec<u8>>, dest_display: String, ownership: Ownership) -> Self {
+        UnpackOptions {
+            whiteouts: false,
+            ownership,
+            no_overwrite_dir_non_dir: true,
+            check_symlinks: true,
+            base,
+            dest_display,
+        }
+    }
+
+    fn is_copy(&self) -> bool {
+        !self.dest_display.is_empty()
+    }
+
+    /// A cleaned path below the destination, as Go's `filepath.Join` shows it.
+    fn display(&self, rel: &[Vec<u8>]) -> String {
+        let mut s = self.dest_display.trim_end_matches('/').to_string();
+        for c in rel {
+            s.push('/');
+            s.push_str(&String::from_utf8_lossy(c));
+        }
+        if s.is_empty() {
+            s.push('/');
+        }
+        s
+    }
+}
+
 /// What unpacking measured.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct UnpackStats {
@@ -51,6 +122,21 @@ pub fn clean_components(raw: &[u8]) -> Result<Vec<Vec<u8>>> {
         }
     }
     Ok(out)
+}
+
+/// Go's `filepath.Clean` of an absolute path, for messages.
+fn go_clean(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 fn join(parts: &[Vec<u8>]) -> Vec<u8> {
@@ -80,6 +166,7 @@ struct Unpacker {
     /// would change them again.
     dir_times: Vec<(Vec<u8>, u64)>,
     buf: Vec<u8>,
+    opts: UnpackOptions,
 }
 
 impl Unpacker {
@@ -163,7 +250,23 @@ impl Unpacker {
             .sparse_name
             .clone()
             .unwrap_or_else(|| entry.path_bytes().into_owned());
-        let comps = clean_components(&raw)?;
+        let rel = match clean_components(&raw) {
+            Ok(r) => r,
+            Err(_) if self.opts.is_copy() => {
+                return Err(Error::Layer(format!(
+                    "{:?} is outside of {:?}",
+                    String::from_utf8_lossy(&raw),
+                    self.opts.dest_display
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        if rel.is_empty() && self.opts.is_copy() {
+            // The extraction directory itself ("./"): Docker's Untar leaves
+            // an existing directory alone.
+            return Ok(());
+        }
+        let comps: Vec<Vec<u8>> = self.opts.base.iter().cloned().chain(rel.clone()).collect();
         let kind = entry.header().entry_type();
         if matches!(
             kind,
@@ -196,7 +299,12 @@ impl Unpacker {
         let name = Path::new(name_str);
         let parent = self.parent(parents).map_err(io_err)?;
 
-        if let Some(target) = last.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+        let whiteout = if self.opts.whiteouts {
+            last.strip_prefix(WHITEOUT_PREFIX.as_bytes())
+        } else {
+            None
+        };
+        if let Some(target) = whiteout {
             if last == WHITEOUT_OPAQUE.as_bytes() {
                 rfs::lsetxattr(
                     proc_path(&parent, Path::new(".")),
@@ -222,6 +330,9 @@ impl Unpacker {
         }
 
         let is_dir = kind == EntryType::Directory;
+        if self.opts.is_copy() {
+            self.copy_checks(entry, &parent, name, &rel, is_dir)?;
+        }
         let mode_bits = entry.header().mode().unwrap_or(0o644) & 0o7777;
         let create_mode = Mode::from_raw_mode(mode_bits & 0o777);
         // Create first; only an existing entry (rare) costs a stat and removal.
@@ -290,7 +401,24 @@ impl Unpacker {
             }
             EntryType::Link => {
                 let target = link_target(entry, &raw, "hardlink")?;
-                let tcomps = clean_components(&target)?;
+                let tcomps = match clean_components(&target) {
+                    Ok(t) if self.opts.is_copy() => {
+                        self.opts.base.iter().cloned().chain(t).collect()
+                    }
+                    Ok(t) => t,
+                    Err(_) if self.opts.is_copy() => {
+                        return Err(Error::Layer(format!(
+                            "invalid hardlink {:?} -> {:?}",
+                            go_clean(&format!(
+                                "{}/{}",
+                                self.opts.dest_display,
+                                String::from_utf8_lossy(&target)
+                            )),
+                            String::from_utf8_lossy(&target)
+                        )))
+                    }
+                    Err(e) => return Err(e),
+                };
                 let Some((tlast, tparents)) = tcomps.split_last() else {
                     return Err(Error::Breakout(
                         String::from_utf8_lossy(&target).into_owned(),
@@ -343,8 +471,16 @@ impl Unpacker {
             self.setgid_dirs.insert(join(&comps));
         }
         let h = entry.header();
-        let owner = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
-        let chown = owner != (0, 0) || kept_existing || self.setgid_dirs.contains(&join(parents));
+        let (owner, chown) = match self.opts.ownership {
+            Ownership::FromHeader => {
+                let owner = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
+                let chown =
+                    owner != (0, 0) || kept_existing || self.setgid_dirs.contains(&join(parents));
+                (owner, chown)
+            }
+            Ownership::Caller => ((0, 0), false),
+            Ownership::Fixed(u, g) => ((u, g), true),
+        };
         // The create call applied the mode minus the umask; chmod only when
         // that differs, or set-id/sticky bits are wanted (chown clears them).
         let chmod = kind != EntryType::Symlink
@@ -358,6 +494,54 @@ impl Unpacker {
             }
         } else if let Ok(t) = entry.header().mtime() {
             set_mtime(&parent, name, t).map_err(io_err)?;
+        }
+        Ok(())
+    }
+
+    /// `docker cp`'s checks before an entry is created: no directory
+    /// replaced by a non-directory (or the reverse), no symlink pointing
+    /// out of the extraction directory.
+    fn copy_checks<R: Read>(
+        &self,
+        entry: &tar::Entry<'_, R>,
+        parent: &OwnedFd,
+        name: &Path,
+        rel: &[Vec<u8>],
+        is_dir: bool,
+    ) -> Result<()> {
+        if self.opts.no_overwrite_dir_non_dir {
+            if let Ok(st) = rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+                let was_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+                let path = self.opts.display(rel);
+                let dest = self.opts.display(&[]);
+                if was_dir && !is_dir {
+                    return Err(Error::Layer(format!(
+                        "cannot overwrite directory {path:?} with non-directory {dest:?}"
+                    )));
+                }
+                if !was_dir && is_dir {
+                    return Err(Error::Layer(format!(
+                        "cannot overwrite non-directory {path:?} with directory {dest:?}"
+                    )));
+                }
+            }
+        }
+        if self.opts.check_symlinks && entry.header().entry_type() == EntryType::Symlink {
+            let target = entry
+                .link_name_bytes()
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
+            let parents = &rel[..rel.len().saturating_sub(1)];
+            let mut joined = join(parents);
+            joined.push(b'/');
+            joined.extend_from_slice(&target);
+            if clean_components(&joined).is_err() {
+                return Err(Error::Layer(format!(
+                    "invalid symlink {:?} -> {:?}",
+                    self.opts.display(rel),
+                    String::from_utf8_lossy(&target)
+                )));
+            }
         }
         Ok(())
     }
@@ -664,7 +848,26 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<(UnpackStats, R)>
         Mode::empty(),
     )
     .map_err(|e| Error::Layer(format!("open {}: {}", dest.display(), errno_io(e))))?;
+    unpack_with(reader, root, UnpackOptions::layer())
+}
+
+/// Apply a tar stream below `opts.base` of the tree open at `root`, every
+/// path resolved inside `root` (symlinks in it never lead out). The reader
+/// is drained to its end.
+pub fn unpack_into<R: Read>(
+    reader: R,
+    root: std::os::fd::BorrowedFd<'_>,
+    opts: UnpackOptions,
+) -> Result<(UnpackStats, R)> {
+    let root = root
+        .try_clone_to_owned()
+        .map_err(|e| Error::Layer(e.to_string()))?;
+    unpack_with(reader, root, opts)
+}
+
+fn unpack_with<R: Read>(reader: R, root: OwnedFd, opts: UnpackOptions) -> Result<(UnpackStats, R)> {
     let mut u = Unpacker {
+        opts,
         root,
         parent_cache: None,
         setgid_dirs: Default::default(),
@@ -689,6 +892,10 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<(UnpackStats, R)>
 }
 
 fn tar_err(e: io::Error) -> Error {
+    // A stream cut inside a header: Go's archive/tar calls it this.
+    if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string() == "failed to read entire block" {
+        return Error::Layer("unexpected EOF".into());
+    }
     Error::Layer(e.to_string())
 }
 

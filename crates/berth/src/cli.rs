@@ -114,6 +114,20 @@ pub enum Command {
     /// Unpause all processes within one or more containers
     #[command(override_usage = "berth unpause CONTAINER [CONTAINER...]")]
     Unpause(NamesOnly),
+    /// Copy files/folders between a container and the local filesystem
+    #[command(
+        override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+    )]
+    Cp(CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "berth diff CONTAINER")]
+    Diff(NamesOnly),
+    /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "berth export [OPTIONS] CONTAINER")]
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    #[command(override_usage = "berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]")]
+    Commit(CommitArgs),
     /// Manage containers
     #[command(subcommand, override_usage = "berth container COMMAND")]
     Container(ContainerCommand),
@@ -661,6 +675,59 @@ pub enum ContainerCommand {
     /// Remove all stopped containers
     #[command(override_usage = "berth container prune [OPTIONS]")]
     Prune(PruneContainersArgs),
+    /// Copy files/folders between a container and the local filesystem
+    #[command(
+        override_usage = "berth container cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+    )]
+    Cp(CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "berth container diff CONTAINER")]
+    Diff(NamesOnly),
+    /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "berth container export [OPTIONS] CONTAINER")]
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    #[command(override_usage = "berth container commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]")]
+    Commit(CommitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "string")]
+    pub output: Option<PathBuf>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long, value_name = "string")]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long, value_name = "list")]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short, long, value_name = "string")]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, value_name = "bool", default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub pause: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

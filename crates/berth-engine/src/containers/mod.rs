@@ -8,6 +8,7 @@
 //! monitor that vanished (SIGKILL, reboot) -- each is folded into the
 //! record and the runtime leftovers (cgroups, mounts) are cleaned up.
 
+pub mod fs;
 pub mod names;
 pub mod record;
 

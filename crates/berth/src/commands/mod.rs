@@ -1,6 +1,7 @@
 //! One function per command; each takes parsed arguments and the engine.
 
 mod container;
+mod container_fs;
 mod image;
 mod system;
 
@@ -100,6 +101,10 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Rename(a) => container::rename(&engine, a, "rename"),
         Command::Pause(a) => container::pause(&engine, a, "pause", true),
         Command::Unpause(a) => container::pause(&engine, a, "unpause", false),
+        Command::Cp(a) => container_fs::cp(&engine, a, "cp"),
+        Command::Diff(a) => container_fs::diff(&engine, a, "diff"),
+        Command::Export(a) => container_fs::export(&engine, a, "export"),
+        Command::Commit(a) => container_fs::commit(&engine, a, "commit"),
         Command::Container(sub) => match sub {
             ContainerCommand::Run(a) => container::run(&engine, a, "container run"),
             ContainerCommand::Create(a) => container::create(&engine, a, "container create"),
@@ -122,6 +127,10 @@ pub fn run(cli: Cli) -> CliResult {
                 container::pause(&engine, a, "container unpause", false)
             }
             ContainerCommand::Prune(a) => container::prune(&engine, a),
+            ContainerCommand::Cp(a) => container_fs::cp(&engine, a, "container cp"),
+            ContainerCommand::Diff(a) => container_fs::diff(&engine, a, "container diff"),
+            ContainerCommand::Export(a) => container_fs::export(&engine, a, "container export"),
+            ContainerCommand::Commit(a) => container_fs::commit(&engine, a, "container commit"),
         },
         Command::Internal(InternalCommand::Cleanup { id }) => Ok(engine.container_cleanup(&id)?),
         Command::Debug(crate::cli::DebugCommand::CheckStore) => system::check_store(&engine),
