@@ -179,10 +179,8 @@ pub fn inspect_any(engine: &Engine, a: InspectArgs, path: &str, fixed: Option<&s
             let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
             serde::Serialize::serialize(&ok, &mut ser).map_err(anyhow::Error::from)?;
-            let text = String::from_utf8_lossy(&buf)
-                .replace('<', "\\u003c")
-                .replace('>', "\\u003e")
-                .replace('&', "\\u0026");
+            // The docker CLI prints `<`, `>` and `&` as they are here.
+            let text = String::from_utf8_lossy(&buf);
             writeln!(out, "{text}")?;
         }
     }
