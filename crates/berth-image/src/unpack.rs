@@ -124,8 +124,8 @@ pub fn clean_components(raw: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
-/// Go's `filepath.Clean` of an absolute path, for messages.
-fn go_clean(p: &str) -> String {
+/// Go's `filepath.Clean` of an absolute path (Docker prints paths so).
+pub fn go_clean(p: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {

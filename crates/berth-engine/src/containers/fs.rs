@@ -132,17 +132,7 @@ pub struct CommitOptions {
 
 /// Go's `filepath.Clean` of an absolute path.
 pub fn go_clean_abs(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
+    berth_image::unpack::go_clean(p)
 }
 
 /// Go's `filepath.Base`.
