@@ -10,6 +10,7 @@
 
 pub mod names;
 pub mod record;
+pub mod stats;
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

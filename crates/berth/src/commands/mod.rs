@@ -1,6 +1,7 @@
 //! One function per command; each takes parsed arguments and the engine.
 
 mod container;
+mod container_stats;
 mod image;
 mod system;
 
@@ -99,6 +100,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Rename(a) => container::rename(&engine, a, "rename"),
         Command::Pause(a) => container::pause(&engine, a, "pause", true),
         Command::Unpause(a) => container::pause(&engine, a, "unpause", false),
+        Command::Top(a) => container_stats::top(&engine, a, "top"),
+        Command::Stats(a) => container_stats::stats(&engine, a, "stats"),
+        Command::Port(a) => container_stats::port(&engine, a, "port"),
         Command::Container(sub) => match sub {
             ContainerCommand::Run(a) => container::run(&engine, a, "container run"),
             ContainerCommand::Create(a) => container::create(&engine, a, "container create"),
@@ -119,6 +123,9 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Unpause(a) => {
                 container::pause(&engine, a, "container unpause", false)
             }
+            ContainerCommand::Top(a) => container_stats::top(&engine, a, "container top"),
+            ContainerCommand::Stats(a) => container_stats::stats(&engine, a, "container stats"),
+            ContainerCommand::Port(a) => container_stats::port(&engine, a, "container port"),
             ContainerCommand::Prune(a) => container::prune(&engine, a),
         },
         Command::Internal(InternalCommand::Cleanup { id }) => Ok(engine.container_cleanup(&id)?),
