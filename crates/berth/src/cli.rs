@@ -128,6 +128,15 @@ pub enum Command {
     /// Create a new image from a container's changes
     #[command(override_usage = "berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]")]
     Commit(CommitArgs),
+    /// Display the running processes of a container
+    #[command(override_usage = "berth top CONTAINER [ps OPTIONS]")]
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    #[command(override_usage = "berth stats [OPTIONS] [CONTAINER...]")]
+    Stats(StatsArgs),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "berth port CONTAINER [PRIVATE_PORT[/PROTO]]")]
+    Port(NamesOnly),
     /// Manage containers
     #[command(subcommand, override_usage = "berth container COMMAND")]
     Container(ContainerCommand),
@@ -604,6 +613,34 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TopArgs {
+    /// CONTAINER
+    #[arg(hide = true)]
+    pub container: Option<String>,
+    /// [ps OPTIONS]
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Pretty-print images using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct PruneContainersArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
@@ -672,6 +709,15 @@ pub enum ContainerCommand {
     /// Unpause all processes within one or more containers
     #[command(override_usage = "berth container unpause CONTAINER [CONTAINER...]")]
     Unpause(NamesOnly),
+    /// Display the running processes of a container
+    #[command(override_usage = "berth container top CONTAINER [ps OPTIONS]")]
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    #[command(override_usage = "berth container stats [OPTIONS] [CONTAINER...]")]
+    Stats(StatsArgs),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "berth container port CONTAINER [PRIVATE_PORT[/PROTO]]")]
+    Port(NamesOnly),
     /// Remove all stopped containers
     #[command(override_usage = "berth container prune [OPTIONS]")]
     Prune(PruneContainersArgs),

@@ -11,6 +11,7 @@
 pub mod fs;
 pub mod names;
 pub mod record;
+pub mod stats;
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

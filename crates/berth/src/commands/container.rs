@@ -703,6 +703,7 @@ pub fn ps(engine: &Engine, a: PsArgs, path: &str) -> CliResult {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
     let format = a.format.clone().unwrap_or_else(|| default.to_string());
+    let want_size = a.size || super::container_stats::format_uses_size(a.format.as_deref());
     let headers = json!({
         "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
         "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
@@ -726,11 +727,10 @@ pub fn ps(engine: &Engine, a: PsArgs, path: &str) -> CliResult {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(",");
-            let size = if a.size {
-                let rw = dir_size(&engine.layout().container_upper(&r.id));
-                format!("{} (virtual {})", render::human_size_prec(rw as f64, 3), render::human_size_prec(rw as f64, 3))
+            let size = if want_size {
+                super::container_stats::size_text(engine, r)
             } else {
-                String::new()
+                "0B".to_string()
             };
             json!({
                 "ID": if a.no_trunc { r.id.clone() } else { r.short_id().to_string() },

@@ -2,6 +2,7 @@
 
 mod container;
 mod container_fs;
+mod container_stats;
 mod image;
 mod system;
 
@@ -105,6 +106,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Diff(a) => container_fs::diff(&engine, a, "diff"),
         Command::Export(a) => container_fs::export(&engine, a, "export"),
         Command::Commit(a) => container_fs::commit(&engine, a, "commit"),
+        Command::Top(a) => container_stats::top(&engine, a, "top"),
+        Command::Stats(a) => container_stats::stats(&engine, a, "stats"),
+        Command::Port(a) => container_stats::port(&engine, a, "port"),
         Command::Container(sub) => match sub {
             ContainerCommand::Run(a) => container::run(&engine, a, "container run"),
             ContainerCommand::Create(a) => container::create(&engine, a, "container create"),
@@ -126,6 +130,9 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Unpause(a) => {
                 container::pause(&engine, a, "container unpause", false)
             }
+            ContainerCommand::Top(a) => container_stats::top(&engine, a, "container top"),
+            ContainerCommand::Stats(a) => container_stats::stats(&engine, a, "container stats"),
+            ContainerCommand::Port(a) => container_stats::port(&engine, a, "container port"),
             ContainerCommand::Prune(a) => container::prune(&engine, a),
             ContainerCommand::Cp(a) => container_fs::cp(&engine, a, "container cp"),
             ContainerCommand::Diff(a) => container_fs::diff(&engine, a, "container diff"),
