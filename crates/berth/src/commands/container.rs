@@ -571,10 +571,18 @@ fn status_text(r: &Record) -> String {
 }
 
 /// The COMMAND column: entrypoint + cmd, Go-quoted.
+/// The COMMAND column before quoting: arguments with spaces in single
+/// quotes, as dockerd lists them.
 fn command_text(r: &Record) -> String {
     let mut parts = vec![r.path.clone()];
-    parts.extend(r.args.iter().cloned());
-    runopts::go_quote(&parts.join(" "))
+    parts.extend(r.args.iter().map(|a| {
+        if a.contains(' ') {
+            format!("'{a}'")
+        } else {
+            a.clone()
+        }
+    }));
+    parts.join(" ")
 }
 
 fn ps_filter(r: &Record, filters: &[(String, String)], engine: &Engine) -> CliResult<bool> {
@@ -718,6 +726,7 @@ pub fn ps(engine: &Engine, a: PsArgs, path: &str) -> CliResult {
             if !a.no_trunc {
                 cmd = render::ellipsis(&cmd, 20);
             }
+            let cmd = runopts::go_quote(&cmd);
             let labels = r
                 .config
                 .labels
@@ -749,8 +758,21 @@ pub fn ps(engine: &Engine, a: PsArgs, path: &str) -> CliResult {
                 "LocalVolumes": "0",
             })
         })
+        .map(sorted_keys)
         .collect();
     super::print_rows(&format, &headers, &rows)
+}
+
+/// `{{json .}}` of a list row prints its keys sorted, as Go marshals a map.
+fn sorted_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut pairs: Vec<(String, Value)> = m.into_iter().collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(pairs.into_iter().collect())
+        }
+        other => other,
+    }
 }
 
 /// Docker shows the image as typed while that name still means the same
@@ -917,7 +939,18 @@ pub fn exec(engine: &Engine, a: crate::cli::ExecArgs, path: &str) -> CliResult {
         detach: a.detach,
         privileged: a.privileged,
     };
-    let stdio = if a.tty || a.detach {
+    let stdio = if a.detach {
+        // A detached exec must not hold the caller's output open.
+        let null = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .ok()
+                .map(std::os::fd::OwnedFd::from)
+        };
+        [null(), null(), null()]
+    } else if a.tty {
         [None, None, None]
     } else {
         let dup = |fd: i32| attach::dup_fd(fd).ok();
