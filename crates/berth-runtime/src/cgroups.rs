@@ -83,17 +83,6 @@ fn kill_all(dir: &Path) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn finds_this_hosts_hierarchies() {
-        let h = super::hierarchies();
-        assert!(h
-            .iter()
-            .all(|p| p.starts_with("/sys/fs/cgroup") || p.is_absolute()));
-    }
-}
-
 /// Start paying, in the background, the one slow step of starting a
 /// container on this kind of host: the first write to any `cgroup.procs`
 /// waits for an RCU grace period (the kernel's cgroup thread-group lock
@@ -134,5 +123,16 @@ pub fn warm_attach_lock() {
             }
             libc::_exit(0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_this_hosts_hierarchies() {
+        let h = super::hierarchies();
+        assert!(h
+            .iter()
+            .all(|p| p.starts_with("/sys/fs/cgroup") || p.is_absolute()));
     }
 }
