@@ -9,7 +9,8 @@
 #
 # Isolation from the machine: Docker runs as a private dockerd (own data
 # root, socket, --bridge=none --iptables=false), Podman with its own
-# containers.conf (no network, like berth today) and storage root; berth
+# containers.conf (no network, like berth today; runc, as in the anchor run)
+# and storage root; berth
 # uses its own --root. So Docker and Podman skip network setup here, which
 # only makes them faster than in the anchor run (conservative for berth).
 # Needs: docker.io podman crun runc hyperfine busybox-static (apt-get install).
@@ -38,8 +39,12 @@ DOCKER="/usr/bin/docker -H unix://$DSOCK"
 # Private podman configuration and storage.
 cat > "$WORKDIR/containers.conf" <<CONF
 [containers]
-default_ulimits = ["nofile=20000:20000"]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 netns = "none"
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
 CONF
 cat > "$WORKDIR/storage.conf" <<CONF
 [storage]
@@ -74,11 +79,12 @@ tar -C "$FLOOR/rootfs" -xf "$WORKDIR/rootfs/busybox.tar"
 for rt in crun runc; do
   command -v $rt >/dev/null || continue
   mkdir -p "$FLOOR/bundle-$rt"
-  (cd "$FLOOR/bundle-$rt" && $rt spec && ln -s ../rootfs rootfs)
-  python3 - "$FLOOR/bundle-$rt/config.json" <<'PY'
+  (cd "$FLOOR/bundle-$rt" && $rt spec)
+  python3 - "$FLOOR/bundle-$rt/config.json" "$FLOOR/rootfs" <<'PY'
 import json, sys
 p = sys.argv[1]; c = json.load(open(p))
 c["process"]["terminal"] = False; c["process"]["args"] = ["/bin/true"]
+c["root"]["path"] = sys.argv[2]
 json.dump(c, open(p, "w"))
 PY
 done

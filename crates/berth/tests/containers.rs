@@ -1112,3 +1112,44 @@ fn restart_policies() {
     r.ok(&["rm", "-f", "fails", "always"]);
     r.assert_no_leftovers();
 }
+
+/// json-file logs rotate by --log-opt, and `logs` reads across the files.
+#[test]
+fn log_rotation() {
+    let r = root_with_busybox();
+    let id = r
+        .ok(&[
+            "run",
+            "-d",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=3",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(r.ok(&["wait", &id]), "0\n");
+    let dir = r.path().join("containers").join(&id);
+    let log = dir.join(format!("{id}-json.log"));
+    assert!(std::fs::metadata(&log).unwrap().len() <= 1100);
+    assert!(dir.join(format!("{id}-json.log.1")).exists());
+    assert!(dir.join(format!("{id}-json.log.2")).exists());
+    assert!(!dir.join(format!("{id}-json.log.3")).exists());
+    // The last lines survive, in order, across files.
+    let out = r.ok(&["logs", &id]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.last(), Some(&"line-199"));
+    assert!(lines.windows(2).all(|w| {
+        let n = |s: &str| s.trim_start_matches("line-").parse::<u32>().unwrap();
+        n(w[1]) == n(w[0]) + 1
+    }));
+    assert_eq!(r.ok(&["logs", "--tail", "2", &id]), "line-198\nline-199\n");
+    let o = r.run(&["run", "--rm", "--log-opt", "max-size=-1", "busybox", "true"]);
+    assert_eq!(o.code, 125, "{}", o.stderr);
+    r.ok(&["rm", &id]);
+    r.assert_no_leftovers();
+}
