@@ -73,6 +73,87 @@ fn resize_frame(rows: u16, cols: u16) -> Vec<u8> {
     proto::encode(proto::RESIZE, &p)
 }
 
+/// Matches the detach key sequence across reads, like docker's escape
+/// proxy: bytes of a partial match are held back, then released if the
+/// sequence breaks.
+pub struct DetachKeys {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl DetachKeys {
+    pub fn new(keys: &[u8]) -> Self {
+        DetachKeys {
+            keys: keys.to_vec(),
+            matched: 0,
+        }
+    }
+
+    /// The bytes to pass on, or `None` when the sequence completed.
+    pub fn filter(&mut self, data: &[u8]) -> Option<Vec<u8>> {
+        if self.keys.is_empty() {
+            return Some(data.to_vec());
+        }
+        let mut pass = Vec::with_capacity(data.len());
+        for &b in data {
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    return None;
+                }
+                continue;
+            }
+            pass.extend_from_slice(&self.keys[..self.matched]);
+            self.matched = usize::from(b == self.keys[0]);
+            if self.matched == 0 {
+                pass.push(b);
+            }
+        }
+        Some(pass)
+    }
+}
+
+/// Block `signals` and return a signalfd that delivers them.
+fn signal_fd(signals: &[i32]) -> i32 {
+    // SAFETY: building a signal set and a signalfd for this process.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+    }
+}
+
+/// The next signal from a signalfd.
+fn read_signal(sfd: i32) -> Option<i32> {
+    let mut si = [0u8; 128];
+    // SAFETY: reading one signalfd_siginfo into a buffer of its size.
+    let r = unsafe { libc::read(sfd, si.as_mut_ptr().cast(), si.len()) };
+    (r == 128).then(|| u32::from_ne_bytes([si[0], si[1], si[2], si[3]]) as i32)
+}
+
+/// poll(2) for input on three descriptors (-1 to skip one); their revents.
+fn poll3(fds: [i32; 3]) -> io::Result<[i16; 3]> {
+    let mut p = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: polling a valid array of three pollfds.
+        if unsafe { libc::poll(p.as_mut_ptr(), 3, -1) } >= 0 {
+            return Ok(p.map(|x| x.revents));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 const PROXIED: [i32; 6] = [
     libc::SIGINT,
     libc::SIGTERM,
@@ -95,19 +176,11 @@ pub fn attach(
     } else {
         None
     };
-    // SAFETY: building a signal set and a signalfd for this process.
-    let sfd = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGWINCH);
-        if o.sig_proxy && !o.tty {
-            for s in PROXIED {
-                libc::sigaddset(&mut set, s);
-            }
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
-    };
+    let mut sigs = vec![libc::SIGWINCH];
+    if o.sig_proxy && !o.tty {
+        sigs.extend(PROXIED);
+    }
+    let sfd = signal_fd(&sigs);
     if o.tty {
         if let Some((r, c)) = window_size(if o.stdin {
             stdin_fd
@@ -119,42 +192,18 @@ pub fn attach(
     }
     let mut frames = FrameReader::default();
     let mut stdin_open = o.stdin;
-    let mut matched = 0usize;
+    let mut keys = DetachKeys::new(if o.tty { &o.detach_keys } else { &[] });
     let mut buf = vec![0u8; 32 * 1024];
     let mut stdout = io::stdout().lock();
     let mut stderr = io::stderr();
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: sock.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if stdin_open { stdin_fd } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: sfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: polling a valid array of three pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
-        if n < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(io::Error::last_os_error());
-        }
-        if fds[2].revents != 0 {
-            let mut si = [0u8; 128];
-            // SAFETY: reading one signalfd_siginfo into a buffer of its size.
-            let r = unsafe { libc::read(sfd, si.as_mut_ptr().cast(), si.len()) };
-            if r == 128 {
-                let signo = u32::from_ne_bytes([si[0], si[1], si[2], si[3]]) as i32;
+        let fds = poll3([
+            sock.as_raw_fd(),
+            if stdin_open { stdin_fd } else { -1 },
+            sfd,
+        ])?;
+        if fds[2] != 0 {
+            if let Some(signo) = read_signal(sfd) {
                 if signo == libc::SIGWINCH {
                     if let Some((r, c)) = window_size(stdin_fd) {
                         sock.write_all(&resize_frame(r, c))?;
@@ -164,41 +213,22 @@ pub fn attach(
                 }
             }
         }
-        if fds[1].revents != 0 {
+        if fds[1] != 0 {
             let n = io::stdin().read(&mut buf)?;
             if n == 0 {
                 stdin_open = false;
                 sock.write_all(&proto::encode(proto::STDIN_CLOSE, &[]))?;
             } else {
-                let data = &buf[..n];
-                if o.tty && !o.detach_keys.is_empty() {
-                    // Detach keys are matched across reads, like docker's escape proxy.
-                    let mut pass = Vec::with_capacity(n);
-                    for &b in data {
-                        if b == o.detach_keys[matched] {
-                            matched += 1;
-                            if matched == o.detach_keys.len() {
-                                return Ok(Outcome::Detached);
-                            }
-                        } else {
-                            pass.extend_from_slice(&o.detach_keys[..matched]);
-                            matched = 0;
-                            if b == o.detach_keys[0] {
-                                matched = 1;
-                            } else {
-                                pass.push(b);
-                            }
-                        }
-                    }
-                    if !pass.is_empty() {
+                match keys.filter(&buf[..n]) {
+                    None => return Ok(Outcome::Detached),
+                    Some(pass) if !pass.is_empty() => {
                         sock.write_all(&proto::encode(proto::STDIN, &pass))?;
                     }
-                } else {
-                    sock.write_all(&proto::encode(proto::STDIN, data))?;
+                    Some(_) => {}
                 }
             }
         }
-        if fds[0].revents != 0 {
+        if fds[0] != 0 {
             let n = match sock.read(&mut buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -290,46 +320,16 @@ pub fn relay_pty(
         // SAFETY: TIOCSWINSZ on the master with a valid winsize.
         unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
     }
-    // SAFETY: a signalfd for SIGWINCH.
-    let sfd = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGWINCH);
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
-    };
+    let sfd = signal_fd(&[libc::SIGWINCH]);
     let mut buf = vec![0u8; 32 * 1024];
     let mut out = io::stdout().lock();
     let mut stdin_open = stdin;
-    let mut matched = 0usize;
+    let mut detach = DetachKeys::new(keys);
     // libcontainer's console setup leaves one NUL byte in a fresh exec pty.
     let mut first = true;
-    loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: m,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if stdin_open { stdin_fd } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: sfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: polling three valid pollfds.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) } < 0 {
-            continue;
-        }
-        if fds[2].revents != 0 {
-            let mut si = [0u8; 128];
-            // SAFETY: draining one siginfo record.
-            unsafe { libc::read(sfd, si.as_mut_ptr().cast(), si.len()) };
+    while let Ok(fds) = poll3([m, if stdin_open { stdin_fd } else { -1 }, sfd]) {
+        if fds[2] != 0 {
+            let _ = read_signal(sfd);
             if let Some((r, c)) = window_size(stdin_fd) {
                 let ws = libc::winsize {
                     ws_row: r,
@@ -341,7 +341,7 @@ pub fn relay_pty(
                 unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
             }
         }
-        if fds[1].revents != 0 {
+        if fds[1] != 0 {
             let n = io::stdin().read(&mut buf)?;
             if n == 0 {
                 stdin_open = false;
@@ -349,26 +349,14 @@ pub fn relay_pty(
                 // SAFETY: writing one byte to the master.
                 unsafe { libc::write(m, [4u8].as_ptr().cast(), 1) };
             } else {
-                let mut pass = Vec::with_capacity(n);
-                for &b in &buf[..n] {
-                    if !keys.is_empty() && b == keys[matched] {
-                        matched += 1;
-                        if matched == keys.len() {
-                            return Ok(None);
-                        }
-                        continue;
-                    }
-                    if matched > 0 {
-                        pass.extend_from_slice(&keys[..matched]);
-                        matched = 0;
-                    }
-                    pass.push(b);
-                }
+                let Some(pass) = detach.filter(&buf[..n]) else {
+                    return Ok(None);
+                };
                 // SAFETY: writing an initialised buffer to the master.
                 unsafe { libc::write(m, pass.as_ptr().cast(), pass.len()) };
             }
         }
-        if fds[0].revents != 0 {
+        if fds[0] != 0 {
             // SAFETY: reading into our buffer.
             let n = unsafe { libc::read(m, buf.as_mut_ptr().cast(), buf.len()) };
             if n <= 0 {
@@ -385,4 +373,19 @@ pub fn relay_pty(
     }
     drop(_raw);
     Ok(wait_pid(pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DetachKeys;
+
+    #[test]
+    fn detach_keys_across_reads() {
+        let mut d = DetachKeys::new(&[16, 17]);
+        assert_eq!(d.filter(b"ab\x10"), Some(b"ab".to_vec()));
+        assert_eq!(d.filter(b"x"), Some(b"\x10x".to_vec()));
+        assert_eq!(d.filter(b"\x10\x10"), Some(b"\x10".to_vec()));
+        assert_eq!(d.filter(b"\x11"), None);
+        assert_eq!(DetachKeys::new(&[]).filter(b"\x10\x11"), Some(vec![16, 17]));
+    }
 }

@@ -673,7 +673,7 @@ fn parse_net_dev(dev: &str) -> BTreeMap<String, NetworkStats> {
 
 /// Docker's `directory.Size`: the sizes of everything but directories,
 /// symlinks counted as links, each hard-linked inode once.
-fn dir_size(root: &Path) -> u64 {
+pub fn dir_size(root: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let mut seen = BTreeSet::new();
     let mut total = 0;

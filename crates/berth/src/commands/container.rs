@@ -789,25 +789,6 @@ fn image_column(engine: &Engine, r: &Record) -> String {
     }
 }
 
-fn dir_size(p: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![p.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                total += m.len();
-            }
-        }
-    }
-    total
-}
-
 pub fn logs(engine: &Engine, a: LogsArgs, path: &str) -> CliResult {
     need(path, &a.args, 1, Some(1))?;
     let rec = engine.container_get(&a.args[0]).map_err(|e| {
@@ -895,7 +876,8 @@ pub fn prune(engine: &Engine, a: crate::cli::PruneContainersArgs) -> CliResult {
         if r.state.running {
             continue;
         }
-        let size = dir_size(&engine.layout().container_upper(&r.id));
+        let size =
+            berth_engine::containers::stats::dir_size(&engine.layout().container_upper(&r.id));
         if engine.container_remove(&r.id, false).is_ok() {
             removed.push(r.id.clone());
             reclaimed += size;
