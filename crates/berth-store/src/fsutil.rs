@@ -23,6 +23,13 @@ fn random_suffix() -> String {
 /// Replace `path` with `bytes` so that readers see the old or the new file,
 /// never a partial one, even across a crash.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    atomic_replace(path, bytes, true)
+}
+
+/// [`atomic_write`]; without `durable` there is no fsync, so readers never
+/// see a partial file but a crash may lose the write (for state that is
+/// thrown away anyway, such as a `--rm` container's record).
+pub fn atomic_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -36,9 +43,14 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)
             .ctx("create", &tmp)?;
         f.write_all(bytes).ctx("write", &tmp)?;
-        f.sync_all().ctx("fsync", &tmp)?;
+        if durable {
+            f.sync_all().ctx("fsync", &tmp)?;
+        }
         fs::rename(&tmp, path).ctx("rename", path)?;
-        fsync_dir(dir)
+        if durable {
+            fsync_dir(dir)?;
+        }
+        Ok(())
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -47,11 +59,19 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 pub fn atomic_write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    atomic_replace_json(path, value, true)
+}
+
+pub fn atomic_replace_json<T: serde::Serialize>(
+    path: &Path,
+    value: &T,
+    durable: bool,
+) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Json {
         path: path.to_path_buf(),
         source: e,
     })?;
-    atomic_write(path, &bytes)
+    atomic_replace(path, &bytes, durable)
 }
 
 /// Read and decode a JSON file; `Ok(None)` when it does not exist.

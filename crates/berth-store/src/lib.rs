@@ -19,7 +19,10 @@ mod scratch;
 
 pub use digest::{Digest, DigestWriter};
 pub use error::{Error, Result};
-pub use fsutil::{atomic_write, atomic_write_json, fsync_dir, read_json, remove_tree};
+pub use fsutil::{
+    atomic_replace, atomic_replace_json, atomic_write, atomic_write_json, fsync_dir, read_json,
+    remove_tree,
+};
 pub use layout::Layout;
 pub use lock::{LockMode, StoreLock};
 pub use scratch::Scratch;

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use berth_runtime::driver::{self, Launch, LaunchError, LogSpec, Runtime};
 use berth_runtime::{process, resources, rootfs, spec};
-use berth_store::{atomic_write_json, read_json, LockMode, StoreLock};
+use berth_store::{atomic_replace_json, read_json, LockMode, StoreLock};
 
 use crate::{Engine, Error, ErrorKind, Result};
 pub use berth_image::config::ContainerConfig;
@@ -165,8 +165,12 @@ impl Engine {
         read_json(&self.layout.container_record(id)).map_err(Error::from_store)
     }
 
+    /// A `--rm` container's record is not worth an fsync: after a crash
+    /// it would be removed anyway.
     fn save_record(&self, rec: &Record) -> Result<()> {
-        atomic_write_json(&self.layout.container_record(&rec.id), rec).map_err(Error::from_store)
+        let durable = !rec.host_config.auto_remove;
+        atomic_replace_json(&self.layout.container_record(&rec.id), rec, durable)
+            .map_err(Error::from_store)
     }
 
     /// Every container id on disk. A `.new-` directory is a create that
@@ -504,7 +508,12 @@ impl Engine {
         std::fs::create_dir_all(stage.join("rw/upper"))
             .map_err(|e| internal(stage.display(), e))?;
         std::fs::create_dir_all(stage.join("rw/work")).map_err(|e| internal(stage.display(), e))?;
-        atomic_write_json(&stage.join("container.json"), &rec).map_err(Error::from_store)?;
+        atomic_replace_json(
+            &stage.join("container.json"),
+            &rec,
+            !rec.host_config.auto_remove,
+        )
+        .map_err(Error::from_store)?;
         std::fs::rename(&stage, &dir).map_err(|e| internal(dir.display(), e))?;
         if let Err(e) = names::claim(
             &self.layout.container_names_dir(),
