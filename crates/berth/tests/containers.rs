@@ -133,8 +133,6 @@ fn isolation_and_process_settings() {
         .ok(&["run", "-d", "busybox", "sleep", "30"])
         .trim()
         .to_string();
-    let h = r.ok(&["logs", &id]);
-    let _ = h;
     let insp = r.ok(&[
         "inspect",
         "-f",
@@ -311,7 +309,7 @@ fn detached_lifecycle_stop_kill_wait_rm() {
 }
 
 #[test]
-fn detached_rm_removes_itself_and_monitor_is_small() {
+fn detached_rm_removes_itself() {
     let r = root_with_busybox();
     let id = r
         .ok(&["run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.2"])
