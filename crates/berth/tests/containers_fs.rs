@@ -18,23 +18,7 @@ fn root_with_busybox() -> Root {
 
 /// Run with raw stdout (a tar stream).
 fn raw(r: &Root, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = r
-        .cmd()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let t = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let o = child.wait_with_output().unwrap();
-    t.join().unwrap();
+    let o = r.run_stdin_output(args, stdin);
     (
         o.status.code().unwrap_or(-1),
         o.stdout,

@@ -117,6 +117,11 @@ impl Root {
     }
 
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Out {
+        self.run_stdin_output(args, input).into()
+    }
+
+    /// Run with `input` on stdin; the raw output (for tar streams).
+    pub fn run_stdin_output(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write;
         let mut child = self
             .cmd()
@@ -133,7 +138,7 @@ impl Root {
         });
         let out = child.wait_with_output().unwrap();
         t.join().unwrap();
-        out.into()
+        out
     }
 
     /// Run and require success; returns stdout.
