@@ -968,15 +968,7 @@ pub fn exec(e: &ExecSpec, stdio: [Option<OwnedFd>; 3]) -> Result<ExecHandle, Lau
             } else {
                 crate::spec::DEFAULT_CAPS.to_vec()
             };
-            let proc_json = serde_json::json!({
-                "terminal": e.tty,
-                "user": {"uid": p.uid, "gid": p.gid, "additionalGids": p.additional_gids},
-                "args": p.args,
-                "env": p.env,
-                "cwd": p.cwd,
-                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-                "noNewPrivileges": false,
-            });
+            let proc_json = crate::spec::process_json(p, e.tty, &caps);
             let proc_file = e.run_dir.join(format!("exec-{}.json", std::process::id()));
             std::fs::write(&proc_file, proc_json.to_string())
                 .map_err(|x| other("process file", &x))?;

@@ -1692,23 +1692,7 @@ mod runc_tests {
     use std::path::Path;
     use std::process::Command;
 
-    /// Deletes the runc container even when the test fails.
-    struct Runc {
-        state: tempfile::TempDir,
-        id: String,
-    }
-    impl Runc {
-        fn cmd(&self) -> Command {
-            let mut c = Command::new("runc");
-            c.arg("--root").arg(self.state.path());
-            c
-        }
-    }
-    impl Drop for Runc {
-        fn drop(&mut self) {
-            let _ = self.cmd().args(["delete", "--force", &self.id]).output();
-        }
-    }
+    use crate::test_runc::Runc;
 
     /// The limits reach the kernel: runc applies the spec `apply` wrote,
     /// and the container sees its memory, CPU and pids limits, its

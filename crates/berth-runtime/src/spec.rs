@@ -86,6 +86,19 @@ fn dev(
     d
 }
 
+/// The OCI `process` object, shared by a container's spec and `exec`'s
+/// process file.
+pub fn process_json(process: &Process, terminal: bool, caps: &[&str]) -> Value {
+    json!({
+        "terminal": terminal,
+        "user": {"uid": process.uid, "gid": process.gid, "additionalGids": process.additional_gids},
+        "args": process.args,
+        "env": process.env,
+        "cwd": process.cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+    })
+}
+
 /// Build `config.json` for a process.
 pub fn build(process: &Process, opts: &SpecOptions) -> Value {
     let caps: Vec<&str> = DEFAULT_CAPS.to_vec();
@@ -139,17 +152,11 @@ pub fn build(process: &Process, opts: &SpecOptions) -> Value {
     for (dest, src) in &opts.etc_files {
         mounts.push(mount(dest, "bind", src, &["rbind", "rprivate"]));
     }
+    let mut proc_ = process_json(process, opts.terminal, &caps);
+    proc_["oomScoreAdj"] = json!(0);
     json!({
         "ociVersion": "1.0.2-dev",
-        "process": {
-            "terminal": opts.terminal,
-            "user": {"uid": process.uid, "gid": process.gid, "additionalGids": process.additional_gids},
-            "args": process.args,
-            "env": process.env,
-            "cwd": process.cwd,
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "oomScoreAdj": 0,
-        },
+        "process": proc_,
         "root": {"path": opts.rootfs},
         "hostname": opts.hostname,
         "mounts": mounts,
@@ -188,23 +195,7 @@ mod tests {
     use std::path::Path;
     use std::process::Command;
 
-    /// Removes the runc container and its state even when the test fails.
-    struct Runc {
-        state: tempfile::TempDir,
-        id: String,
-    }
-    impl Runc {
-        fn cmd(&self) -> Command {
-            let mut c = Command::new("runc");
-            c.arg("--root").arg(self.state.path());
-            c
-        }
-    }
-    impl Drop for Runc {
-        fn drop(&mut self) {
-            let _ = self.cmd().args(["delete", "--force", &self.id]).output();
-        }
-    }
+    use crate::test_runc::Runc;
 
     /// The generated spec runs under runc, with Docker's isolation visible
     /// from inside: hostname, user and groups, capabilities, read-only
