@@ -209,8 +209,9 @@ impl Engine {
         if input.is_empty() {
             return Err(not_found());
         }
-        let ids = self.container_ids()?;
-        if ids.iter().any(|i| i == input) {
+        // A full ID or a name needs one stat or one readlink, not a scan.
+        let is_full_id = input.len() == 64 && input.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_full_id && self.layout.container_record(input).exists() {
             return Ok(input.to_string());
         }
         let name = input.strip_prefix('/').unwrap_or(input);
@@ -221,6 +222,7 @@ impl Engine {
         ) {
             return Ok(id);
         }
+        let ids = self.container_ids()?;
         let matches: Vec<&String> = ids.iter().filter(|i| i.starts_with(input)).collect();
         match matches.len() {
             0 => Err(not_found()),
