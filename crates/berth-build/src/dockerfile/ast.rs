@@ -1,0 +1,51 @@
+//! The parse tree, shaped like BuildKit's `parser.Node`.
+
+/// A heredoc attached to an instruction (`RUN <<EOF`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Heredoc {
+    pub name: String,
+    pub content: String,
+    pub file_descriptor: u32,
+    /// False when the delimiter was quoted (`<<"EOF"`): no expansion.
+    pub expand: bool,
+    /// `<<-EOF`: leading tabs are stripped.
+    pub chomp: bool,
+}
+
+/// One node of the tree. The root's `children` are the instructions; an
+/// instruction's `value` is its lower-cased keyword and `next` holds its
+/// arguments in order (BuildKit's `Next` chain, flattened). An argument
+/// node with `children` is a nested instruction (`ONBUILD RUN x`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Node {
+    pub value: String,
+    pub next: Vec<Node>,
+    pub children: Vec<Node>,
+    pub heredocs: Vec<Heredoc>,
+    /// `json`: the arguments were written in JSON (exec) form.
+    pub json: bool,
+    /// The instruction as written, continuation lines joined.
+    pub original: String,
+    /// `--flag=value` words before the arguments, as written.
+    pub flags: Vec<String>,
+    pub start_line: usize,
+    pub end_line: usize,
+    /// Comment lines directly above the instruction.
+    pub prev_comment: Vec<String>,
+}
+
+/// A parse warning BuildKit prints (empty continuation lines, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub short: String,
+    pub detail: String,
+    pub line: usize,
+}
+
+/// What `parse` returns.
+#[derive(Debug, Clone)]
+pub struct ParseResult {
+    pub ast: Node,
+    pub escape_token: char,
+    pub warnings: Vec<Warning>,
+}

@@ -1,0 +1,4 @@
+//! The Dockerfile front end: BuildKit's `parser` (text -> [`ast::Node`]),
+//! `shell` (word expansion) and `instructions` (nodes -> typed commands).
+
+pub mod ast;
