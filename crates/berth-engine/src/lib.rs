@@ -4,6 +4,7 @@
 //! HTTP. Every error carries a [`ErrorKind`] that the edges map once to
 //! exit codes or HTTP statuses.
 
+pub mod builds;
 pub mod containers;
 mod error;
 pub mod images;

@@ -9,10 +9,12 @@
 //! - [`archive`]: `docker save` / OCI layout archives; [`import`]: rootfs tarballs.
 //! - [`layer_writer`]: trees (upper dirs, container roots) as tar streams;
 //!   [`commit`]: a container layer on top of its image.
+//! - [`build_cache`]: build step results and layers made from directories.
 //!
 //! This crate knows nothing about containers or the CLI.
 
 pub mod archive;
+pub mod build_cache;
 pub mod commit;
 pub mod compress;
 pub mod config;

@@ -343,6 +343,14 @@ impl ImageStore {
             let diff_ids: Vec<Digest> = rec.layers.iter().map(|l| l.diff_id.clone()).collect();
             keep_snaps.extend(Digest::chain_ids(&diff_ids));
         }
+        // The build cache keeps its layers alive until `builder prune`.
+        for rec in self.cache_list()? {
+            for l in &rec.layers {
+                keep_blobs.insert(l.blob.clone());
+            }
+            let diff_ids: Vec<Digest> = rec.layers.iter().map(|l| l.diff_id.clone()).collect();
+            keep_snaps.extend(Digest::chain_ids(&diff_ids));
+        }
         for d in blobs::list(&self.layout)? {
             if !keep_blobs.contains(&d) {
                 blobs::delete(&self.layout, &d)?;

@@ -34,6 +34,7 @@ impl Layout {
             self.images_dir(),
             self.containers_dir(),
             self.container_names_dir(),
+            self.build_cache_dir(),
         ] {
             std::fs::create_dir_all(&d).ctx("create", &d)?;
         }
@@ -139,6 +140,21 @@ impl Layout {
     pub fn container_rootfs(&self, id: &str) -> PathBuf {
         self.container_run_dir(id).join("rootfs")
     }
+    /// Build cache records: one file per cached step result.
+    pub fn build_cache_dir(&self) -> PathBuf {
+        self.root.join("build-cache")
+    }
+    pub fn build_cache_record(&self, key_hex: &str) -> PathBuf {
+        self.build_cache_dir().join(format!("{key_hex}.json"))
+    }
+    /// Per-build state root of one build (checksum cache of contexts).
+    pub fn build_state_dir(&self) -> PathBuf {
+        self.root.join("build-state")
+    }
+    /// Mounts and bundles of running build steps.
+    pub fn build_run_dir(&self, id: &str) -> PathBuf {
+        self.runroot.join("builds").join(id)
+    }
     /// The OCI runtime's own state (`--root` of runc), one per runtime.
     pub fn runtime_state_dir(&self, runtime: &str) -> PathBuf {
         self.runroot.join("runtime").join(runtime)
@@ -185,6 +201,8 @@ mod tests {
             (l.container_upper("<id>"), "`containers/<id>/rw/upper`"),
             (l.container_work("<id>"), "`containers/<id>/rw/work`"),
             (l.container_names_dir(), "`container-names/`"),
+            (l.build_cache_record(d.hex()), "`build-cache/<hex>.json`"),
+            (l.build_state_dir(), "`build-state/`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
             let r = rel(p);

@@ -72,6 +72,7 @@ impl Scratch {
                 age > std::time::Duration::from_secs(60)
             };
             if dead {
+                crate::fsutil::unmount_under(&path);
                 remove_tree(&path)?;
                 removed += 1;
             }
@@ -82,6 +83,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        crate::fsutil::unmount_under(&self.dir);
         let _ = remove_tree(&self.dir);
     }
 }

@@ -48,6 +48,12 @@ pub enum Command {
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "berth import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "berth build [OPTIONS] PATH | URL | -")]
+    Build(BuildArgs),
+    /// Manage builds
+    #[command(subcommand, override_usage = "berth builder COMMAND")]
+    Builder(BuilderCommand),
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "berth load [OPTIONS]")]
     Load(LoadArgs),
@@ -178,6 +184,9 @@ pub enum ImageCommand {
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "berth image import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "berth image build [OPTIONS] PATH | URL | -")]
+    Build(BuildArgs),
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "berth image load [OPTIONS]")]
     Load(LoadArgs),
@@ -272,6 +281,107 @@ pub struct PruneArgs {
     /// Provide filter values (e.g. 'until=<timestamp>')
     #[arg(long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long, value_name = "list")]
+    pub add_host: Vec<String>,
+    /// Set build-time variables
+    #[arg(long, value_name = "list")]
+    pub build_arg: Vec<String>,
+    /// Images to consider as cache sources
+    #[arg(long, value_name = "strings")]
+    pub cache_from: Vec<String>,
+    /// Optional parent cgroup for the container
+    #[arg(long, value_name = "string", hide = true)]
+    pub cgroup_parent: Option<String>,
+    /// Compress the build context using gzip
+    #[arg(long, hide = true)]
+    pub compress: bool,
+    /// Name of the Dockerfile (Default is 'PATH/Dockerfile')
+    #[arg(short, long, value_name = "string")]
+    pub file: Option<String>,
+    /// Always remove intermediate containers
+    #[arg(long, hide = true)]
+    pub force_rm: bool,
+    /// Write the image ID to the file
+    #[arg(long, value_name = "string")]
+    pub iidfile: Option<String>,
+    /// Set metadata for an image
+    #[arg(long, value_name = "list")]
+    pub label: Vec<String>,
+    /// Set the networking mode for the RUN instructions during build (default "default")
+    #[arg(long, value_name = "string")]
+    pub network: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Output destination (format: type=local,dest=path)
+    #[arg(short, long, value_name = "stringArray")]
+    pub output: Vec<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Set type of progress output (auto, plain, tty). Use plain to show container output
+    #[arg(long, value_name = "string", default_value = "auto")]
+    pub progress: String,
+    /// Always attempt to pull a newer version of the image ("never" uses only local images)
+    #[arg(long, value_name = "policy", num_args = 0..=1, default_missing_value = "always")]
+    pub pull: Option<String>,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Remove intermediate containers after a successful build (default true)
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rm: Option<String>,
+    /// Secret file to expose to the build: id=mysecret,src=/local/secret
+    #[arg(long, value_name = "stringArray")]
+    pub secret: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long, value_name = "bytes", hide = true)]
+    pub shm_size: Option<String>,
+    /// SSH agent socket or keys to expose to the build
+    #[arg(long, value_name = "stringArray", hide = true)]
+    pub ssh: Vec<String>,
+    /// Name and optionally a tag in the 'name:tag' format
+    #[arg(short, long, value_name = "list")]
+    pub tag: Vec<String>,
+    /// Set the target build stage to build.
+    #[arg(long, value_name = "string")]
+    pub target: Option<String>,
+    /// Ulimit options
+    #[arg(long, value_name = "ulimit", hide = true)]
+    pub ulimit: Vec<String>,
+    #[arg(hide = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "berth builder build [OPTIONS] PATH | URL | -")]
+    Build(BuildArgs),
+    /// Remove build cache
+    #[command(override_usage = "berth builder prune")]
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Provide filter values (e.g. 'until=24h')
+    #[arg(long, value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Amount of disk space to keep for cache
+    #[arg(long, value_name = "bytes")]
+    pub keep_storage: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -780,6 +890,9 @@ pub struct CommitArgs {
 pub enum InternalCommand {
     /// Fold a finished container's exit into its record (run by its monitor)
     Cleanup { id: String },
+    /// Run one build step's container from its bundle, relaying its output
+    /// (started by `build`, which cannot fork containers itself)
+    BuildStep { id: String, bundle: std::path::PathBuf },
 }
 
 #[derive(Debug, Args)]

@@ -146,7 +146,7 @@ fn image_process(c: &ContainerConfig) -> process::ImageProcess {
 }
 
 /// Where berth's executables are: the monitor sits beside `berth`.
-fn sibling_exe(name: &str, env: &str) -> PathBuf {
+pub(crate) fn sibling_exe(name: &str, env: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env) {
         return PathBuf::from(p);
     }

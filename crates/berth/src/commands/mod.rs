@@ -1,5 +1,6 @@
 //! One function per command; each takes parsed arguments and the engine.
 
+mod build;
 mod container;
 mod container_fs;
 mod container_stats;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli) -> CliResult {
             ImageCommand::History(a) => image::history(&engine, a, "image history"),
             ImageCommand::Prune(a) => image::prune(&engine, a),
             ImageCommand::Import(a) => image::import(&engine, a, "image import"),
+            ImageCommand::Build(a) => build::build(&engine, a),
             ImageCommand::Load(a) => image::load(&engine, a),
             ImageCommand::Save(a) => image::save(&engine, a, "image save"),
         },
@@ -139,7 +141,13 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Export(a) => container_fs::export(&engine, a, "container export"),
             ContainerCommand::Commit(a) => container_fs::commit(&engine, a, "container commit"),
         },
+        Command::Build(a) => build::build(&engine, a),
+        Command::Builder(crate::cli::BuilderCommand::Build(a)) => build::build(&engine, a),
+        Command::Builder(crate::cli::BuilderCommand::Prune(a)) => build::prune(&engine, a),
         Command::Internal(InternalCommand::Cleanup { id }) => Ok(engine.container_cleanup(&id)?),
+        Command::Internal(InternalCommand::BuildStep { id, bundle }) => {
+            build::build_step(&engine, &id, &bundle)
+        }
         Command::Debug(crate::cli::DebugCommand::CheckStore) => system::check_store(&engine),
         Command::Completion(_) => Ok(()),
     }

@@ -1,0 +1,149 @@
+//! Builds: the engine's face of `berth-build`, plus the single-threaded
+//! half of a RUN step (`berth internal build-step`), which starts the step's
+//! container under a monitor the way `run` does, without a container record.
+
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use berth_runtime::driver::{self, Launch, LaunchError, Runtime};
+
+use crate::containers::sibling_exe;
+use crate::{Engine, Error, ErrorKind, Result};
+
+impl Engine {
+    /// Start a build step's container from its bundle; returns the owner
+    /// connection that carries its output and exit.
+    pub fn build_step_start(&self, id: &str, bundle: &Path) -> Result<UnixStream> {
+        let runtime = Runtime::Embedded;
+        let state_root = self.layout.runtime_state_dir("berth");
+        std::fs::create_dir_all(&state_root)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("{}: {e}", state_root.display())))?;
+        let monitor = sibling_exe("berth-monitor", "BERTH_MONITOR");
+        let launched = driver::launch(&Launch {
+            id,
+            bundle,
+            runtime: &runtime,
+            state_root: &state_root,
+            run_dir: bundle,
+            tty: false,
+            stdin: false,
+            owner: true,
+            log: None,
+            monitor_exe: &monitor,
+            cleanup: Vec::new(),
+        })
+        .map_err(|e| match e {
+            LaunchError::NotFound(m) => Error::new(ErrorKind::NotFound, m),
+            LaunchError::CannotExecute(m) => Error::new(ErrorKind::Conflict, m),
+            LaunchError::Other(m) => Error::new(ErrorKind::Internal, m),
+        })?;
+        launched
+            .owner
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "build step: no owner connection"))
+    }
+
+    /// Kill every process of a step (its builder is gone).
+    pub fn build_step_kill(&self, id: &str) -> Result<()> {
+        for dir in berth_runtime::cgroups::dirs(&format!("/berth/{id}")) {
+            for pid in berth_runtime::cgroups::pids(&dir) {
+                let _ = rustix::process::kill_process(
+                    rustix::process::Pid::from_raw(pid).ok_or_else(|| {
+                        Error::new(ErrorKind::Internal, format!("bad pid {pid}"))
+                    })?,
+                    rustix::process::Signal::KILL,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// After the step's output ended: its exit code; runtime state and
+    /// cgroups are removed.
+    pub fn build_step_finish(&self, id: &str, bundle: &Path) -> Result<i32> {
+        let exit = bundle.join(driver::EXIT_FILE);
+        let mut code = None;
+        for _ in 0..1000 {
+            if let Ok(s) = std::fs::read_to_string(&exit) {
+                code = s.split_whitespace().next().and_then(|c| c.parse::<i32>().ok());
+                if code.is_some() {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let state_root = self.layout.runtime_state_dir("berth");
+        let _ = driver::delete(&Runtime::Embedded, &state_root, id, &format!("/berth/{id}"));
+        Ok(code.unwrap_or(255))
+    }
+}
+
+pub use berth_build::session::{BuildOutcome, BuildRequest, ContextArg};
+pub use berth_build::BuildError;
+
+/// What `builder prune` removed.
+#[derive(Debug, Default)]
+pub struct CachePruned {
+    pub ids: Vec<String>,
+    pub reclaimed: u64,
+}
+
+impl Engine {
+    /// Build an image (or export a build's filesystem).
+    pub fn build(
+        &self,
+        req: &BuildRequest,
+        progress: &berth_build::progress::Progress,
+    ) -> std::result::Result<BuildOutcome, BuildError> {
+        let berth = sibling_exe("berth", "BERTH_EXE");
+        berth_build::session::build(&self.images, req, progress, &berth)
+    }
+
+    /// Remove build cache records, then the layers nothing uses any more.
+    /// `all` is accepted for Docker's flag; berth's cache has no shared
+    /// "in use" records, so both forms remove every record.
+    pub fn builder_prune(&self, _all: bool) -> Result<CachePruned> {
+        let _gc = self
+            .images
+            .gc_guard(berth_store::LockMode::Exclusive)
+            ?;
+        let mut out = CachePruned::default();
+        for rec in self.images.cache_list()? {
+            self.images.cache_remove(&rec.key)?;
+            out.reclaimed += rec.size;
+            out.ids.push(rec.key);
+        }
+        let cache_mounts = self.layout.build_state_dir().join("cache-mounts");
+        if cache_mounts.exists() {
+            out.reclaimed += dir_size(&cache_mounts);
+            let _ = berth_store::remove_tree(&cache_mounts);
+        }
+        self.images.collect_garbage()?;
+        Ok(out)
+    }
+
+    /// Build cache records and their sizes, for `system df`.
+    pub fn build_cache_usage(&self) -> Result<Vec<berth_image::build_cache::CacheRecord>> {
+        self.images.cache_list()
+    }
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
