@@ -2,3 +2,4 @@
 //! `shell` (word expansion) and `instructions` (nodes -> typed commands).
 
 pub mod ast;
+pub mod shell;
