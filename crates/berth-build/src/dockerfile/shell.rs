@@ -187,10 +187,12 @@ impl Lex {
         env: &dyn EnvGetter,
         capture: bool,
     ) -> Result<ProcessWordResult, ShellError> {
+        let chars: Vec<char> = word.chars().collect();
         let mut sw = ShellWord {
             lex: *self,
-            chars: word.chars().collect(),
-            pos: 0,
+            // Go's text/scanner skips a byte-order mark at the start.
+            pos: usize::from(chars.first() == Some(&'\u{FEFF}')),
+            chars,
             env,
             raw_escapes: self.raw_escapes,
             capture,
@@ -677,6 +679,7 @@ struct Pattern {
 impl Pattern {
     fn compile(pattern: &str, greedy: bool) -> Result<Pattern, String> {
         let mut toks = Vec::new();
+        let pattern = pattern.strip_prefix('\u{FEFF}').unwrap_or(pattern);
         let mut it = pattern.chars().peekable();
         while let Some(c) = it.next() {
             match c {

@@ -433,3 +433,9 @@ fn go_quote_matches_go() {
     assert_eq!(go_quote("a\"b\\c\n\t\u{1}"), "\"a\\\"b\\\\c\\n\\t\\x01\"");
     assert_eq!(go_quote("한"), "\"한\"");
 }
+
+#[test]
+fn leading_byte_order_mark_is_skipped() {
+    assert_eq!(ok("\u{FEFF}$A", &["A=1"]), "1");
+    assert_eq!(ok("x\u{FEFF}", &[]), "x\u{FEFF}");
+}
