@@ -2,3 +2,5 @@
 //! `shell` (word expansion) and `instructions` (nodes -> typed commands).
 
 pub mod ast;
+pub mod gostr;
+pub mod parser;
