@@ -3,6 +3,7 @@
 mod container;
 mod container_fs;
 mod container_stats;
+mod debug;
 mod image;
 mod system;
 
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 
 use berth_engine::{Engine, EngineOptions, DEFAULT_ROOT, DEFAULT_RUNROOT};
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, InternalCommand};
+use crate::cli::{Cli, Command, ContainerCommand, DebugCommand, ImageCommand, InternalCommand};
 use crate::{CliError, CliResult};
 use image::print_rows;
 
@@ -61,6 +62,10 @@ pub fn need(path: &str, args: &[String], min: usize, max: Option<usize>) -> CliR
 pub fn run(cli: Cli) -> CliResult {
     if let Command::Completion(a) = &cli.command {
         return system::completion(a.shell);
+    }
+    // Needs no engine (nor root): it only reads a file.
+    if let Command::Debug(DebugCommand::DockerfileAst { file }) = &cli.command {
+        return debug::dockerfile_ast(file);
     }
     let engine = open_engine(&cli)?;
     match cli.command {
@@ -140,7 +145,7 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Commit(a) => container_fs::commit(&engine, a, "container commit"),
         },
         Command::Internal(InternalCommand::Cleanup { id }) => Ok(engine.container_cleanup(&id)?),
-        Command::Debug(crate::cli::DebugCommand::CheckStore) => system::check_store(&engine),
-        Command::Completion(_) => Ok(()),
+        Command::Debug(DebugCommand::CheckStore) => system::check_store(&engine),
+        Command::Completion(_) | Command::Debug(DebugCommand::DockerfileAst { .. }) => Ok(()),
     }
 }
