@@ -274,18 +274,34 @@ fn heredocs_only_where_buildkit_reads_them() {
 #[test]
 fn heredoc_names() {
     let name = |s: &str| parse_heredoc(s).unwrap().map(|h| (h.name, h.expand));
-    assert_eq!(name("<<EOF"), Some(("EOF".into(), true)));
-    assert_eq!(name("<< EOF"), Some(("EOF".into(), true)));
-    assert_eq!(name("<<'EOF'"), Some(("EOF".into(), false)));
-    assert_eq!(name("<<eo\\'f"), Some(("eo'f".into(), true)));
-    assert_eq!(name("<<'one two'"), Some(("one two".into(), false)));
-    assert_eq!(name("<<$EOF"), Some(("$EOF".into(), true)));
-    for not in ["", "EOF", "<<", "<<-", "<EOF", "<<<EOF", "<<EOF sh"] {
+    assert_eq!(name("<<END"), Some(("END".into(), true)));
+    assert_eq!(name("<<\t END"), Some(("END".into(), true)));
+    assert_eq!(name("<<\"END\""), Some(("END".into(), false)));
+    assert_eq!(name("<<E'N'D"), Some(("END".into(), false)));
+    assert_eq!(name("<<it\\'s"), Some(("it's".into(), true)));
+    assert_eq!(name("<<'a b c'"), Some(("a b c".into(), false)));
+    assert_eq!(name("<<${VAR}"), Some(("${VAR}".into(), true)));
+    assert_eq!(
+        parse_heredoc("12<<-X")
+            .unwrap()
+            .map(|h| (h.file_descriptor, h.chomp)),
+        Some((12, true))
+    );
+    for not in [
+        "",
+        "END",
+        "<<",
+        "<<-",
+        "<END",
+        "<<<END",
+        "<<END cat",
+        "x<<END",
+    ] {
         assert_eq!(name(not), None, "{not}");
     }
     assert_eq!(
-        parse_heredoc("<<'EOF").unwrap_err(),
-        "failed to process \"'EOF\": unexpected end of statement while looking for matching single-quote"
+        parse_heredoc("<<\"END").unwrap_err(),
+        "failed to process \"\\\"END\": unexpected end of statement while looking for matching double-quote"
     );
 }
 
