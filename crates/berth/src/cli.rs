@@ -434,6 +434,12 @@ pub struct CompletionArgs {
 pub enum DebugCommand {
     /// Verify every ref, record, blob digest and snapshot in the store
     CheckStore,
+    /// Print a Dockerfile's parse tree as BuildKit's parser dumps it
+    #[command(override_usage = "berth debug dockerfile-ast FILE|-")]
+    DockerfileAst {
+        /// The Dockerfile, or `-` for standard input
+        file: String,
+    },
 }
 
 #[cfg(test)]

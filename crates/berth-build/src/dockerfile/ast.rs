@@ -1,5 +1,7 @@
 //! The parse tree, shaped like BuildKit's `parser.Node`.
 
+use crate::dockerfile::gostr;
+
 /// A heredoc attached to an instruction (`RUN <<EOF`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Heredoc {
@@ -34,11 +36,40 @@ pub struct Node {
     pub prev_comment: Vec<String>,
 }
 
+impl Node {
+    /// BuildKit's `Node.Dump()`: for the root, one `(keyword ["flags"]
+    /// "arg" ...)` line per instruction, quoted as Go's `%q` does. Tests
+    /// compare trees with BuildKit's through it.
+    pub fn dump(&self) -> String {
+        let mut s = gostr::to_lower(&self.value);
+        if !self.flags.is_empty() {
+            s.push(' ');
+            s.push_str(&gostr::quote_list(&self.flags));
+        }
+        for child in &self.children {
+            s.push('(');
+            s.push_str(&child.dump());
+            s.push_str(")\n");
+        }
+        for arg in &self.next {
+            s.push(' ');
+            if arg.children.is_empty() {
+                s.push_str(&gostr::quote(&arg.value));
+            } else {
+                s.push_str(&arg.dump());
+            }
+        }
+        gostr::trim_space(&s).to_string()
+    }
+}
+
 /// A parse warning BuildKit prints (empty continuation lines, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     pub short: String,
     pub detail: String,
+    /// BuildKit's documentation link for the rule.
+    pub url: String,
     pub line: usize,
 }
 

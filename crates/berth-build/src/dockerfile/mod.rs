@@ -2,5 +2,7 @@
 //! `shell` (word expansion) and `instructions` (nodes -> typed commands).
 
 pub mod ast;
+pub mod gostr;
 pub mod instructions;
+pub mod parser;
 pub mod shell;

@@ -4,6 +4,7 @@ mod build;
 mod container;
 mod container_fs;
 mod container_stats;
+mod debug;
 mod image;
 mod system;
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 
 use berth_engine::{Engine, EngineOptions, DEFAULT_ROOT, DEFAULT_RUNROOT};
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, InternalCommand};
+use crate::cli::{Cli, Command, ContainerCommand, DebugCommand, ImageCommand, InternalCommand};
 use crate::{CliError, CliResult};
 use image::print_rows;
 
@@ -62,6 +63,10 @@ pub fn need(path: &str, args: &[String], min: usize, max: Option<usize>) -> CliR
 pub fn run(cli: Cli) -> CliResult {
     if let Command::Completion(a) = &cli.command {
         return system::completion(a.shell);
+    }
+    // Needs no engine (nor root): it only reads a file.
+    if let Command::Debug(DebugCommand::DockerfileAst { file }) = &cli.command {
+        return debug::dockerfile_ast(file);
     }
     let engine = open_engine(&cli)?;
     match cli.command {
@@ -148,7 +153,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Internal(InternalCommand::BuildStep { id, bundle }) => {
             build::build_step(&engine, &id, &bundle)
         }
-        Command::Debug(crate::cli::DebugCommand::CheckStore) => system::check_store(&engine),
-        Command::Completion(_) => Ok(()),
+        Command::Debug(DebugCommand::CheckStore) => system::check_store(&engine),
+        Command::Completion(_) | Command::Debug(DebugCommand::DockerfileAst { .. }) => Ok(()),
     }
 }
