@@ -225,7 +225,7 @@ fn run_stage(
         let exec_result = match &step.op {
             LayerOp::Run(r) => run_op(r, &fs, env, board, &image, id),
             LayerOp::Copy(c) => copy_op(c, &fs, env, src_layers.as_deref()),
-            LayerOp::Mkdir { path, chown } => mkdir_op(path, chown.as_ref(), &fs),
+            LayerOp::Mkdir { path, user } => mkdir_op(path, user, &fs),
         };
         if let Err(message) = exec_result {
             env.progress.error(id, &message);
@@ -405,18 +405,30 @@ fn copy_op(
         }
         (_, None) => (env.ctx.root().to_path_buf(), env.include),
     };
+    let matcher = crate::context::ignore::PatternMatcher::new(&c.exclude)
+        .map_err(|e| format!("invalid --exclude pattern: {e}"))?;
+    let exclude = |p: &Path| {
+        !c.exclude.is_empty()
+            && matcher
+                .matches_or_parent_matches(&p.to_string_lossy())
+                .unwrap_or(false)
+    };
+    let keep_owner = matches!(c.source, CopySource::Stage(_) | CopySource::Image { .. });
     let r = crate::copy::copy(
         &crate::copy::CopyRequest {
             src_root: &src_root,
             include,
+            exclude: &exclude,
             sources: &c.sources,
             dest: &c.dest,
             workdir: &c.workdir,
             chown: c.chown.as_deref(),
             chmod: c.chmod.as_deref(),
-            exclude: &c.exclude,
+            keep_owner,
             add: c.add,
-            link: c.link,
+            checksum: None,
+            parents: false,
+            users_root: None,
         },
         &fs.rootfs,
     )
@@ -428,14 +440,27 @@ fn copy_op(
     r
 }
 
-fn mkdir_op(path: &str, chown: Option<&(u32, u32)>, fs: &StepFs) -> Result<(), String> {
+fn mkdir_op(path: &str, user: &str, fs: &StepFs) -> Result<(), String> {
     let p = crate::plan::join_in_root(&fs.rootfs, path);
     if p.symlink_metadata().is_ok() {
         return Ok(());
     }
-    std::fs::create_dir_all(&p).map_err(|e| format!("mkdir {path}: {e}"))?;
-    if let Some((u, g)) = chown {
-        std::os::unix::fs::chown(&p, Some(*u), Some(*g)).map_err(|e| format!("chown {path}: {e}"))?;
-    }
-    Ok(())
+    // WORKDIR creates missing directories owned by the USER in effect.
+    let owner = if user.is_empty() {
+        None
+    } else {
+        let read = |f: &str| std::fs::read(fs.rootfs.join(f.trim_start_matches('/'))).ok();
+        let p = process::resolve(
+            &process::ImageProcess {
+                cmd: Some(vec!["true".into()]),
+                user: user.to_string(),
+                ..Default::default()
+            },
+            &process::RunOptions::default(),
+            &read,
+        )
+        .map_err(|e| e.to_string())?;
+        Some((p.uid, p.gid))
+    };
+    crate::sandbox::mkdir_all_in_root(&fs.rootfs, path, owner).map_err(|e| format!("mkdir {path}: {e}"))
 }

@@ -21,6 +21,8 @@ pub struct ImageState {
     pub architecture: String,
     pub os: String,
     pub variant: Option<String>,
+    /// MAINTAINER.
+    pub author: Option<String>,
 }
 
 impl ImageState {
@@ -35,6 +37,7 @@ impl ImageState {
                 architecture: cfg.architecture.clone(),
                 os: cfg.os.clone(),
                 variant: cfg.variant.clone(),
+                author: None,
             },
             None => ImageState {
                 architecture: berth_image::host_arch().to_string(),
@@ -98,6 +101,9 @@ impl ImageState {
         let created = history.iter().rev().find_map(|h| h.created.clone());
         let mut top = Map::new();
         top.insert("architecture".into(), json!(self.architecture));
+        if let Some(a) = &self.author {
+            top.insert("author".into(), json!(a));
+        }
         top.insert("config".into(), buildkit_config(&self.config));
         if let Some(c) = created {
             top.insert("created".into(), json!(c));

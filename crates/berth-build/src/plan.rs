@@ -76,10 +76,7 @@ pub enum LayerOp {
     Run(RunOp),
     Copy(CopyOp),
     /// WORKDIR: the directory is created (owned by the USER in effect).
-    Mkdir {
-        path: String,
-        chown: Option<(u32, u32)>,
-    },
+    Mkdir { path: String, user: String },
 }
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use crate::dockerfile::instructions::{
     self, Command, Copy, Healthcheck, Instruction, ShellOrExec, Stage,
 };
 use crate::dockerfile::parser;
-use crate::dockerfile::shell::{EnvList, Lex};
+use crate::dockerfile::shell::Lex;
 use crate::image::{port_key, ImageState};
 use crate::plan::{
     CopyOp, CopySource, LayerOp, MountKind, Plan, RunMount, RunOp, StagePlan, Step,
@@ -743,20 +743,21 @@ fn plan_stage(
                 } else {
                     r.network.clone()
                 };
+                let op = LayerOp::Run(RunOp {
+                    args,
+                    env: run_env,
+                    cwd: if image.config.working_dir.is_empty() {
+                        "/".into()
+                    } else {
+                        image.config.working_dir.clone()
+                    },
+                    user: image.config.user.clone(),
+                    mounts,
+                    host_network: network == "host",
+                });
                 push_step(
                     &mut image,
-                    LayerOp::Run(RunOp {
-                        args,
-                        env: run_env,
-                        cwd: if image.config.working_dir.is_empty() {
-                            "/".into()
-                        } else {
-                            image.config.working_dir.clone()
-                        },
-                        user: image.config.user.clone(),
-                        mounts,
-                        host_network: network == "host",
-                    }),
+                    op,
                     format!("RUN {display_cmd}"),
                     history,
                 );

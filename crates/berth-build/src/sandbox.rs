@@ -182,3 +182,56 @@ pub fn run(
     }
     Ok(status.code().unwrap_or(255))
 }
+
+/// `mkdir -p` of `path` inside `root`, never leaving it: each component is
+/// resolved with `RESOLVE_IN_ROOT`, so a symlink on the way (even an
+/// absolute one) stays inside. New directories are 0755, owned by `owner`.
+pub fn mkdir_all_in_root(
+    root: &Path,
+    path: &str,
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<()> {
+    use rustix::fs::{self as rfs, Mode, OFlags};
+    use std::os::fd::AsFd;
+    let root_fd = rfs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut done = String::new();
+    for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        let parent = berth_image::unpack::open_in_root(
+            root_fd.as_fd(),
+            done.as_bytes(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        )?;
+        if !done.is_empty() {
+            done.push('/');
+        }
+        done.push_str(comp);
+        if comp == ".." {
+            continue;
+        }
+        match rfs::mkdirat(&parent, comp, Mode::from_raw_mode(0o755)) {
+            Ok(()) => {
+                // mkdir honours the umask; Docker's directories are 0755.
+                let dir = berth_image::unpack::open_in_root(
+                    root_fd.as_fd(),
+                    done.as_bytes(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                )?;
+                rfs::fchmod(&dir, Mode::from_raw_mode(0o755))?;
+                if let Some((u, g)) = owner {
+                    rfs::fchown(
+                        &dir,
+                        Some(rfs::Uid::from_raw(u)),
+                        Some(rfs::Gid::from_raw(g)),
+                    )?;
+                }
+            }
+            Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -30,7 +30,7 @@ pub struct BuildRequest {
     pub context: ContextArg,
     /// `-f`: a path (relative to the current directory), or `-` for stdin.
     pub dockerfile: Option<String>,
-    pub tags: Vec<Reference>,
+    pub tags: Vec<String>,
     pub target: Option<String>,
     /// `--build-arg`: a name with no value is unset (and not an error).
     pub build_args: Vec<(String, Option<String>)>,
@@ -59,6 +59,12 @@ pub fn build(
     progress: &Progress,
     berth_exe: &Path,
 ) -> Result<BuildOutcome, BuildError> {
+    let mut tags = Vec::new();
+    for t in &req.tags {
+        let r = Reference::parse(t)
+            .map_err(|e| BuildError::Other(format!("invalid tag {t:?}: {e}")))?;
+        tags.push(r.with_default_tag());
+    }
     let _gc = store.gc_guard(LockMode::Shared).map_err(BuildError::image)?;
     let scratch = Scratch::new(store.layout(), "build").map_err(|e| BuildError::Other(e.to_string()))?;
 
@@ -162,9 +168,9 @@ pub fn build(
     match &req.output {
         Output::Image => {
             progress.status(v_exp, "exporting layers done");
-            let id = output::commit_image(store, &result.image, &req.tags)?;
+            let id = output::commit_image(store, &result.image, &tags)?;
             progress.status(v_exp, &format!("writing image {id} done"));
-            for t in &req.tags {
+            for t in &tags {
                 progress.status(v_exp, &format!("naming to {t} done"));
             }
             outcome.id = Some(id);

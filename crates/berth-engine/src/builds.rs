@@ -123,7 +123,7 @@ impl Engine {
 
     /// Build cache records and their sizes, for `system df`.
     pub fn build_cache_usage(&self) -> Result<Vec<berth_image::build_cache::CacheRecord>> {
-        self.images.cache_list()
+        Ok(self.images.cache_list()?)
     }
 }
 

@@ -6,7 +6,7 @@
 //! it and reports which variables were used, for the cache key.
 
 mod bflag;
-mod mount;
+pub mod mount;
 
 use std::collections::BTreeSet;
 use std::fmt;

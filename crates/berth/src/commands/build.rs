@@ -7,7 +7,6 @@ use berth_build::output::Output;
 use berth_build::progress::{Mode, Progress};
 use berth_engine::builds::{BuildError, BuildRequest, ContextArg};
 use berth_engine::Engine;
-use berth_image::reference::Reference;
 
 use crate::attach::{self, AttachOptions, Outcome};
 use crate::cli::{BuildArgs, BuilderPruneArgs};
@@ -54,8 +53,8 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
     };
     let mut tags = Vec::new();
     for t in &a.tag {
-        match Reference::parse(t) {
-            Ok(r) if r.digest().is_none() => tags.push(r),
+        match berth_engine::images::check_reference(t) {
+            Ok(()) if !t.contains('@') => tags.push(t.clone()),
             _ => {
                 return Err(usage_error(format!(
                     "invalid argument \"{t}\" for \"-t, --tag\" flag: invalid reference format"

@@ -287,7 +287,7 @@ pub fn history(engine: &Engine, a: HistoryArgs, path: &str) -> CliResult {
     print_rows(&format, &headers, &rows)
 }
 
-fn confirm(prompt: &str) -> bool {
+pub fn confirm(prompt: &str) -> bool {
     eprint!("{prompt}\nAre you sure you want to continue? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
