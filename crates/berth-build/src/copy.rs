@@ -705,9 +705,11 @@ impl Copier<'_> {
             rel.push(name.clone());
             let full: Comps = base.iter().chain(rel.iter()).cloned().collect();
             if (self.include)(&rel_path(&full)) {
-                let st = lstat_at(dir.as_fd(), &name)
-                    .map_err(|e| io_err("lstat", display(&full), e))?;
-                let is_dir = st.as_ref().is_some_and(|s| file_type(s) == FileType::Directory);
+                let st =
+                    lstat_at(dir.as_fd(), &name).map_err(|e| io_err("lstat", display(&full), e))?;
+                let is_dir = st
+                    .as_ref()
+                    .is_some_and(|s| file_type(s) == FileType::Directory);
                 if go_match(pattern, &rel_bytes(rel)) {
                     out.push(full);
                 } else if is_dir && rel.len() < depth {
@@ -728,8 +730,7 @@ impl Copier<'_> {
             drop(fd);
             return Ok(());
         }
-        let mut dir = open_dir(self.dest_root.as_fd(), &[])
-            .map_err(|e| io_err("open", "/", e))?;
+        let mut dir = open_dir(self.dest_root.as_fd(), &[]).map_err(|e| io_err("open", "/", e))?;
         for i in 0..comps.len() {
             let name = comps[i].as_os_str();
             let shown = || display(&comps[..=i]);
@@ -768,8 +769,8 @@ impl Copier<'_> {
         dest_is_dir: bool,
         add: bool,
     ) -> Result<()> {
-        let resolved = root_path(self.src_root.as_fd(), src)
-            .map_err(|e| io_err("lstat", display(src), e))?;
+        let resolved =
+            root_path(self.src_root.as_fd(), src).map_err(|e| io_err("lstat", display(src), e))?;
         let not_found = || CopyError::NotFound(display(&resolved));
         if !resolved.is_empty() && !(self.include)(&rel_path(&resolved)) {
             return Err(not_found());
@@ -801,9 +802,7 @@ impl Copier<'_> {
             let (p, n) = self.open_parent(&self.dest_root, &dst)?;
             lstat_at(p.as_fd(), &n).map_err(|e| io_err("lstat", display(&dst), e))?
         };
-        let dst_exists_dir = dst_st
-            .as_ref()
-            .map(|s| file_type(s) == FileType::Directory);
+        let dst_exists_dir = dst_st.as_ref().map(|s| file_type(s) == FileType::Directory);
         if !src_is_dir && dst_exists_dir == Some(true) {
             if let Some(base) = src.last() {
                 dst.push(base.clone());
@@ -875,8 +874,7 @@ impl Copier<'_> {
                 .map_err(|e| io_err("open", display(src_rel), errno_io(e)))?;
             let ddir = rfs::openat(dst_dir, dst_name, DIR_RO, Mode::empty())
                 .map_err(|e| io_err("open", shown.clone(), errno_io(e)))?;
-            let names =
-                read_dir_sorted(&sdir).map_err(|e| io_err("open", display(src_rel), e))?;
+            let names = read_dir_sorted(&sdir).map_err(|e| io_err("open", display(src_rel), e))?;
             for name in names {
                 let mut child_rel = src_rel.to_vec();
                 child_rel.push(name.clone());
@@ -941,7 +939,11 @@ impl Copier<'_> {
                 let df = rfs::openat(
                     dst_dir,
                     dst_name,
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| io_err("open", shown.clone(), errno_io(e)))?;
@@ -960,7 +962,10 @@ impl Copier<'_> {
                     .map_err(|e| io_err("lchown", shown, e))?;
                 self.stats.symlinks += 1;
             }
-            FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo | FileType::Socket => {
+            FileType::CharacterDevice
+            | FileType::BlockDevice
+            | FileType::Fifo
+            | FileType::Socket => {
                 rfs::mknodat(
                     dst_dir,
                     dst_name,
@@ -1014,8 +1019,13 @@ impl Copier<'_> {
         )
         .map_err(errno_io)?;
         if chmod {
-            rfs::chmodat(dir, name, Mode::from_raw_mode(self.mode_of(st, false)), AtFlags::empty())
-                .map_err(errno_io)?;
+            rfs::chmodat(
+                dir,
+                name,
+                Mode::from_raw_mode(self.mode_of(st, false)),
+                AtFlags::empty(),
+            )
+            .map_err(errno_io)?;
         }
         rfs::utimensat(dir, name, &times(st), AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io)
     }
@@ -1247,7 +1257,12 @@ mod tests {
             "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n",
             0o644,
         );
-        write(p, "etc/group", "root:x:0:\nalice:x:1000:\nstaff:x:50:alice\n", 0o644);
+        write(
+            p,
+            "etc/group",
+            "root:x:0:\nalice:x:1000:\nstaff:x:50:alice\n",
+            0o644,
+        );
         write(p, "exist/f", "base\n", 0o644);
         fs::create_dir_all(p.join("exist/d2dir/f")).unwrap();
         fs::set_permissions(p.join("exist"), fs::Permissions::from_mode(0o711)).unwrap();
@@ -1326,7 +1341,10 @@ mod tests {
     fn file_onto_existing_dir_keeps_its_name() {
         let (ctx, root) = (context(), rootfs());
         run(ctx.path(), root.path(), &["f"], "/exist").unwrap();
-        assert_eq!(fs::read_to_string(root.path().join("exist/f")).unwrap(), "hello\n");
+        assert_eq!(
+            fs::read_to_string(root.path().join("exist/f")).unwrap(),
+            "hello\n"
+        );
     }
 
     #[test]
@@ -1334,7 +1352,10 @@ mod tests {
         // Docker 20.10: `COPY f f2 /multi` leaves a file with f2's content.
         let (ctx, root) = (context(), rootfs());
         run(ctx.path(), root.path(), &["f", "f2"], "/multi").unwrap();
-        assert_eq!(fs::read_to_string(root.path().join("multi")).unwrap(), "two\n");
+        assert_eq!(
+            fs::read_to_string(root.path().join("multi")).unwrap(),
+            "two\n"
+        );
         run(ctx.path(), root.path(), &["f", "f2"], "/m/").unwrap();
         assert!(root.path().join("m/f").is_file() && root.path().join("m/f2").is_file());
     }
@@ -1352,7 +1373,10 @@ mod tests {
     fn sources_cannot_leave_the_context() {
         let (ctx, root) = (context(), rootfs());
         run(ctx.path(), root.path(), &["../f"], "/up").unwrap();
-        assert_eq!(fs::read_to_string(root.path().join("up")).unwrap(), "hello\n");
+        assert_eq!(
+            fs::read_to_string(root.path().join("up")).unwrap(),
+            "hello\n"
+        );
         let e = run(ctx.path(), root.path(), &["abs"], "/x").unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -1387,8 +1411,11 @@ mod tests {
         let host = tempfile::tempdir().unwrap();
         let hp = host.path().to_str().unwrap().to_string();
         std::os::unix::fs::symlink(&hp, root.path().join("abs_out")).unwrap();
-        std::os::unix::fs::symlink(format!("../../../../../../..{hp}"), root.path().join("rel_out"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            format!("../../../../../../..{hp}"),
+            root.path().join("rel_out"),
+        )
+        .unwrap();
         run(ctx.path(), root.path(), &["f"], "/abs_out/").unwrap();
         run(ctx.path(), root.path(), &["d"], "/rel_out/").unwrap();
         run(ctx.path(), root.path(), &["f"], "/abs_out").unwrap();
@@ -1415,9 +1442,15 @@ mod tests {
     fn replacing_and_type_conflicts() {
         let (ctx, root) = (context(), rootfs());
         run(ctx.path(), root.path(), &["f"], "/exist/f").unwrap();
-        assert_eq!(fs::read_to_string(root.path().join("exist/f")).unwrap(), "hello\n");
+        assert_eq!(
+            fs::read_to_string(root.path().join("exist/f")).unwrap(),
+            "hello\n"
+        );
         let e = run(ctx.path(), root.path(), &["f"], "/exist/d2dir").unwrap_err();
-        assert_eq!(e.to_string(), "cannot replace to directory /exist/d2dir/f with file");
+        assert_eq!(
+            e.to_string(),
+            "cannot replace to directory /exist/d2dir/f with file"
+        );
         let e = run(ctx.path(), root.path(), &["d"], "/exist/f").unwrap_err();
         assert_eq!(e.to_string(), "cannot copy to non-directory: /exist/f");
         let e = run(ctx.path(), root.path(), &["f"], "/exist/f/").unwrap_err();
@@ -1443,16 +1476,27 @@ mod tests {
     fn dockerignore_and_exclude() {
         let (ctx, root) = (context(), rootfs());
         let ignore = |p: &Path| p != Path::new("f2") && p != Path::new("d/sub");
-        let e = run_with(ctx.path(), root.path(), &["f2"], "/x", |r| r.include = &ignore)
-            .unwrap_err();
+        let e = run_with(ctx.path(), root.path(), &["f2"], "/x", |r| {
+            r.include = &ignore
+        })
+        .unwrap_err();
         assert!(matches!(e, CopyError::NotFound(_)));
-        run_with(ctx.path(), root.path(), &["."], "/all/", |r| r.include = &ignore).unwrap();
+        run_with(ctx.path(), root.path(), &["."], "/all/", |r| {
+            r.include = &ignore
+        })
+        .unwrap();
         assert!(root.path().join("all/f").exists() && !root.path().join("all/f2").exists());
         assert!(!root.path().join("all/d/sub").exists() && root.path().join("all/d/x").exists());
-        run_with(ctx.path(), root.path(), &["f*"], "/w/", |r| r.include = &ignore).unwrap();
+        run_with(ctx.path(), root.path(), &["f*"], "/w/", |r| {
+            r.include = &ignore
+        })
+        .unwrap();
         assert!(!root.path().join("w/f2").exists());
         let excl = |p: &Path| p == Path::new("x") || p == Path::new("sub");
-        run_with(ctx.path(), root.path(), &["d"], "/ex", |r| r.exclude = &excl).unwrap();
+        run_with(ctx.path(), root.path(), &["d"], "/ex", |r| {
+            r.exclude = &excl
+        })
+        .unwrap();
         assert!(!root.path().join("ex/x").exists() && !root.path().join("ex/sub").exists());
         assert!(root.path().join("ex/hl").exists());
     }
@@ -1467,8 +1511,10 @@ mod tests {
             let m = meta(&root.path().join(p));
             (m.uid(), m.gid())
         };
-        run_with(ctx.path(), root.path(), &["f"], "/cn/dir/", |r| r.chown = Some("alice"))
-            .unwrap();
+        run_with(ctx.path(), root.path(), &["f"], "/cn/dir/", |r| {
+            r.chown = Some("alice")
+        })
+        .unwrap();
         assert_eq!(ids("cn"), (1000, 1000));
         assert_eq!(ids("cn/dir"), (1000, 1000));
         assert_eq!(ids("cn/dir/f"), (1000, 1000));
@@ -1482,20 +1528,30 @@ mod tests {
             ("99999999999", (0, 0)),
             ("7:8", (7, 8)),
         ] {
-            run_with(ctx.path(), root.path(), &["f"], "/c", |r| r.chown = Some(spec)).unwrap();
+            run_with(ctx.path(), root.path(), &["f"], "/c", |r| {
+                r.chown = Some(spec)
+            })
+            .unwrap();
             assert_eq!(ids("c"), want, "{spec}");
         }
         fs::remove_file(root.path().join("etc/passwd")).unwrap();
-        let e = run_with(ctx.path(), root.path(), &["f"], "/c", |r| r.chown = Some("alice"))
-            .unwrap_err();
+        let e = run_with(ctx.path(), root.path(), &["f"], "/c", |r| {
+            r.chown = Some("alice")
+        })
+        .unwrap_err();
         assert_eq!(e.to_string(), "open /etc/passwd: no such file or directory");
         // Ids need no files.
-        run_with(ctx.path(), root.path(), &["f"], "/c", |r| r.chown = Some("5:6")).unwrap();
+        run_with(ctx.path(), root.path(), &["f"], "/c", |r| {
+            r.chown = Some("5:6")
+        })
+        .unwrap();
         // /etc/passwd is read inside the root: a symlink to the host's is not followed out.
         std::os::unix::fs::symlink("/../../../../etc/passwd", root.path().join("etc/passwd"))
             .unwrap();
         assert!(
-            run_with(ctx.path(), root.path(), &["f"], "/c", |r| r.chown = Some("root2")).is_err()
+            run_with(ctx.path(), root.path(), &["f"], "/c", |r| r.chown =
+                Some("root2"))
+            .is_err()
         );
     }
 
@@ -1513,7 +1569,10 @@ mod tests {
         .unwrap();
         run(ctx.path(), root.path(), &["f2"], "/ctx").unwrap();
         assert_eq!(meta(&root.path().join("ctx")).uid(), 0);
-        run_with(ctx.path(), root.path(), &["f2"], "/from", |r| r.keep_owner = true).unwrap();
+        run_with(ctx.path(), root.path(), &["f2"], "/from", |r| {
+            r.keep_owner = true
+        })
+        .unwrap();
         let m = meta(&root.path().join("from"));
         assert_eq!((m.uid(), m.gid()), (1234, 99));
     }
@@ -1521,21 +1580,32 @@ mod tests {
     #[test]
     fn chmod_applies_to_copied_entries_not_created_parents() {
         let (ctx, root) = (context(), rootfs());
-        run_with(ctx.path(), root.path(), &["d"], "/cm/sub/", |r| r.chmod = Some("600")).unwrap();
+        run_with(ctx.path(), root.path(), &["d"], "/cm/sub/", |r| {
+            r.chmod = Some("600")
+        })
+        .unwrap();
         assert_eq!(mode(&root.path().join("cm")), 0o755);
         assert_eq!(mode(&root.path().join("cm/sub")), 0o755);
         assert_eq!(mode(&root.path().join("cm/sub/x")), 0o600);
         assert_eq!(mode(&root.path().join("cm/sub/sub")), 0o600);
-        run_with(ctx.path(), root.path(), &["f"], "/sym", |r| r.chmod = Some("u+x,g=u,o-r"))
-            .unwrap();
+        run_with(ctx.path(), root.path(), &["f"], "/sym", |r| {
+            r.chmod = Some("u+x,g=u,o-r")
+        })
+        .unwrap();
         assert_eq!(mode(&root.path().join("sym")), 0o770);
-        let e = run_with(ctx.path(), root.path(), &["f"], "/x", |r| r.chmod = Some("999"))
-            .unwrap_err();
+        let e = run_with(ctx.path(), root.path(), &["f"], "/x", |r| {
+            r.chmod = Some("999")
+        })
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "invalid chmod parameter: '999'. it should be octal string and between 0 and 07777"
         );
-        assert!(run_with(ctx.path(), root.path(), &["f"], "/x", |r| r.chmod = Some("q+z")).is_err());
+        assert!(
+            run_with(ctx.path(), root.path(), &["f"], "/x", |r| r.chmod =
+                Some("q+z"))
+            .is_err()
+        );
     }
 
     #[test]
@@ -1620,7 +1690,10 @@ mod tests {
         assert!(r.join("adm/inner").is_file());
         // Compressed non-tar and a non-tar named .tar are copied as they are.
         add(&["plain.gz"], "/pg", None).unwrap();
-        assert_eq!(fs::read(r.join("pg")).unwrap(), fs::read(c.join("plain.gz")).unwrap());
+        assert_eq!(
+            fs::read(r.join("pg")).unwrap(),
+            fs::read(c.join("plain.gz")).unwrap()
+        );
         add(&["notar.tar"], "/nt", None).unwrap();
         assert_eq!(fs::read_to_string(r.join("nt")).unwrap(), "notar\n");
         // COPY never extracts.
@@ -1638,11 +1711,17 @@ mod tests {
         let (ctx, root) = (context(), rootfs());
         let e = run(ctx.path(), root.path(), &["http://example.com/x"], "/x").unwrap_err();
         assert_eq!(e.to_string(), "source can't be a URL for COPY");
-        let e = run_with(ctx.path(), root.path(), &["https://example.com/x.tar"], "/x", |r| {
-            r.add = true
-        })
+        let e = run_with(
+            ctx.path(),
+            root.path(),
+            &["https://example.com/x.tar"],
+            "/x",
+            |r| r.add = true,
+        )
         .unwrap_err();
-        assert!(e.to_string().starts_with("failed to fetch \"https://example.com/x.tar\""));
+        assert!(e
+            .to_string()
+            .starts_with("failed to fetch \"https://example.com/x.tar\""));
         let e = run_with(ctx.path(), root.path(), &["f"], "/x", |r| {
             r.add = true;
             r.checksum = Some("sha256:00");
@@ -1673,7 +1752,9 @@ mod bench {
         for i in 0..20_000u32 {
             let dir = src.join(format!("d{}/e{}", i % 50, i % 7));
             std::fs::create_dir_all(&dir).unwrap();
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             // Sizes from 0 to ~20 KB, averaging 10 KB: 200 MB in all.
             let len = (seed >> 33) % 20_480;
             let data = vec![(i % 251) as u8; len as usize];

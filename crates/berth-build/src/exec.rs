@@ -110,9 +110,25 @@ pub fn execute(plan: &Plan, env: &ExecEnv) -> Result<StageResult, BuildError> {
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    board
-        .wait(plan.target)
-        .map_err(|m| BuildError::Other(m))
+    board.wait(plan.target).map_err(|m| BuildError::Other(m))
+}
+
+/// A source that cannot be checksummed fails the step before it runs,
+/// worded as BuildKit words it.
+fn cache_key_error(env: &ExecEnv, step: &crate::plan::Step, e: String) -> BuildError {
+    let message = match e.strip_suffix(": not found") {
+        Some(p) => format!("{p} not found: not found"),
+        None => e,
+    };
+    env.progress.start(step.vertex);
+    env.progress.error(step.vertex, &message);
+    BuildError::Step {
+        step: step.display.clone(),
+        line: step.line,
+        summary: format!("failed to compute cache key: {message}"),
+        message,
+        vertex: step.vertex,
+    }
 }
 
 fn hash_parts(parts: &[&[u8]]) -> String {
@@ -153,7 +169,10 @@ fn run_stage(
                 hash_parts(&[b"stage", r.key.as_bytes()]),
             )
         }
-        None => (st.image.clone(), hash_parts(&[b"from", st.base_key.as_bytes()])),
+        None => (
+            st.image.clone(),
+            hash_parts(&[b"from", st.base_key.as_bytes()]),
+        ),
     };
     if let Some(v) = st.from_vertex {
         env.progress.start(v);
@@ -171,11 +190,7 @@ fn run_stage(
                 CopySource::Image { key, layers } => (key.clone(), Some(layers.clone())),
                 CopySource::Context => {
                     let sum = crate::checksum_sources(env, &c.sources, &c.exclude)
-                        .map_err(|e| BuildError::Step {
-                            step: step.display.clone(),
-                            line: step.line,
-                            message: e,
-                        })?;
+                        .map_err(|e| cache_key_error(env, step, e))?;
                     (sum, None)
                 }
                 CopySource::Heredoc(_) => (String::new(), None),
@@ -189,11 +204,7 @@ fn run_stage(
                     }
                     if m.kind == crate::plan::MountKind::Bind && m.from_stage.is_none() {
                         let sum = crate::checksum_sources(env, &[m.source.clone()], &[])
-                            .map_err(|e| BuildError::Step {
-                                step: step.display.clone(),
-                                line: step.line,
-                                message: e,
-                            })?;
+                            .map_err(|e| cache_key_error(env, step, e))?;
                         k.push_str(&sum);
                     }
                 }
@@ -232,7 +243,9 @@ fn run_stage(
             return Err(BuildError::Step {
                 step: step.display.clone(),
                 line: step.line,
+                summary: message.clone(),
                 message,
+                vertex: id,
             });
         }
         fs.unmount()
@@ -323,11 +336,7 @@ fn run_op(
                     None => env.ctx.root().to_path_buf(),
                 };
                 let src = crate::plan::join_in_root(&src_root, &m.source);
-                (
-                    src.display().to_string(),
-                    "bind",
-                    vec!["rbind".into()],
-                )
+                (src.display().to_string(), "bind", vec!["rbind".into()])
             }
             crate::plan::MountKind::Secret => {
                 let path = env
@@ -336,7 +345,11 @@ fn run_op(
                     .find(|(id, _)| *id == m.id)
                     .map(|(_, p)| p.clone());
                 match path {
-                    Some(p) => (p.display().to_string(), "bind", vec!["rbind".into(), "ro".into()]),
+                    Some(p) => (
+                        p.display().to_string(),
+                        "bind",
+                        vec!["rbind".into(), "ro".into()],
+                    ),
                     None if m.required => {
                         return Err(format!("secret {} not found", m.id));
                     }
@@ -398,7 +411,8 @@ fn copy_op(
         }
         (_, Some(layers)) => {
             let d = env.scratch.path().join(format!("from-{}", random_id()));
-            let f = StepFs::mount(d, &lowers(env.store, layers)).map_err(|e| format!("mount: {e}"))?;
+            let f =
+                StepFs::mount(d, &lowers(env.store, layers)).map_err(|e| format!("mount: {e}"))?;
             let root = f.rootfs.clone();
             _keep = Some(f);
             (root, &all)
@@ -462,5 +476,6 @@ fn mkdir_op(path: &str, user: &str, fs: &StepFs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         Some((p.uid, p.gid))
     };
-    crate::sandbox::mkdir_all_in_root(&fs.rootfs, path, owner).map_err(|e| format!("mkdir {path}: {e}"))
+    crate::sandbox::mkdir_all_in_root(&fs.rootfs, path, owner)
+        .map_err(|e| format!("mkdir {path}: {e}"))
 }

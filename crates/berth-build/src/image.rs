@@ -110,11 +110,7 @@ impl ImageState {
         }
         top.insert("history".into(), json!(history));
         top.insert("os".into(), json!(self.os));
-        let diff_ids: Vec<String> = self
-            .layers
-            .iter()
-            .map(|l| l.diff_id.to_string())
-            .collect();
+        let diff_ids: Vec<String> = self.layers.iter().map(|l| l.diff_id.to_string()).collect();
         top.insert(
             "rootfs".into(),
             json!({"type": "layers", "diff_ids": diff_ids}),

@@ -20,19 +20,25 @@ pub mod progress;
 pub mod sandbox;
 pub mod session;
 
-
 /// Why a build failed. `Step` errors carry the Dockerfile line, printed
 /// the way BuildKit prints them.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// A Dockerfile that does not parse or does not make sense.
     #[error("{message}")]
-    Dockerfile { message: String, line: Option<usize> },
-    #[error("{message}")]
+    Dockerfile {
+        message: String,
+        line: Option<usize>,
+    },
+    /// A step failed: `message` is what its progress line says, `summary`
+    /// the last line the CLI prints (BuildKit adds a prefix for some).
+    #[error("{summary}")]
     Step {
         step: String,
         line: usize,
         message: String,
+        summary: String,
+        vertex: progress::Id,
     },
     /// A stage this one needs failed (its own error is reported).
     #[error("{0}")]
@@ -81,7 +87,9 @@ pub fn human_bytes(n: u64) -> String {
     // %.4g: four significant digits, trailing zeros dropped.
     let digits_before = format!("{}", v.trunc() as u64).len();
     let prec = 4usize.saturating_sub(digits_before);
-    let s = if prec == 0 { format!("{}", v.round() as u64) } else {
+    let s = if prec == 0 {
+        format!("{}", v.round() as u64)
+    } else {
         let t = format!("{:.*}", prec, v);
         let t = t.trim_end_matches('0').trim_end_matches('.').to_string();
         let _ = s;

@@ -76,7 +76,10 @@ pub enum LayerOp {
     Run(RunOp),
     Copy(CopyOp),
     /// WORKDIR: the directory is created (owned by the USER in effect).
-    Mkdir { path: String, user: String },
+    Mkdir {
+        path: String,
+        user: String,
+    },
 }
 
 #[derive(Debug, Clone)]

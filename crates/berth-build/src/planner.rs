@@ -17,9 +17,7 @@ use crate::dockerfile::instructions::{
 use crate::dockerfile::parser;
 use crate::dockerfile::shell::Lex;
 use crate::image::{port_key, ImageState};
-use crate::plan::{
-    CopyOp, CopySource, LayerOp, MountKind, Plan, RunMount, RunOp, StagePlan, Step,
-};
+use crate::plan::{CopyOp, CopySource, LayerOp, MountKind, Plan, RunMount, RunOp, StagePlan, Step};
 use crate::progress::Progress;
 use crate::BuildError;
 
@@ -217,7 +215,10 @@ struct StageCtx {
 /// A stage reference in FROM / --from: by name (case-insensitive) or index.
 fn find_stage(stages: &[Stage], name: &str, before: usize) -> Option<usize> {
     let lower = name.to_lowercase();
-    if let Some(i) = stages.iter().position(|s| !s.name.is_empty() && s.name == lower) {
+    if let Some(i) = stages
+        .iter()
+        .position(|s| !s.name.is_empty() && s.name == lower)
+    {
         return Some(i);
     }
     match name.parse::<usize>() {
@@ -264,8 +265,17 @@ pub fn plan(
 ) -> Result<(Plan, Vec<String>), BuildError> {
     let parsed = parser::parse(dockerfile).map_err(|e| df_err(e.to_string(), Some(e.line())))?;
     let mut warnings = Vec::new();
-    let (mut stages, meta) = instructions::parse(&parsed.ast)
-        .map_err(|e| df_err(e.to_string(), Some(e.start_line)))?;
+    // Docker 20.10's BuildKit says "line N", newer ones "on line N".
+    let (mut stages, meta) = instructions::parse(&parsed.ast).map_err(|e| {
+        df_err(
+            e.to_string().replacen(
+                "dockerfile parse error on line",
+                "dockerfile parse error line",
+                1,
+            ),
+            Some(e.start_line),
+        )
+    })?;
     if stages.is_empty() {
         return Err(df_err("file with no instructions", None));
     }
@@ -453,14 +463,20 @@ fn plan_stage(
 ) -> Result<StagePlan, BuildError> {
     let base_stage = find_stage(stages, &st.base_name, index).filter(|&j| j != index);
     let (mut image, base_key, from_name) = if let Some(j) = base_stage {
-        let p = plans[j]
-            .as_ref()
-            .ok_or_else(|| BuildError::Other("internal error: stage planned out of order".into()))?;
+        let p = plans[j].as_ref().ok_or_else(|| {
+            BuildError::Other("internal error: stage planned out of order".into())
+        })?;
         (p.image.clone(), String::new(), None)
     } else if st.base_name == "scratch" {
         (ImageState::from_base(None), "scratch".to_string(), None)
     } else {
+        let v = progress.vertex(&format!(
+            "[internal] load metadata for {}",
+            shown_ref(&st.base_name)
+        ));
+        progress.start(v);
         let (img, id) = local_image(store, &st.base_name)?;
+        progress.done(v);
         let cfg: &ImageConfig = &img.config;
         (
             ImageState::from_base(Some((cfg, &img.record.layers))),
@@ -511,9 +527,8 @@ fn plan_stage(
     } else {
         String::new()
     };
-    let from_vertex = from_name.map(|f| {
-        progress.vertex(&format!("[{prefix}1/{layer_steps}] FROM {f}"))
-    });
+    let from_vertex =
+        from_name.map(|f| progress.vertex(&format!("[{prefix}1/{layer_steps}] FROM {f}")));
     let mut sc = StageCtx {
         args: Vec::new(),
         cmd_set: false,
@@ -529,30 +544,39 @@ fn plan_stage(
                 None => env.push((e.clone(), String::new())),
             }
         }
-        let original_args = c.code.splitn(2, char::is_whitespace).nth(1).unwrap_or("").trim().to_string();
+        let original_args = c
+            .code
+            .splitn(2, char::is_whitespace)
+            .nth(1)
+            .unwrap_or("")
+            .trim()
+            .to_string();
         if !matches!(c.instruction, Instruction::Arg(_)) {
-            let seen = c.expand(lex, &env).map_err(|e| df_err(e.to_string(), Some(e.start_line)))?;
+            let seen = c
+                .expand(lex, &env)
+                .map_err(|e| df_err(e.to_string(), Some(e.start_line)))?;
             for m in seen.matched {
                 if build_args.contains_key(&m) && sc.args.iter().any(|(k, _)| *k == m) {
                     used_args.insert(m);
                 }
             }
         }
-        let mut push_step = |image: &mut ImageState, op: LayerOp, display: String, history: String| {
-            pos += 1;
-            let v = progress.vertex(&format!("[{prefix}{pos}/{layer_steps}] {display}"));
-            image.add_history(history, None);
-            let hi = image.history.len() - 1;
-            // A layer step's entry is a layer until it proves empty.
-            image.history[hi].empty_layer = false;
-            steps.push(Step {
-                op,
-                display: format!("[{prefix}{pos}/{layer_steps}] {display}"),
-                line,
-                history_index: hi,
-                vertex: v,
-            });
-        };
+        let mut push_step =
+            |image: &mut ImageState, op: LayerOp, display: String, history: String| {
+                pos += 1;
+                let v = progress.vertex(&format!("[{prefix}{pos}/{layer_steps}] {display}"));
+                image.add_history(history, None);
+                let hi = image.history.len() - 1;
+                // A layer step's entry is a layer until it proves empty.
+                image.history[hi].empty_layer = false;
+                steps.push(Step {
+                    op,
+                    display: format!("[{prefix}{pos}/{layer_steps}] {display}"),
+                    line,
+                    history_index: hi,
+                    vertex: v,
+                });
+            };
         match c.instruction {
             Instruction::From(_) => {}
             Instruction::Env(pairs) => {
@@ -569,10 +593,15 @@ fn plan_stage(
                     let value = if let Some(v) = build_args.get(&p.key) {
                         used_args.insert(p.key.clone());
                         v.clone().or_else(|| {
-                            p.value.as_ref().and_then(|d| lex.process_word(d, &env).ok())
+                            p.value
+                                .as_ref()
+                                .and_then(|d| lex.process_word(d, &env).ok())
                         })
                     } else if let Some(d) = &p.value {
-                        Some(lex.process_word(d, &env).map_err(|e| df_err(e, Some(line)))?)
+                        Some(
+                            lex.process_word(d, &env)
+                                .map_err(|e| df_err(e, Some(line)))?,
+                        )
                     } else {
                         meta_env
                             .iter()
@@ -594,7 +623,8 @@ fn plan_stage(
             Instruction::Label(pairs) => {
                 let mut parts = Vec::new();
                 for p in &pairs {
-                    crate::image::labels_mut(&mut image.config).insert(p.key.clone(), p.value.clone());
+                    crate::image::labels_mut(&mut image.config)
+                        .insert(p.key.clone(), p.value.clone());
                     parts.push(format!("{}={}", p.key, p.value));
                 }
                 image.add_history(format!("LABEL {}", parts.join(" ")), None);
@@ -695,12 +725,22 @@ fn plan_stage(
                     .clone()
                     .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
                 let (args, display_cmd) = match &r.cmd {
-                    ShellOrExec::Exec(v) => (v.clone(), format!("[{}]", v.iter().map(|s| go_quote(s)).collect::<Vec<_>>().join(" "))),
+                    ShellOrExec::Exec(v) => (
+                        v.clone(),
+                        format!(
+                            "[{}]",
+                            v.iter().map(|s| go_quote(s)).collect::<Vec<_>>().join(" ")
+                        ),
+                    ),
                     ShellOrExec::Shell(s) => {
                         let script = match r.heredocs.as_slice() {
                             [h] if s.trim() == format!("<<{}", h.name)
                                 || s.trim() == format!("<<-{}", h.name)
-                                || s.trim().trim_start_matches("<<").trim_start_matches('-').trim_matches(['"', '\'']) == h.name =>
+                                || s.trim()
+                                    .trim_start_matches("<<")
+                                    .trim_start_matches('-')
+                                    .trim_matches(['"', '\''])
+                                    == h.name =>
                             {
                                 h.data.clone()
                             }
@@ -723,7 +763,10 @@ fn plan_stage(
                 };
                 let mut run_env: Vec<String> = image.env().to_vec();
                 for (k, v) in &sc.args {
-                    if !run_env.iter().any(|e| e.split('=').next() == Some(k.as_str())) {
+                    if !run_env
+                        .iter()
+                        .any(|e| e.split('=').next() == Some(k.as_str()))
+                    {
                         run_env.push(format!("{k}={v}"));
                     }
                 }
@@ -755,12 +798,7 @@ fn plan_stage(
                     mounts,
                     host_network: network == "host",
                 });
-                push_step(
-                    &mut image,
-                    op,
-                    format!("RUN {display_cmd}"),
-                    history,
-                );
+                push_step(&mut image, op, format!("RUN {display_cmd}"), history);
             }
             Instruction::Copy(cp) => {
                 let op = copy_op(store, stages, index, &image, &cp, false)?;
@@ -821,7 +859,10 @@ fn run_mount(
         MountType::Secret => MountKind::Secret,
         other => {
             return Err(df_err(
-                format!("mount type {} is not supported by berth yet", other.as_str()),
+                format!(
+                    "mount type {} is not supported by berth yet",
+                    other.as_str()
+                ),
                 None,
             ))
         }
@@ -831,7 +872,10 @@ fn run_mount(
     } else {
         Some(find_stage(stages, &m.from, index).ok_or_else(|| {
             df_err(
-                format!("mount from {:?}: only stages of this Dockerfile are supported", m.from),
+                format!(
+                    "mount from {:?}: only stages of this Dockerfile are supported",
+                    m.from
+                ),
                 None,
             )
         })?)
@@ -839,11 +883,7 @@ fn run_mount(
     let id = if !m.cache_id.is_empty() {
         m.cache_id.clone()
     } else if kind == MountKind::Secret {
-        m.target
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string()
+        m.target.rsplit('/').next().unwrap_or_default().to_string()
     } else {
         m.target.clone()
     };
@@ -855,7 +895,11 @@ fn run_mount(
     Ok(RunMount {
         kind,
         target,
-        source: if m.source.is_empty() { "/".into() } else { m.source.clone() },
+        source: if m.source.is_empty() {
+            "/".into()
+        } else {
+            m.source.clone()
+        },
         from_stage,
         id,
         readonly: m.read_only,
@@ -895,10 +939,9 @@ fn copy_op(
         cp.source_contents.iter().map(|s| s.path.clone()).collect()
     };
     if add {
-        if let Some(u) = sources
-            .iter()
-            .find(|s| s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@"))
-        {
+        if let Some(u) = sources.iter().find(|s| {
+            s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@")
+        }) {
             return Err(BuildError::Other(format!(
                 "failed to load cache key: invalid response status 0 fetching {u}: berth builds offline and does not download ADD sources"
             )));

@@ -17,7 +17,11 @@ impl Mode {
     /// `--progress` value; `auto` picks tty when stderr is a terminal.
     pub fn parse(s: &str, stderr_is_tty: bool) -> Result<Mode, String> {
         match s {
-            "auto" | "" => Ok(if stderr_is_tty { Mode::Tty } else { Mode::Plain }),
+            "auto" | "" => Ok(if stderr_is_tty {
+                Mode::Tty
+            } else {
+                Mode::Plain
+            }),
             "tty" => Ok(Mode::Tty),
             "plain" => Ok(Mode::Plain),
             "quiet" => Ok(Mode::Quiet),
@@ -209,6 +213,10 @@ impl Progress {
             let start = v.logs.len().saturating_sub(n);
             (v.name.clone(), v.logs[start..].to_vec())
         })
+    }
+
+    pub fn is_tty(&self) -> bool {
+        self.with(|i| i.mode == Mode::Tty)
     }
 
     /// Final redraw (tty) or newline (plain).

@@ -82,24 +82,37 @@ pub struct RunSpec<'a> {
 /// to create for them are removed again so they are not part of the layer.
 const ETC_FILES: [&str; 2] = ["/etc/resolv.conf", "/etc/hosts"];
 
-const HOSTS: &str = "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+const HOSTS: &str =
+    "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
 /// Run the process in `fs`; every output line goes to `on_line` (stream 1
 /// or 2). Returns the exit code.
-pub fn run(
-    fs: &StepFs,
-    r: &RunSpec,
-    on_line: &mut dyn FnMut(u8, &[u8]),
-) -> Result<i32, String> {
-    let had: Vec<bool> = ETC_FILES
+pub fn run(fs: &StepFs, r: &RunSpec, on_line: &mut dyn FnMut(u8, &[u8])) -> Result<i32, String> {
+    // Mount points the runtime will create; BuildKit removes such stubs
+    // afterwards so they do not end up in the layer.
+    let mut stubs: Vec<PathBuf> = Vec::new();
+    for dest in ETC_FILES
         .iter()
-        .map(|p| {
-            fs.rootfs
-                .join(p.trim_start_matches('/'))
-                .symlink_metadata()
-                .is_ok()
-        })
-        .collect();
+        .map(|s| s.to_string())
+        .chain(r.mounts.iter().map(|m| m.destination.clone()))
+    {
+        let mut p = fs.rootfs.clone();
+        for c in dest
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != "." && *c != "..")
+        {
+            p.push(c);
+            match p.symlink_metadata() {
+                Ok(m) if m.file_type().is_symlink() => break,
+                Ok(_) => {}
+                Err(_) => {
+                    if !stubs.contains(&p) {
+                        stubs.push(p.clone());
+                    }
+                }
+            }
+        }
+    }
     let hosts = fs.dir.join("hosts");
     let resolv = fs.dir.join("resolv.conf");
     std::fs::write(&hosts, HOSTS).map_err(|e| format!("write hosts: {e}"))?;
@@ -141,7 +154,8 @@ pub fn run(
         .arg(r.runroot)
         .args(["internal", "build-step", r.id])
         .arg(&bundle)
-        .stdin(Stdio::null())
+        // A lifeline: the child stops the step when this pipe closes.
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -149,7 +163,9 @@ pub fn run(
     let out = child.stdout.take();
     let err = child.stderr.take();
     let (tx, rx) = std::sync::mpsc::channel::<(u8, Vec<u8>)>();
-    let pump = |stream: u8, src: Option<Box<dyn Read + Send>>, tx: std::sync::mpsc::Sender<(u8, Vec<u8>)>| {
+    let pump = |stream: u8,
+                src: Option<Box<dyn Read + Send>>,
+                tx: std::sync::mpsc::Sender<(u8, Vec<u8>)>| {
         std::thread::spawn(move || {
             let Some(src) = src else { return };
             let mut br = BufReader::new(src);
@@ -167,7 +183,11 @@ pub fn run(
             }
         })
     };
-    let t1 = pump(1, out.map(|o| Box::new(o) as Box<dyn Read + Send>), tx.clone());
+    let t1 = pump(
+        1,
+        out.map(|o| Box::new(o) as Box<dyn Read + Send>),
+        tx.clone(),
+    );
     let t2 = pump(2, err.map(|o| Box::new(o) as Box<dyn Read + Send>), tx);
     for (stream, line) in rx {
         on_line(stream, &line);
@@ -175,9 +195,16 @@ pub fn run(
     let _ = t1.join();
     let _ = t2.join();
     let status = child.wait().map_err(|e| format!("build step: {e}"))?;
-    for (p, had) in ETC_FILES.iter().zip(had) {
-        if !had {
-            let _ = std::fs::remove_file(fs.rootfs.join(p.trim_start_matches('/')));
+    drop(child.stdin.take());
+    for p in stubs.iter().rev() {
+        match p.symlink_metadata() {
+            Ok(m) if m.is_dir() => {
+                let _ = std::fs::remove_dir(p);
+            }
+            Ok(m) if m.is_file() && m.len() == 0 => {
+                let _ = std::fs::remove_file(p);
+            }
+            _ => {}
         }
     }
     Ok(status.code().unwrap_or(255))

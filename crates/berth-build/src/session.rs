@@ -65,8 +65,11 @@ pub fn build(
             .map_err(|e| BuildError::Other(format!("invalid tag {t:?}: {e}")))?;
         tags.push(r.with_default_tag());
     }
-    let _gc = store.gc_guard(LockMode::Shared).map_err(BuildError::image)?;
-    let scratch = Scratch::new(store.layout(), "build").map_err(|e| BuildError::Other(e.to_string()))?;
+    let _gc = store
+        .gc_guard(LockMode::Shared)
+        .map_err(BuildError::image)?;
+    let scratch =
+        Scratch::new(store.layout(), "build").map_err(|e| BuildError::Other(e.to_string()))?;
 
     // The Dockerfile from stdin goes into scratch so the context can name it.
     let stdin_dockerfile = if req.dockerfile.as_deref() == Some("-") {
@@ -150,6 +153,24 @@ pub fn build(
         secrets: &req.secrets,
         progress: progress.clone(),
     };
+    let uses_context = plan.stages.iter().enumerate().any(|(i, st)| {
+        plan.needed[i]
+            && st.steps.iter().any(|s| match &s.op {
+                crate::plan::LayerOp::Copy(c) => {
+                    matches!(c.source, crate::plan::CopySource::Context)
+                }
+                crate::plan::LayerOp::Run(r) => r
+                    .mounts
+                    .iter()
+                    .any(|m| m.kind == crate::plan::MountKind::Bind && m.from_stage.is_none()),
+                _ => false,
+            })
+    });
+    if uses_context {
+        let v = progress.vertex("[internal] load build context");
+        progress.start(v);
+        progress.done(v);
+    }
     let result = exec::execute(&plan, &env);
     if let Ok(mut c) = checksummer.lock() {
         let _ = c.save();
@@ -161,10 +182,7 @@ pub fn build(
         _ => "exporting to client",
     });
     progress.start(v_exp);
-    let mut outcome = BuildOutcome {
-        id: None,
-        warnings,
-    };
+    let mut outcome = BuildOutcome { id: None, warnings };
     match &req.output {
         Output::Image => {
             progress.status(v_exp, "exporting layers done");

@@ -16,8 +16,12 @@ impl Engine {
     pub fn build_step_start(&self, id: &str, bundle: &Path) -> Result<UnixStream> {
         let runtime = Runtime::Embedded;
         let state_root = self.layout.runtime_state_dir("berth");
-        std::fs::create_dir_all(&state_root)
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("{}: {e}", state_root.display())))?;
+        std::fs::create_dir_all(&state_root).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("{}: {e}", state_root.display()),
+            )
+        })?;
         let monitor = sibling_exe("berth-monitor", "BERTH_MONITOR");
         let launched = driver::launch(&Launch {
             id,
@@ -47,9 +51,8 @@ impl Engine {
         for dir in berth_runtime::cgroups::dirs(&format!("/berth/{id}")) {
             for pid in berth_runtime::cgroups::pids(&dir) {
                 let _ = rustix::process::kill_process(
-                    rustix::process::Pid::from_raw(pid).ok_or_else(|| {
-                        Error::new(ErrorKind::Internal, format!("bad pid {pid}"))
-                    })?,
+                    rustix::process::Pid::from_raw(pid)
+                        .ok_or_else(|| Error::new(ErrorKind::Internal, format!("bad pid {pid}")))?,
                     rustix::process::Signal::KILL,
                 );
             }
@@ -64,7 +67,10 @@ impl Engine {
         let mut code = None;
         for _ in 0..1000 {
             if let Ok(s) = std::fs::read_to_string(&exit) {
-                code = s.split_whitespace().next().and_then(|c| c.parse::<i32>().ok());
+                code = s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|c| c.parse::<i32>().ok());
                 if code.is_some() {
                     break;
                 }
@@ -102,10 +108,7 @@ impl Engine {
     /// `all` is accepted for Docker's flag; berth's cache has no shared
     /// "in use" records, so both forms remove every record.
     pub fn builder_prune(&self, _all: bool) -> Result<CachePruned> {
-        let _gc = self
-            .images
-            .gc_guard(berth_store::LockMode::Exclusive)
-            ?;
+        let _gc = self.images.gc_guard(berth_store::LockMode::Exclusive)?;
         let mut out = CachePruned::default();
         for rec in self.images.cache_list()? {
             self.images.cache_remove(&rec.key)?;

@@ -140,12 +140,9 @@ pub fn layer_from_dir(
         .ok_or_else(|| Error::Archive("layer_from_dir: no layers".into()))?;
     let blob = ingested.commit(layout, None)?;
     if !layout.snapshot(&top).exists() {
-        let snap = scratch
-            .path()
-            .join(format!("snap-{}", &top.hex()[..12]));
+        let snap = scratch.path().join(format!("snap-{}", &top.hex()[..12]));
         std::fs::create_dir_all(&snap).map_err(|e| Error::io("create", snap.display(), e))?;
-        std::fs::rename(dir, snap.join("fs"))
-            .map_err(|e| Error::io("rename", dir.display(), e))?;
+        std::fs::rename(dir, snap.join("fs")).map_err(|e| Error::io("rename", dir.display(), e))?;
         let meta = SnapshotMeta {
             chain_id: top.clone(),
             diff_id: diff_id.clone(),

@@ -20,8 +20,8 @@ mod scratch;
 pub use digest::{Digest, DigestWriter};
 pub use error::{Error, Result};
 pub use fsutil::{
-    atomic_replace, atomic_replace_json, atomic_write, atomic_write_json, fsync_dir, read_json,
-    remove_tree, mounts_under, unmount_under,
+    atomic_replace, atomic_replace_json, atomic_write, atomic_write_json, fsync_dir, mounts_under,
+    read_json, remove_tree, unmount_under,
 };
 pub use layout::Layout;
 pub use lock::{LockMode, StoreLock};

@@ -136,7 +136,7 @@ fn read_signal(sfd: i32) -> Option<i32> {
 }
 
 /// poll(2) for input on three descriptors (-1 to skip one); their revents.
-fn poll3(fds: [i32; 3]) -> io::Result<[i16; 3]> {
+pub fn poll3(fds: [i32; 3]) -> io::Result<[i16; 3]> {
     let mut p = fds.map(|fd| libc::pollfd {
         fd,
         events: libc::POLLIN,

@@ -898,7 +898,10 @@ pub enum InternalCommand {
     Cleanup { id: String },
     /// Run one build step's container from its bundle, relaying its output
     /// (started by `build`, which cannot fork containers itself)
-    BuildStep { id: String, bundle: std::path::PathBuf },
+    BuildStep {
+        id: String,
+        bundle: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

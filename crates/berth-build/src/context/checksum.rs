@@ -154,7 +154,11 @@ impl Checksummer {
     /// digest) list, paths taken from the non-wildcard part of the source.
     pub fn checksum(&mut self, ctx: &Context, src: &str) -> Result<String, ChecksumError> {
         let cleaned = ignore::clean(src.trim_start_matches('/'));
-        let cleaned = if cleaned == "." { String::new() } else { cleaned };
+        let cleaned = if cleaned == "." {
+            String::new()
+        } else {
+            cleaned
+        };
         let mut items: Vec<(String, Entry)> = Vec::new();
         let single_file;
         if has_wildcards(&cleaned) {
@@ -498,7 +502,8 @@ fn xattr_digest(path: &Path) -> Result<[u8; 32], ChecksumError> {
         .split(|b| *b == 0)
         .filter(|k| !k.is_empty())
         .filter(|k| {
-            *k == b"security.capability" || !(k.starts_with(b"security.") || k.starts_with(b"system."))
+            *k == b"security.capability"
+                || !(k.starts_with(b"security.") || k.starts_with(b"system."))
         })
         .collect();
     if keys.is_empty() {
@@ -711,8 +716,12 @@ mod tests {
         assert_ne!(before, file_before);
 
         // touch: same digest.
-        let f = File::options().write(true).open(dir.path().join("src/a.rs")).unwrap();
-        f.set_modified(SystemTime::now() + Duration::from_secs(5)).unwrap();
+        let f = File::options()
+            .write(true)
+            .open(dir.path().join("src/a.rs"))
+            .unwrap();
+        f.set_modified(SystemTime::now() + Duration::from_secs(5))
+            .unwrap();
         assert_eq!(sum(&ctx, cache.path(), "src"), before);
         assert_eq!(sum(&ctx, cache.path(), "src/a.rs"), file_before);
 
@@ -724,8 +733,11 @@ mod tests {
         write(dir.path(), "src/a.rs", "A");
         let changed = sum(&ctx, cache.path(), "src");
         assert_ne!(changed, before);
-        fs::set_permissions(dir.path().join("src/b.rs"), fs::Permissions::from_mode(0o600))
-            .unwrap();
+        fs::set_permissions(
+            dir.path().join("src/b.rs"),
+            fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
         let chmod = sum(&ctx, cache.path(), "src");
         assert_ne!(chmod, changed);
         fs::rename(dir.path().join("src/b.rs"), dir.path().join("src/bb.rs")).unwrap();
@@ -738,7 +750,10 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let ctx = Context::from_dir(dir.path(), None).unwrap();
         // A top-level symlink source is followed (COPY follows it).
-        assert_eq!(sum(&ctx, cache.path(), "srclink"), sum(&ctx, cache.path(), "src"));
+        assert_eq!(
+            sum(&ctx, cache.path(), "srclink"),
+            sum(&ctx, cache.path(), "src")
+        );
         symlink("a.rs", dir.path().join("src/l")).unwrap();
         let one = sum(&ctx, cache.path(), "src");
         fs::remove_file(dir.path().join("src/l")).unwrap();
@@ -803,7 +818,12 @@ mod tests {
         let p = dir.path().join("src/a.rs");
         let old = fs::metadata(&p).unwrap().modified().unwrap();
         fs::write(&p, "Z").unwrap();
-        File::options().write(true).open(&p).unwrap().set_modified(old).unwrap();
+        File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let mut c3 = Checksummer::open(cache.path());
         assert_ne!(c3.checksum(&ctx, ".").unwrap(), first);
 

@@ -125,7 +125,10 @@ enum Tok {
     /// Trailing `**` after other wildcards: `.*`.
     Rest,
     /// `[...]`, with Go regexp class semantics.
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -324,9 +327,9 @@ fn regex_at(toks: &[Tok], s: &[char], t: usize, p: usize, failed: &mut [bool]) -
             s.get(p).is_some_and(|c| *c != '/') && regex_at(toks, s, t + 1, p + 1, failed)
         }
         Some(Tok::Class { negated, ranges }) => {
-            s.get(p).is_some_and(|c| {
-                ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated
-            }) && regex_at(toks, s, t + 1, p + 1, failed)
+            s.get(p)
+                .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
+                && regex_at(toks, s, t + 1, p + 1, failed)
         }
         Some(Tok::Star) => {
             let mut q = p;
@@ -704,7 +707,10 @@ mod tests {
             let mut end = 0;
             for part in dir.split('/') {
                 end += part.len();
-                info = pm.matches_using_parent_results(&dir[..end], &info).unwrap().1;
+                info = pm
+                    .matches_using_parent_results(&dir[..end], &info)
+                    .unwrap()
+                    .1;
                 end += 1;
             }
         }
@@ -811,7 +817,10 @@ mod tests {
                 true,
             ),
             (
-                &["**", "!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"],
+                &[
+                    "**",
+                    "!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                ],
                 "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
                 false,
             ),

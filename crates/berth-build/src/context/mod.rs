@@ -164,7 +164,9 @@ impl Context {
             None => Vec::new(),
         };
         let matcher = PatternMatcher::new(&patterns).map_err(|source| ContextError::Ignore {
-            file: dockerignore.clone().unwrap_or_else(|| root.join(".dockerignore")),
+            file: dockerignore
+                .clone()
+                .unwrap_or_else(|| root.join(".dockerignore")),
             source,
         })?;
         Ok(Context {
@@ -539,7 +541,10 @@ fn make_special<R: Read>(
     } else {
         FileType::BlockDevice
     };
-    let mode = header.mode().map_err(|e| ContextError::Archive(e.to_string()))? & 0o7777;
+    let mode = header
+        .mode()
+        .map_err(|e| ContextError::Archive(e.to_string()))?
+        & 0o7777;
     let major = header.device_major().ok().flatten().unwrap_or(0);
     let minor = header.device_minor().ok().flatten().unwrap_or(0);
     let _ = fs::remove_file(&target);
@@ -576,7 +581,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path();
         write(r, "Dockerfile", "FROM scratch\n");
-        write(r, ".dockerignore", "Dockerfile\n*.tmp\nbuild\n!build/keep\nlogs\n");
+        write(
+            r,
+            ".dockerignore",
+            "Dockerfile\n*.tmp\nbuild\n!build/keep\nlogs\n",
+        );
         write(r, "a.txt", "a");
         write(r, "x.tmp", "x");
         write(r, "build/out.o", "o");
@@ -622,7 +631,10 @@ mod tests {
             "\"/x.tmp\": not found"
         );
         assert!(matches!(ctx.walk("nope"), Err(ContextError::NotFound(_))));
-        assert_eq!(paths(&ctx.walk("build").unwrap()), vec!["build/keep", "build/keep/k"]);
+        assert_eq!(
+            paths(&ctx.walk("build").unwrap()),
+            vec!["build/keep", "build/keep/k"]
+        );
     }
 
     #[test]
@@ -633,7 +645,10 @@ mod tests {
         assert_eq!(ctx.resolve("src/link", false).unwrap(), "src/link");
         // `/etc` means `<context>/etc`, which does not exist.
         assert_eq!(ctx.resolve("abs/passwd", true).unwrap(), "etc/passwd");
-        assert!(matches!(ctx.walk("abs/passwd"), Err(ContextError::NotFound(_))));
+        assert!(matches!(
+            ctx.walk("abs/passwd"),
+            Err(ContextError::NotFound(_))
+        ));
         assert_eq!(ctx.resolve("../../a.txt", true).unwrap(), "a.txt");
         symlink("loop", dir.path().join("loop")).unwrap();
         assert!(matches!(
@@ -684,7 +699,8 @@ mod tests {
         write(dir.path(), ".dockerignore", "!\n");
         let err = Context::from_dir(dir.path(), None).unwrap_err();
         assert!(
-            err.to_string().ends_with("illegal exclusion pattern: \"!\""),
+            err.to_string()
+                .ends_with("illegal exclusion pattern: \"!\""),
             "{err}"
         );
     }
@@ -701,7 +717,12 @@ mod tests {
             }
             b.append_data(&mut h, path, data).unwrap();
         };
-        add("Dockerfile", b"FROM scratch\n", tar::EntryType::Regular, None);
+        add(
+            "Dockerfile",
+            b"FROM scratch\n",
+            tar::EntryType::Regular,
+            None,
+        );
         add("dir/", b"", tar::EntryType::Directory, None);
         add("dir/f", b"hello", tar::EntryType::Regular, None);
         add("dir/l", b"", tar::EntryType::Symlink, Some("/etc/passwd"));

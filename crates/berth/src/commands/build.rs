@@ -8,7 +8,12 @@ use berth_build::progress::{Mode, Progress};
 use berth_engine::builds::{BuildError, BuildRequest, ContextArg};
 use berth_engine::Engine;
 
-use crate::attach::{self, AttachOptions, Outcome};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+
+use berth_monitor::proto::{self, FrameReader};
+
+use crate::attach;
 use crate::cli::{BuildArgs, BuilderPruneArgs};
 use crate::{render, CliError, CliResult};
 
@@ -84,12 +89,10 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
     }
     let output = match a.output.as_slice() {
         [] => Output::Image,
-        [o] => Output::parse(o).map_err(|e| CliError::Plain(format!("failed to parse output: {e}")))?,
-        _ => {
-            return Err(CliError::Plain(
-                "multiple outputs are not supported".into(),
-            ))
+        [o] => {
+            Output::parse(o).map_err(|e| CliError::Plain(format!("failed to parse output: {e}")))?
         }
+        _ => return Err(CliError::Plain("multiple outputs are not supported".into())),
     };
     let mode = if a.quiet {
         Mode::Quiet
@@ -103,7 +106,10 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
         )));
     }
     if let Some(p) = &a.pull {
-        if !matches!(p.as_str(), "always" | "true" | "false" | "never" | "missing") {
+        if !matches!(
+            p.as_str(),
+            "always" | "true" | "false" | "never" | "missing"
+        ) {
             return Err(usage_error(format!(
                 "invalid argument \"{p}\" for \"--pull\" flag: strconv.ParseBool: parsing \"{p}\": invalid syntax"
             )));
@@ -148,9 +154,25 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
 /// The error as the docker CLI prints it after BuildKit's progress.
 fn render_error(e: &BuildError, progress: &Progress) -> String {
     match e {
-        BuildError::Step { .. } => {
-            let _ = progress;
-            e.to_string()
+        BuildError::Step {
+            step,
+            vertex,
+            summary,
+            ..
+        } => {
+            // BuildKit's box under a failed step: its last lines on a
+            // terminal (plain output has already shown them).
+            let (_, tail) = progress.tail(*vertex, 10);
+            let mut s = format!("------\n > {step}:\n");
+            if progress.is_tty() {
+                for l in tail {
+                    s.push_str(&l);
+                    s.push('\n');
+                }
+            }
+            s.push_str("------\n");
+            s.push_str(summary);
+            s
         }
         BuildError::Dockerfile { .. } => format!(
             "failed to solve with frontend dockerfile.v0: failed to create LLB definition: {e}"
@@ -228,20 +250,51 @@ pub fn prune(engine: &Engine, a: BuilderPruneArgs) -> CliResult {
 /// RUN step. Its stdout/stderr are the builder's pipes; its exit code is
 /// the step's.
 pub fn build_step(engine: &Engine, id: &str, bundle: &Path) -> CliResult<()> {
-    let sock = engine.build_step_start(id, bundle)?;
-    let o = AttachOptions {
-        stdin: false,
-        stdout: true,
-        stderr: true,
-        tty: false,
-        sig_proxy: false,
-        detach_keys: Vec::new(),
-    };
-    let outcome = attach::attach(sock, &o, &|_| {});
-    if !matches!(outcome, Ok(Outcome::Exited)) {
-        // The builder went away (its pipes broke): stop the step.
-        let _ = engine.build_step_kill(id);
+    let mut sock = engine.build_step_start(id, bundle)?;
+    // stdin is the builder's lifeline: it never writes, so EOF means the
+    // builder is gone and the step must stop.
+    let stdin_fd = std::io::stdin().as_raw_fd();
+    let mut lifeline = true;
+    let mut frames = FrameReader::default();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr();
+    let mut orphaned = false;
+    'outer: loop {
+        let fds = attach::poll3([sock.as_raw_fd(), if lifeline { stdin_fd } else { -1 }, -1])?;
+        if fds[1] != 0 {
+            let n = std::io::stdin().read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                lifeline = false;
+                orphaned = true;
+                let _ = engine.build_step_kill(id);
+            }
+        }
+        if fds[0] != 0 {
+            let n = match sock.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => 0,
+            };
+            if n == 0 {
+                break;
+            }
+            frames.push(&buf[..n]);
+            while let Some((kind, payload)) = frames.next_frame() {
+                let r = match kind {
+                    proto::STDOUT => out.write_all(&payload).and_then(|_| out.flush()),
+                    proto::STDERR => err.write_all(&payload),
+                    proto::EXIT => break 'outer,
+                    _ => Ok(()),
+                };
+                if r.is_err() && !orphaned {
+                    orphaned = true;
+                    let _ = engine.build_step_kill(id);
+                }
+            }
+        }
     }
+    let _ = sock.flush();
     let code = engine.build_step_finish(id, bundle)?;
     if code == 0 {
         Ok(())
