@@ -198,9 +198,8 @@ pub fn run(fs: &StepFs, r: &RunSpec, on_line: &mut dyn FnMut(u8, &[u8])) -> Resu
     drop(child.stdin.take());
     for p in stubs.iter().rev() {
         match p.symlink_metadata() {
-            Ok(m) if m.is_dir() => {
-                let _ = std::fs::remove_dir(p);
-            }
+            // Docker 20.10's BuildKit keeps empty mount-point directories
+            // in the layer and drops only the stub files.
             Ok(m) if m.is_file() && m.len() == 0 => {
                 let _ = std::fs::remove_file(p);
             }

@@ -90,3 +90,73 @@ impl Engine {
         })
     }
 }
+
+/// `system df`: what berth's data takes on disk, as dockerd counts it.
+#[derive(Debug, Default, Clone)]
+pub struct DiskUsage {
+    pub images_total: usize,
+    pub images_active: usize,
+    /// Unique layer bytes of all images (dockerd's `LayersSize`).
+    pub images_size: u64,
+    /// Bytes images in use by containers take, shared layers left out.
+    pub images_used: u64,
+    pub containers_total: usize,
+    pub containers_running: usize,
+    pub containers_size: u64,
+    pub containers_reclaimable: u64,
+    pub cache: Vec<berth_image::build_cache::CacheRecord>,
+}
+
+impl Engine {
+    pub fn system_df(&self) -> Result<DiskUsage> {
+        let mut du = DiskUsage::default();
+        let images = self.images.all()?;
+        let containers = self.container_list()?;
+        let mut users: std::collections::BTreeMap<String, usize> = Default::default();
+        for c in &containers {
+            *users.entry(c.image.clone()).or_default() += 1;
+        }
+        // Layer (chain ID) -> size and how many images use it.
+        let mut layers: std::collections::BTreeMap<berth_store::Digest, (u64, usize)> =
+            Default::default();
+        for img in &images {
+            for c in img.chain_ids() {
+                let size = self
+                    .images
+                    .snapshot_meta(&c)
+                    .ok()
+                    .flatten()
+                    .map(|m| m.size)
+                    .unwrap_or(0);
+                layers.entry(c).or_insert((size, 0)).1 += 1;
+            }
+        }
+        du.images_total = images.len();
+        du.images_size = layers.values().map(|(s, _)| s).sum();
+        for img in &images {
+            if users.contains_key(&img.record.id.to_string()) {
+                du.images_active += 1;
+                let chains = img.chain_ids();
+                let own: u64 = chains
+                    .iter()
+                    .filter_map(|c| layers.get(c))
+                    .filter(|(_, n)| *n == 1)
+                    .map(|(s, _)| s)
+                    .sum();
+                du.images_used += own;
+            }
+        }
+        du.containers_total = containers.len();
+        for c in &containers {
+            let (rw, _) = self.container_size(c);
+            du.containers_size += rw.max(0) as u64;
+            if c.state.running {
+                du.containers_running += 1;
+            } else {
+                du.containers_reclaimable += rw.max(0) as u64;
+            }
+        }
+        du.cache = self.images.cache_list()?;
+        Ok(du)
+    }
+}

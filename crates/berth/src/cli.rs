@@ -54,6 +54,9 @@ pub enum Command {
     /// Manage builds
     #[command(subcommand, override_usage = "berth builder COMMAND")]
     Builder(BuilderCommand),
+    /// Manage berth
+    #[command(subcommand, override_usage = "berth system COMMAND")]
+    System(SystemCommand),
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "berth load [OPTIONS]")]
     Load(LoadArgs),
@@ -366,6 +369,26 @@ pub enum BuilderCommand {
     /// Remove build cache
     #[command(override_usage = "berth builder prune")]
     Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Show docker disk usage
+    #[command(override_usage = "berth system df [OPTIONS]")]
+    Df(DfArgs),
+    /// Display system-wide information
+    #[command(override_usage = "berth system info [OPTIONS]")]
+    Info(FormatOnly),
+}
+
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Pretty-print images using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

@@ -147,6 +147,8 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Commit(a) => container_fs::commit(&engine, a, "container commit"),
         },
         Command::Build(a) => build::build(&engine, a),
+        Command::System(crate::cli::SystemCommand::Df(a)) => system::df(&engine, a),
+        Command::System(crate::cli::SystemCommand::Info(a)) => system::info(&engine, a),
         Command::Builder(crate::cli::BuilderCommand::Build(a)) => build::build(&engine, a),
         Command::Builder(crate::cli::BuilderCommand::Prune(a)) => build::prune(&engine, a),
         Command::Internal(InternalCommand::Cleanup { id }) => Ok(engine.container_cleanup(&id)?),

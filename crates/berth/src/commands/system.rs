@@ -96,3 +96,91 @@ pub fn check_store(engine: &Engine) -> CliResult {
     }
     Err(CliError::Exit(1))
 }
+
+/// `system df`: Docker's four rows (TYPE TOTAL ACTIVE SIZE RECLAIMABLE);
+/// `-v` adds the build cache table.
+pub fn df(engine: &Engine, a: crate::cli::DfArgs) -> CliResult {
+    let du = engine.system_df()?;
+    let pct = |part: u64, total: u64| {
+        if total > 0 {
+            format!(
+                "{} ({}%)",
+                render::human_size_prec(part as f64, 3),
+                part * 100 / total
+            )
+        } else {
+            format!("{} (0%)", render::human_size_prec(part as f64, 3))
+        }
+    };
+    let cache_size: u64 = du.cache.iter().map(|c| c.size).sum();
+    let rows = [
+        json!({"Type": "Images", "TotalCount": du.images_total.to_string(), "Active": du.images_active.to_string(),
+            "Size": render::human_size_prec(du.images_size as f64, 3),
+            "Reclaimable": pct(du.images_size.saturating_sub(du.images_used), du.images_size)}),
+        json!({"Type": "Containers", "TotalCount": du.containers_total.to_string(), "Active": du.containers_running.to_string(),
+            "Size": render::human_size_prec(du.containers_size as f64, 3),
+            "Reclaimable": pct(du.containers_reclaimable, du.containers_size)}),
+        json!({"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Build Cache", "TotalCount": du.cache.len().to_string(), "Active": "0",
+            "Size": render::human_size_prec(cache_size as f64, 3),
+            "Reclaimable": render::human_size_prec(cache_size as f64, 3)}),
+    ];
+    let mut out = std::io::stdout().lock();
+    if let Some(f) = &a.format {
+        let fmt = Format::parse(f)?;
+        let mut lines = Vec::new();
+        if fmt.table {
+            lines.push("TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE".to_string());
+        }
+        for r in &rows {
+            lines.push(fmt.render(r)?);
+        }
+        if fmt.table {
+            write!(out, "{}", render::tabwrite(&lines))?;
+        } else {
+            for l in lines {
+                writeln!(out, "{l}")?;
+            }
+        }
+        return Ok(());
+    }
+    if a.verbose {
+        let mut lines =
+            vec!["CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED".to_string()];
+        for c in &du.cache {
+            let when = |s: &str| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|t| render::since(t.timestamp()))
+                    .unwrap_or_default()
+            };
+            lines.push(format!(
+                "{}\tregular\t{}\t{}\t{}\t1\tfalse",
+                &c.key[..c.key.len().min(25)],
+                render::human_size_prec(c.size as f64, 3),
+                when(c.created_at.as_deref().unwrap_or(&c.last_used)),
+                when(&c.last_used),
+            ));
+        }
+        writeln!(
+            out,
+            "Build cache usage: {}\n",
+            render::human_size_prec(cache_size as f64, 3)
+        )?;
+        write!(out, "{}", render::tabwrite(&lines))?;
+        return Ok(());
+    }
+    let mut lines = vec!["TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE".to_string()];
+    for r in &rows {
+        let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        lines.push(format!(
+            "{}\t{}\t{}\t{}\t{}",
+            s("Type"),
+            s("TotalCount"),
+            s("Active"),
+            s("Size"),
+            s("Reclaimable")
+        ));
+    }
+    write!(out, "{}", render::tabwrite(&lines))?;
+    Ok(())
+}
