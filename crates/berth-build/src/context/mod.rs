@@ -11,7 +11,7 @@ pub mod ignore;
 
 use std::fs::{self, Metadata};
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 
 use ignore::{MatchInfo, PatternError, PatternMatcher};
@@ -81,7 +81,10 @@ pub enum FileKind {
 
 impl FileKind {
     fn of(meta: &Metadata) -> Option<FileKind> {
-        let t = meta.file_type();
+        FileKind::of_type(meta.file_type())
+    }
+
+    fn of_type(t: fs::FileType) -> Option<FileKind> {
         Some(if t.is_file() {
             FileKind::Regular
         } else if t.is_dir() {
@@ -310,20 +313,27 @@ impl Context {
             Err(e) if e.raw_os_error() == Some(20) => return Err(not_found()), // ENOTDIR
             Err(e) => return Err(io_err(format!("lstat {}", abs.display()))(e)),
         };
-        let mut out = Vec::new();
+        let Some(kind) = FileKind::of(&metadata) else {
+            return Err(not_found());
+        };
+        // Names and types first (getdents only), then every lstat in
+        // parallel: the stats are most of the cost of a big context.
+        let mut found = Vec::new();
         let mut pending = Vec::new();
         self.visit(
-            start,
-            abs,
-            metadata,
+            Found {
+                path: start,
+                abs,
+                kind,
+            },
             &MatchInfo::default(),
-            &mut out,
+            &mut found,
             &mut pending,
         )?;
-        if out.is_empty() {
+        if found.is_empty() {
             return Err(not_found());
         }
-        Ok(out)
+        stat_all(found)
     }
 
     fn abs(&self, rel: &str) -> PathBuf {
@@ -336,70 +346,58 @@ impl Context {
 
     fn visit(
         &self,
-        path: String,
-        abs: PathBuf,
-        metadata: Metadata,
+        item: Found,
         parent: &MatchInfo,
-        out: &mut Vec<Entry>,
-        pending: &mut Vec<Option<Entry>>,
+        out: &mut Vec<Found>,
+        pending: &mut Vec<Option<Found>>,
     ) -> Result<(), ContextError> {
-        let Some(kind) = FileKind::of(&metadata) else {
-            return Ok(()); // a socket
-        };
-        let (excluded, info) = if path.is_empty() || self.matcher.is_empty() {
+        let (excluded, info) = if item.path.is_empty() || self.matcher.is_empty() {
             (false, MatchInfo::default())
         } else {
-            self.matcher.matches_using_parent_results(&path, parent)?
+            self.matcher
+                .matches_using_parent_results(&item.path, parent)?
         };
-        if excluded && (kind != FileKind::Dir || self.matcher.can_skip_excluded_dir(&path)) {
+        if excluded
+            && (item.kind != FileKind::Dir || self.matcher.can_skip_excluded_dir(&item.path))
+        {
             return Ok(());
         }
-        let link_target = if kind == FileKind::Symlink {
-            Some(fs::read_link(&abs).map_err(io_err(format!("readlink {}", abs.display())))?)
-        } else {
-            None
-        };
-        let entry = Entry {
-            path,
-            abs,
-            kind,
-            metadata,
-            link_target,
-        };
-        if kind != FileKind::Dir {
+        if item.kind != FileKind::Dir {
             flush_pending(pending, out);
-            out.push(entry);
+            out.push(item);
             return Ok(());
         }
-        let dir_abs = entry.abs.clone();
-        let dir_path = entry.path.clone();
+        let dir_abs = item.abs.clone();
+        let dir_path = item.path.clone();
         if excluded {
-            pending.push(Some(entry));
+            pending.push(Some(item));
         } else {
             flush_pending(pending, out);
-            out.push(entry);
+            out.push(item);
         }
-        let mut children: Vec<(std::ffi::OsString, Metadata)> = Vec::new();
+        let mut children: Vec<(std::ffi::OsString, FileKind)> = Vec::new();
         let listing =
             fs::read_dir(&dir_abs).map_err(io_err(format!("reading {}", dir_abs.display())))?;
         for child in listing {
             let child = child.map_err(io_err(format!("reading {}", dir_abs.display())))?;
-            let child_abs = child.path();
-            let meta = child_abs
-                .symlink_metadata()
-                .map_err(io_err(format!("lstat {}", child_abs.display())))?;
-            children.push((child.file_name(), meta));
+            // d_type from getdents; std falls back to lstat when unknown.
+            let file_type = child
+                .file_type()
+                .map_err(|e| io_err(format!("lstat {}", child.path().display()))(e))?;
+            if let Some(kind) = FileKind::of_type(file_type) {
+                children.push((child.file_name(), kind));
+            }
         }
         children.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
-        for (name, meta) in children {
+        for (name, kind) in children {
+            let abs = dir_abs.join(&name);
             let name = name.to_string_lossy();
-            let child_path = if dir_path.is_empty() {
-                name.to_string()
+            let path = if dir_path.is_empty() {
+                name.into_owned()
             } else {
                 format!("{dir_path}/{name}")
             };
-            let child_abs = dir_abs.join(&*name);
-            self.visit(child_path, child_abs, meta, &info, out, pending)?;
+            self.visit(Found { path, abs, kind }, &info, out, pending)?;
         }
         if excluded {
             pending.pop();
@@ -408,13 +406,83 @@ impl Context {
     }
 }
 
+/// A walked path before its `lstat`.
+#[derive(Debug)]
+struct Found {
+    path: String,
+    abs: PathBuf,
+    kind: FileKind,
+}
+
 /// Emits excluded parent directories that turned out to hold kept files.
-fn flush_pending(pending: &mut [Option<Entry>], out: &mut Vec<Entry>) {
+fn flush_pending(pending: &mut [Option<Found>], out: &mut Vec<Found>) {
     for slot in pending.iter_mut() {
         if let Some(dir) = slot.take() {
             out.push(dir);
         }
     }
+}
+
+/// `lstat` (and `readlink`) for every walked path, spread over the cores.
+/// A path that vanished or changed into a socket since it was listed is
+/// dropped; the tree is assumed not to change during a build.
+fn stat_all(found: Vec<Found>) -> Result<Vec<Entry>, ContextError> {
+    let stat_one = |f: &Found| -> Result<Option<Entry>, ContextError> {
+        let metadata = match f.abs.symlink_metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(format!("lstat {}", f.abs.display()))(e)),
+        };
+        let Some(kind) = FileKind::of(&metadata) else {
+            return Ok(None);
+        };
+        let link_target = if kind == FileKind::Symlink {
+            Some(fs::read_link(&f.abs).map_err(io_err(format!("readlink {}", f.abs.display())))?)
+        } else {
+            None
+        };
+        Ok(Some(Entry {
+            path: f.path.clone(),
+            abs: f.abs.clone(),
+            kind,
+            metadata,
+            link_target,
+        }))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = found.len().div_ceil(threads).max(1024);
+    let chunks: Vec<&[Found]> = found.chunks(per).collect();
+    let run = |chunk: &[Found]| -> Result<Vec<Entry>, ContextError> {
+        let mut out = Vec::with_capacity(chunk.len());
+        for f in chunk {
+            out.extend(stat_one(f)?);
+        }
+        Ok(out)
+    };
+    if chunks.len() <= 1 {
+        return run(&found);
+    }
+    let results: Vec<Result<Vec<Entry>, ContextError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks[1..]
+            .iter()
+            .map(|c| s.spawn(move || run(c)))
+            .collect();
+        let mut results = vec![run(chunks[0])];
+        for h in handles {
+            results.push(h.join().unwrap_or_else(|_| {
+                Err(ContextError::Io {
+                    what: "lstat thread".into(),
+                    source: io::Error::other("panicked"),
+                })
+            }));
+        }
+        results
+    });
+    let mut out = Vec::with_capacity(found.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// Path components in reverse order (so `pop` yields them in order),
@@ -458,7 +526,15 @@ fn unpack_tar<R: Read>(stream: R, dest: &Path) -> Result<(), ContextError> {
     archive.set_overwrite(true);
     archive.set_unpack_xattrs(false);
     archive.set_preserve_ownerships(rustix::process::geteuid().is_root());
-    let bad = |e: io::Error| ContextError::Archive(e.to_string());
+    let bad = |e: io::Error| {
+        let mut msg = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            msg = format!("{msg}: {c}");
+            cause = c.source();
+        }
+        ContextError::Archive(msg)
+    };
     // Directories last, so a read-only directory does not block its
     // children (what tar's own unpack does).
     let mut dirs = Vec::new();
@@ -631,9 +707,10 @@ mod tests {
             "\"/x.tmp\": not found"
         );
         assert!(matches!(ctx.walk("nope"), Err(ContextError::NotFound(_))));
+        // The excluded directory is listed because something inside is kept.
         assert_eq!(
             paths(&ctx.walk("build").unwrap()),
-            vec!["build/keep", "build/keep/k"]
+            vec!["build", "build/keep", "build/keep/k"]
         );
     }
 
@@ -711,6 +788,9 @@ mod tests {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(kind);
             h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
             h.set_size(data.len() as u64);
             if let Some(l) = link {
                 h.set_link_name(l).unwrap();
@@ -766,6 +846,9 @@ mod tests {
         let mut h = tar::Header::new_gnu();
         h.set_size(1);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         // set_path refuses `..`, so write the name bytes directly.
         h.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../escape");
         h.set_cksum();
@@ -782,11 +865,17 @@ mod tests {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_link_name(outside.path()).unwrap();
         b.append_data(&mut h, "out", &b""[..]).unwrap();
         let mut h = tar::Header::new_gnu();
         h.set_size(1);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         b.append_data(&mut h, "out/pwned", &b"x"[..]).unwrap();
         let data = b.into_inner().unwrap();
         let dir = tempfile::tempdir().unwrap();
