@@ -18,11 +18,13 @@
 //! | `secrets` | one `--secret` value a line, `src=` relative to the case dir (keep the files in `secret-files/`) |
 //! | `pre/` | a context built first and tagged `corpus/<case>-pre`, for cases that need a parent image (ONBUILD) |
 //! | `Dockerfile.docker20` | what Docker builds instead of `Dockerfile`, for syntax Docker 20.10's built-in frontend lacks (heredocs): an equivalent written without it |
-//! | `compare` | relaxations, one a line: `created_by=false`, `copy_mtimes=false`, `ignore_touched_dirs=true` |
+//! | `compare` | relaxations, one a line: `created_by=false`, `preserved_mtimes=false`, `ignore_touched_dirs=true` |
 //! | `expect-error` | the build must fail; one substring a line that Docker's output must contain |
 //! | `docker-error.txt` | what Docker printed for a failing case (for reading; not checked) |
 //!
-//! `BERTH_CORPUS_CASES=a,b` limits a run to those cases.
+//! `BERTH_CORPUS_CASES=a,b` limits a run to those cases; with
+//! `BERTH_CORPUS_KEEP=1` the contexts and saved archives of the run are
+//! kept (the path is printed) for a look.
 
 #![allow(clippy::unwrap_used)]
 
@@ -112,7 +114,7 @@ fn cases() -> Vec<Case> {
             for l in lines(&dir.join("compare")) {
                 match l.as_str() {
                     "created_by=false" => opts.created_by = false,
-                    "copy_mtimes=false" => opts.copy_mtimes = false,
+                    "preserved_mtimes=false" => opts.preserved_mtimes = None,
                     "ignore_touched_dirs=true" => opts.ignore_touched_dirs = true,
                     other => panic!("{name}/compare: unknown line {other:?}"),
                 }
@@ -375,6 +377,9 @@ fn run_corpus(
         }
     });
     let failures = failures.into_inner().unwrap();
+    if std::env::var_os("BERTH_CORPUS_KEEP").is_some() {
+        eprintln!("kept the saved images in {}", work.keep().display());
+    }
     assert!(
         failures.is_empty(),
         "{} of {} corpus cases failed ({} vs {}):\n{}",
@@ -599,6 +604,17 @@ fn comparison_reports_differences() {
     assert!(!compare_images(&want, &got, &relaxed)
         .unwrap_err()
         .contains("created_by"));
+
+    // Old mtimes (not the build's clock) must agree; recent ones need not.
+    let mut redated = want.clone();
+    redated.layers[0].entries.get_mut("bin/x").unwrap().mtime = 1_500_000_000;
+    let diff = compare_images(&want, &redated, &CompareOptions::default()).unwrap_err();
+    assert!(diff.contains("mtime=1500000000"), "{diff}");
+    redated.layers[0].entries.get_mut("bin/x").unwrap().mtime = 1_800_000_000;
+    assert_eq!(
+        compare_images(&want, &redated, &CompareOptions::default()),
+        Ok(())
+    );
 
     // A directory only touched (same mode and owner as below) is dropped
     // on request; a new one is not.
