@@ -330,8 +330,8 @@ fn build_case(e: &dyn Engine, case: &Case, work: &Path, tag: &str) -> Result<(),
 /// are collected and reported together.
 fn run_corpus(
     want: &dyn Engine,
-    got: &dyn Engine,
-    opts_for_got: impl Fn(&Case) -> CompareOptions + Sync,
+    gots: &[&dyn Engine],
+    opts_for: &(dyn Fn(&Case, &str) -> CompareOptions + Sync),
 ) {
     let cases = cases();
     assert!(!cases.is_empty(), "no corpus cases");
@@ -354,7 +354,7 @@ fn run_corpus(
                 let dir = work.path().join(&case.name);
                 std::fs::create_dir_all(&dir).unwrap();
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    check_case(want, got, case, &dir, &opts_for_got(case))
+                    check_case(want, gots, case, &dir, opts_for)
                 }));
                 let problem = match result {
                     Ok(Ok(())) => {
@@ -362,11 +362,7 @@ fn run_corpus(
                         continue;
                     }
                     Ok(Err(p)) => p,
-                    Err(panic) => panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default(),
+                    Err(panic) => panic_text(panic),
                 };
                 eprintln!("corpus case {}: FAILED", case.name);
                 failures
@@ -386,7 +382,10 @@ fn run_corpus(
         failures.len(),
         cases.len(),
         want.label(),
-        got.label(),
+        gots.iter()
+            .map(|g| g.label())
+            .collect::<Vec<_>>()
+            .join(", "),
         failures.join("\n")
     );
 }
@@ -418,90 +417,101 @@ fn tail(s: &str, n: usize) -> String {
     v[v.len().saturating_sub(n)..].join("\n")
 }
 
+/// Build `case` with `want`, then with each of `gots`, comparing each to
+/// `want`'s image; every problem is in the `Err`.
 fn check_case(
     want: &dyn Engine,
-    got: &dyn Engine,
+    gots: &[&dyn Engine],
     case: &Case,
     dir: &Path,
-    opts: &CompareOptions,
+    opts_for: &(dyn Fn(&Case, &str) -> CompareOptions + Sync),
 ) -> Result<(), String> {
-    let (wl, gl) = (
-        format!("want-{}", want.label()),
-        format!("got-{}", got.label()),
-    );
+    let wl = format!("want-{}", want.label());
     let w = build_case(want, case, dir, &wl);
-    let g = build_case(got, case, dir, &gl);
-    match (&case.expect_error, w, g) {
-        (None, Ok(()), Ok(())) => {
-            if case.has_pre() {
-                assert_same_image(
-                    want.label(),
-                    &dir.join(format!("{wl}-pre.tar")),
-                    got.label(),
-                    &dir.join(format!("{gl}-pre.tar")),
-                    &case.pre_tag(),
-                    opts,
-                );
+    let mut p = String::new();
+    if let Some(expect) = &case.expect_error {
+        // Docker's own wording is what expect-error records; another
+        // engine only has to fail as well.
+        match &w {
+            Ok(()) => p += &format!("{}: build succeeded, expected a failure\n", want.label()),
+            Err(o) => {
+                for e in expect {
+                    if !o.stderr.contains(e.as_str()) {
+                        p += &format!(
+                            "{}: output lacks {e:?}:\n{}\n",
+                            want.label(),
+                            tail(&o.stderr, 10)
+                        );
+                    }
+                }
             }
-            if want.label() == got.label() {
-                assert_rebuilt(
-                    &dir.join(format!("{wl}.tar")),
-                    &dir.join(format!("{gl}.tar")),
-                    case,
-                );
-            }
-            assert_same_image(
-                want.label(),
-                &dir.join(format!("{wl}.tar")),
-                got.label(),
-                &dir.join(format!("{gl}.tar")),
-                &case.tag(),
-                opts,
-            );
-            Ok(())
         }
-        (None, Err(o), _) => Err(format!(
+    } else if let Err(o) = &w {
+        return Err(format!(
             "{} build failed:\n{}",
             want.label(),
             tail(&o.stderr, 15)
-        )),
-        (None, _, Err(o)) => Err(format!(
-            "{} build failed:\n{}{}",
-            got.label(),
-            o.stdout,
-            tail(&o.stderr, 15)
-        )),
-        (Some(expect), w, g) => {
-            let mut p = String::new();
-            for (label, r) in [(want.label(), w), (got.label(), g)] {
-                match r {
-                    Ok(()) => p += &format!("{label}: build succeeded, expected a failure\n"),
-                    // Docker's own wording is what expect-error records;
-                    // berth only has to fail as well.
-                    Err(o) if label == "docker" => {
-                        for e in expect {
-                            if !o.stderr.contains(e.as_str()) {
-                                p += &format!(
-                                    "{label}: output lacks {e:?}:\n{}\n",
-                                    tail(&o.stderr, 10)
-                                );
-                            }
-                        }
-                    }
-                    Err(o) => eprintln!(
-                        "{}: {label} failed as expected:\n{}",
-                        case.name,
-                        tail(&o.stderr, 5)
-                    ),
-                }
+        ));
+    }
+    for got in gots {
+        let gl = format!("got-{}", got.label());
+        let g = build_case(*got, case, dir, &gl);
+        match (&case.expect_error, g) {
+            (Some(_), Ok(())) => {
+                p += &format!("{}: build succeeded, expected a failure\n", got.label())
             }
-            if p.is_empty() {
-                Ok(())
-            } else {
-                Err(p)
+            (Some(_), Err(o)) => eprintln!(
+                "{}: {} failed as expected:\n{}",
+                case.name,
+                got.label(),
+                tail(&o.stderr, 5)
+            ),
+            (None, Err(o)) => {
+                p += &format!(
+                    "{} build failed:\n{}{}\n",
+                    got.label(),
+                    o.stdout,
+                    tail(&o.stderr, 15)
+                )
+            }
+            (None, Ok(())) => {
+                let opts = opts_for(case, got.label());
+                let (wa, ga) = (dir.join(format!("{wl}.tar")), dir.join(format!("{gl}.tar")));
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if case.has_pre() {
+                        assert_same_image(
+                            want.label(),
+                            &dir.join(format!("{wl}-pre.tar")),
+                            got.label(),
+                            &dir.join(format!("{gl}-pre.tar")),
+                            &case.pre_tag(),
+                            &opts,
+                        );
+                    }
+                    if want.label() == got.label() {
+                        assert_rebuilt(&wa, &ga, case);
+                    }
+                    assert_same_image(want.label(), &wa, got.label(), &ga, &case.tag(), &opts);
+                }));
+                if let Err(e) = r {
+                    p += &panic_text(e);
+                    p += "\n";
+                }
             }
         }
     }
+    if p.is_empty() {
+        Ok(())
+    } else {
+        Err(p)
+    }
+}
+
+fn panic_text(e: Box<dyn std::any::Any + Send>) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 /// A private dockerd holding busybox:local, or None (skip) where that
@@ -525,6 +535,18 @@ fn docker_with_base(base_root: &Root) -> Option<Dockerd> {
     Some(d)
 }
 
+/// Options for comparing `label`'s image to Docker's.
+fn opts_for(case: &Case, label: &str) -> CompareOptions {
+    CompareOptions {
+        // Docker 20.10 leaves `etc/` (mount stubs, created and removed)
+        // in every RUN layer; not worth copying.
+        ignore_touched_dirs: label != "docker" || case.opts.ignore_touched_dirs,
+        ..case.opts.clone()
+    }
+}
+
+/// Docker twice; with `BERTH_BUILD_CORPUS=1` berth as well, against the
+/// same Docker build (one dockerd session for both).
 #[test]
 fn docker_builds_are_reproducible() {
     let r = Root::new();
@@ -532,8 +554,12 @@ fn docker_builds_are_reproducible() {
     let Some(d) = docker_with_base(&r) else {
         return;
     };
-    let e = DockerEngine(&d);
-    run_corpus(&e, &e, |c| c.opts.clone());
+    let (docker, berth) = (DockerEngine(&d), BerthEngine(&r));
+    let mut gots: Vec<&dyn Engine> = vec![&docker];
+    if std::env::var_os("BERTH_BUILD_CORPUS").is_some() {
+        gots.push(&berth);
+    }
+    run_corpus(&docker, &gots, &opts_for);
 }
 
 #[test]
@@ -544,12 +570,7 @@ fn berth_builds_match_docker() {
     let Some(d) = docker_with_base(&r) else {
         return;
     };
-    run_corpus(&DockerEngine(&d), &BerthEngine(&r), |c| CompareOptions {
-        // Docker 20.10 leaves `etc/` (mount stubs, created and removed)
-        // in every RUN layer; not worth copying.
-        ignore_touched_dirs: true,
-        ..c.opts.clone()
-    });
+    run_corpus(&DockerEngine(&d), &[&BerthEngine(&r)], &opts_for);
 }
 
 /// The comparison itself, on made-up archives: equal content compares
