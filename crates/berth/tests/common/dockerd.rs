@@ -1,8 +1,9 @@
 //! A private dockerd for differential tests: its own data root, exec root,
 //! socket, pidfile and containerd namespace below one temporary directory,
-//! no bridge and no iptables, so the machine's own Docker (if any) and its
-//! configuration are untouched. Dropping it stops the daemon, unmounts what
-//! it left below its directory and removes that directory.
+//! its own cgroup parent (named like that directory), no bridge and no
+//! iptables, so the machine's own Docker (if any) and its configuration are
+//! untouched. Dropping it stops the daemon, unmounts what it left below its
+//! directory, removes its cgroups and that directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -47,6 +48,9 @@ impl Dockerd {
                 "--bridge=none",
                 "--storage-driver=overlay2",
             ])
+            // Containers and BuildKit's RUN steps go below this, not /docker.
+            .arg("--cgroup-parent")
+            .arg(cgroup_name(d))
             .arg("--containerd-namespace")
             .arg(namespace)
             .arg("--containerd-plugins-namespace")
@@ -134,5 +138,26 @@ impl Drop for Dockerd {
         for p in points {
             let _ = Command::new("umount").arg("-l").arg(p).status();
         }
+        // The cgroup parent and what BuildKit made below it, if empty.
+        let name = cgroup_name(self.dir.path());
+        let _ = Command::new("find")
+            .args([
+                "/sys/fs/cgroup",
+                "-maxdepth",
+                "4",
+                "-depth",
+                "-type",
+                "d",
+                "-path",
+            ])
+            .arg(format!("*/{name}*"))
+            .args(["-exec", "rmdir", "{}", ";"])
+            .stderr(Stdio::null())
+            .status();
     }
+}
+
+/// The cgroup parent of the daemon in `dir`: the directory's unique name.
+fn cgroup_name(dir: &Path) -> String {
+    dir.file_name().unwrap().to_string_lossy().into_owned()
 }
