@@ -10,101 +10,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use common::dockerd::Dockerd;
 use common::*;
-
-struct Dockerd {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Dockerd {
-    fn start() -> Option<Dockerd> {
-        if Command::new("dockerd").arg("--version").output().is_err() {
-            eprintln!("skipping: dockerd not installed");
-            return None;
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("berth-dockerd-")
-            .tempdir_in("/tmp")
-            .ok()?;
-        let d = dir.path();
-        let child = Command::new("dockerd")
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("--pidfile")
-            .arg(d.join("pid"))
-            .arg("--host")
-            .arg(format!("unix://{}", d.join("sock").display()))
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--storage-driver=overlay2",
-            ])
-            .arg("--containerd-namespace")
-            .arg("berth-crosscheck")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("log")).ok()?)
-            .spawn()
-            .ok()?;
-        let mut dd = Dockerd { child, dir };
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if dd.docker(&["version"]).code == 0 {
-                return Some(dd);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let log = std::fs::read_to_string(dd.dir.path().join("log")).unwrap_or_default();
-        let _ = dd.child.kill();
-        panic!("private dockerd did not start:\n{log}");
-    }
-
-    fn docker(&self, args: &[&str]) -> Out {
-        Command::new("docker")
-            .arg("--host")
-            .arg(format!("unix://{}", self.dir.path().join("sock").display()))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-            .into()
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // dockerd leaves overlay mounts below its data root if killed.
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut points: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|p| p.starts_with(self.dir.path().to_str().unwrap_or("-")))
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in points {
-            let _ = Command::new("umount").arg("-l").arg(p).status();
-        }
-    }
-}
 
 fn podman(storage: &Path, args: &[&str]) -> Out {
     Command::new("podman")

@@ -6,6 +6,9 @@ use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest as _, Sha256};
 
+pub mod dockerd;
+pub mod image_diff;
+
 pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
 pub fn repo_root() -> PathBuf {
