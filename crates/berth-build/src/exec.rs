@@ -301,6 +301,10 @@ fn run_op(
         &read,
     )
     .map_err(|e| e.to_string())?;
+    // BuildKit passes only the groups that list the user as a member.
+    let mut proc_ = proc_;
+    let primary = proc_.gid;
+    proc_.additional_gids.retain(|g| *g != primary);
     let _ = image;
     let id = format!("build-{}", random_id());
     let mut mounts = Vec::new();
@@ -319,7 +323,23 @@ fn run_op(
                     .build_state_dir()
                     .join("cache-mounts")
                     .join(hash_parts(&[m.id.as_bytes()]));
-                std::fs::create_dir_all(&dir).map_err(|e| format!("cache mount: {e}"))?;
+                if !dir.exists() {
+                    // A new cache dir: BuildKit's defaults are 0:0 and 0755.
+                    let tmp = dir.with_extension(format!("new-{}", random_id()));
+                    std::fs::create_dir_all(&tmp).map_err(|e| format!("cache mount: {e}"))?;
+                    let mode = m.mode.unwrap_or(0o755) as u32;
+                    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                        .map_err(|e| format!("cache mount: {e}"))?;
+                    std::os::unix::fs::chown(
+                        &tmp,
+                        Some(m.uid.unwrap_or(0) as u32),
+                        Some(m.gid.unwrap_or(0) as u32),
+                    )
+                    .map_err(|e| format!("cache mount: {e}"))?;
+                    if std::fs::rename(&tmp, &dir).is_err() {
+                        let _ = std::fs::remove_dir(&tmp);
+                    }
+                }
                 (dir.display().to_string(), "bind", vec!["rbind".into()])
             }
             crate::plan::MountKind::Bind => {
@@ -345,11 +365,26 @@ fn run_op(
                     .find(|(id, _)| *id == m.id)
                     .map(|(_, p)| p.clone());
                 match path {
-                    Some(p) => (
-                        p.display().to_string(),
-                        "bind",
-                        vec!["rbind".into(), "ro".into()],
-                    ),
+                    Some(p) => {
+                        // A private copy with the mount's owner and mode
+                        // (BuildKit: 0:0, 0400), never the user's file.
+                        let copy = env.scratch.path().join(format!("secret-{}", random_id()));
+                        std::fs::copy(&p, &copy).map_err(|e| format!("secret {}: {e}", m.id))?;
+                        let mode = m.mode.unwrap_or(0o400) as u32;
+                        std::os::unix::fs::chown(
+                            &copy,
+                            Some(m.uid.unwrap_or(0) as u32),
+                            Some(m.gid.unwrap_or(0) as u32),
+                        )
+                        .map_err(|e| format!("secret {}: {e}", m.id))?;
+                        std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                            .map_err(|e| format!("secret {}: {e}", m.id))?;
+                        (
+                            copy.display().to_string(),
+                            "bind",
+                            vec!["rbind".into(), "ro".into()],
+                        )
+                    }
                     None if m.required => {
                         return Err(format!("secret {} not found", m.id));
                     }

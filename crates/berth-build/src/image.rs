@@ -39,9 +39,14 @@ impl ImageState {
                 variant: cfg.variant.clone(),
                 author: None,
             },
+            // BuildKit's empty image: PATH (below) and WORKDIR `/`.
             None => ImageState {
                 architecture: berth_image::host_arch().to_string(),
                 os: "linux".into(),
+                config: ContainerConfig {
+                    working_dir: "/".into(),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         };

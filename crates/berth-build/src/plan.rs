@@ -31,6 +31,10 @@ pub struct RunMount {
     pub id: String,
     pub readonly: bool,
     pub required: bool,
+    /// Owner and mode of a new cache dir or of the secret file.
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+    pub mode: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

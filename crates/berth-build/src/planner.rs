@@ -609,7 +609,8 @@ fn plan_stage(
                             .find(|(k, _)| *k == p.key)
                             .map(|(_, v)| v.clone())
                     };
-                    sc.args.retain(|(k, _)| *k != p.key);
+                    // BuildKit appends: a re-declared ARG is listed twice in
+                    // RUN's history; the later value wins.
                     if let Some(v) = value {
                         sc.args.push((p.key.clone(), v));
                     }
@@ -681,7 +682,7 @@ fn plan_stage(
                 );
             }
             Instruction::Entrypoint(e) => {
-                let args = shell_or_exec(&image, e);
+                let args = shell_or_exec(&mut image, e);
                 image.config.entrypoint = Some(args.clone());
                 if !sc.cmd_set {
                     image.config.cmd = None;
@@ -689,7 +690,7 @@ fn plan_stage(
                 image.add_history(format!("ENTRYPOINT {}", go_quote_list(&args)), None);
             }
             Instruction::Cmd(e) => {
-                let args = shell_or_exec(&image, e);
+                let args = shell_or_exec(&mut image, e);
                 image.config.cmd = Some(args.clone());
                 sc.cmd_set = true;
                 image.add_history(format!("CMD {}", go_quote_list(&args)), None);
@@ -708,7 +709,7 @@ fn plan_stage(
                     .on_build
                     .get_or_insert_with(Vec::new)
                     .push(expr.clone());
-                image.add_history(format!("ONBUILD {expr}"), None);
+                // BuildKit records triggers in the config only, no history.
             }
             Instruction::Maintainer(m) => {
                 image.author = Some(m.clone());
@@ -806,7 +807,7 @@ fn plan_stage(
                     &mut image,
                     LayerOp::Copy(op),
                     format!("COPY {original_args}"),
-                    format!("COPY {original_args} # buildkit"),
+                    format!("COPY {} # buildkit", copy_history(&cp)),
                 );
             }
             Instruction::Add(cp) => {
@@ -815,7 +816,7 @@ fn plan_stage(
                     &mut image,
                     LayerOp::Copy(op),
                     format!("ADD {original_args}"),
-                    format!("ADD {original_args} # buildkit"),
+                    format!("ADD {} # buildkit", copy_history(&cp)),
                 );
             }
         }
@@ -831,7 +832,20 @@ fn plan_stage(
     })
 }
 
-fn shell_or_exec(image: &ImageState, e: ShellOrExec) -> Vec<String> {
+/// COPY/ADD in history: sources and destination after expansion, no flags.
+fn copy_history(cp: &Copy) -> String {
+    let mut parts: Vec<String> = if cp.source_contents.is_empty() {
+        cp.sources.clone()
+    } else {
+        cp.source_contents.iter().map(|s| s.path.clone()).collect()
+    };
+    parts.push(cp.dest.clone());
+    parts.join(" ")
+}
+
+fn shell_or_exec(image: &mut ImageState, e: ShellOrExec) -> Vec<String> {
+    // BuildKit (Docker 20.10) marks every CMD/ENTRYPOINT as escaped.
+    image.config.args_escaped = Some(true);
     match e {
         ShellOrExec::Exec(v) => v,
         ShellOrExec::Shell(s) => {
@@ -904,6 +918,9 @@ fn run_mount(
         id,
         readonly: m.read_only,
         required: m.required,
+        uid: m.uid,
+        gid: m.gid,
+        mode: m.mode,
     })
 }
 
