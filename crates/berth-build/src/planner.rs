@@ -758,7 +758,12 @@ fn plan_stage(
                         };
                         let mut a = shell.clone();
                         a.push(script);
-                        let shown = lex.process_word(s, &env).unwrap_or_else(|_| s.clone());
+                        // The progress shows the command with known variables
+                        // filled in, quotes and unknown `$x` kept.
+                        let mut shown_lex = Lex::new(lex.escape_token());
+                        shown_lex.raw_quotes = true;
+                        shown_lex.skip_unset_env = true;
+                        let shown = shown_lex.process_word(s, &env).unwrap_or_else(|_| s.clone());
                         (a, shown)
                     }
                 };
