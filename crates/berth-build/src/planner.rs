@@ -763,7 +763,9 @@ fn plan_stage(
                         let mut shown_lex = Lex::new(lex.escape_token());
                         shown_lex.raw_quotes = true;
                         shown_lex.skip_unset_env = true;
-                        let shown = shown_lex.process_word(s, &env).unwrap_or_else(|_| s.clone());
+                        let shown = shown_lex
+                            .process_word(s, &env)
+                            .unwrap_or_else(|_| s.clone());
                         (a, shown)
                     }
                 };
