@@ -80,20 +80,23 @@ pub fn replace_or_append(env: &mut Vec<String>, entries: &[String]) {
     }
 }
 
-struct PasswdEntry {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: String,
+/// One line of an `/etc/passwd` (also used by builds for `COPY --chown`).
+pub struct PasswdEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
 }
 
-struct GroupEntry {
-    name: String,
-    gid: u32,
-    members: Vec<String>,
+/// One line of an `/etc/group`.
+pub struct GroupEntry {
+    pub name: String,
+    pub gid: u32,
+    pub members: Vec<String>,
 }
 
-fn parse_passwd(b: &[u8]) -> Vec<PasswdEntry> {
+/// The well-formed entries of a passwd file; malformed lines are skipped.
+pub fn parse_passwd(b: &[u8]) -> Vec<PasswdEntry> {
     String::from_utf8_lossy(b)
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -109,7 +112,8 @@ fn parse_passwd(b: &[u8]) -> Vec<PasswdEntry> {
         .collect()
 }
 
-fn parse_group(b: &[u8]) -> Vec<GroupEntry> {
+/// The well-formed entries of a group file; malformed lines are skipped.
+pub fn parse_group(b: &[u8]) -> Vec<GroupEntry> {
     String::from_utf8_lossy(b)
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
