@@ -9,7 +9,7 @@
 //! `.wh.name` a 0/0 character device, `.wh..wh..opq` the opaque xattr.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -151,6 +151,21 @@ fn errno_io(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 
+/// Open `rel` (a relative path; empty means the root itself) below `root`
+/// with `openat2(RESOLVE_IN_ROOT)`: `..` and symlinks, absolute ones too,
+/// resolve as if `root` were `/`, so nothing outside it is ever reached.
+pub fn open_in_root(root: BorrowedFd<'_>, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+    let path = if rel.is_empty() { &b"."[..] } else { rel };
+    rfs::openat2(
+        root,
+        std::ffi::OsStr::from_bytes(path),
+        flags,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(errno_io)
+}
+
 struct Unpacker {
     root: OwnedFd,
     /// The last parent directory resolved: tar entries come grouped by
@@ -171,15 +186,11 @@ struct Unpacker {
 
 impl Unpacker {
     fn resolve_dir(&self, rel: &[u8]) -> io::Result<OwnedFd> {
-        let path = if rel.is_empty() { &b"."[..] } else { rel };
-        rfs::openat2(
-            &self.root,
-            std::ffi::OsStr::from_bytes(path),
+        open_in_root(
+            self.root.as_fd(),
+            rel,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         )
-        .map_err(errno_io)
     }
 
     /// Open the parent directory of an entry, creating missing directories
