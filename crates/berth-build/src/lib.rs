@@ -5,4 +5,5 @@
 //! checksums for the cache); the executor and cache come on top.
 
 pub mod context;
+pub mod copy;
 pub mod dockerfile;
