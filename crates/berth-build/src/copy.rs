@@ -647,6 +647,9 @@ pub fn copy(req: &CopyRequest, dest_root: &Path) -> Result<CopyStats> {
     for src in req.sources {
         let comps = clean(OsStr::new(src));
         for matched in c.expand(&comps)? {
+            // Hard links are kept within one source, as each is its own
+            // fsutil copy.
+            c.inodes.clear();
             c.copy_source(&matched, &dest_comps, dest_is_dir, req.add)?;
         }
     }
@@ -775,7 +778,15 @@ impl Copier<'_> {
         if !resolved.is_empty() && !(self.include)(&rel_path(&resolved)) {
             return Err(not_found());
         }
-        let (src_parent, src_name) = self.open_parent(&self.src_root, &resolved)?;
+        let (src_parent, src_name) = match self.open_parent(&self.src_root, &resolved) {
+            Err(CopyError::Io { source, .. })
+                if source.raw_os_error() == Some(Errno::NOENT.raw_os_error())
+                    || source.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) =>
+            {
+                return Err(not_found())
+            }
+            r => r?,
+        };
         let src_st = lstat_at(src_parent.as_fd(), &src_name)
             .map_err(|e| io_err("lstat", display(&resolved), e))?
             .ok_or_else(not_found)?;
@@ -1276,15 +1287,16 @@ mod tests {
         copy(&CopyRequest::new(ctx, &s, dest), root)
     }
 
-    fn run_with(
-        ctx: &Path,
+    fn run_with<'a>(
+        ctx: &'a Path,
         root: &Path,
         sources: &[&str],
-        dest: &str,
-        f: impl FnOnce(&mut CopyRequest),
+        dest: &'a str,
+        f: impl FnOnce(&mut CopyRequest<'a>),
     ) -> Result<CopyStats> {
-        let s: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
-        let mut req = CopyRequest::new(ctx, &s, dest);
+        // Leaked so the request may borrow test closures of any lifetime.
+        let s: &'a [String] = Vec::leak(sources.iter().map(|s| s.to_string()).collect());
+        let mut req = CopyRequest::new(ctx, s, dest);
         f(&mut req);
         copy(&req, root)
     }
@@ -1430,12 +1442,14 @@ mod tests {
         let host = tempfile::tempdir().unwrap();
         fs::create_dir_all(root.path().join("dd")).unwrap();
         std::os::unix::fs::symlink(host.path(), root.path().join("dd/sub")).unwrap();
-        // A file over a symlink replaces the link.
-        std::os::unix::fs::symlink(host.path().join("x"), root.path().join("dd/x")).unwrap();
         let e = run(ctx.path(), root.path(), &["d"], "/dd").unwrap_err();
         assert_eq!(e.to_string(), "cannot copy to non-directory: /dd/sub");
+        // A file over a symlink replaces the link.
+        fs::create_dir_all(root.path().join("d3")).unwrap();
+        std::os::unix::fs::symlink(host.path().join("x"), root.path().join("d3/x")).unwrap();
+        run(ctx.path(), root.path(), &["d"], "/d3").unwrap();
+        assert!(meta(&root.path().join("d3/x")).is_file());
         assert_eq!(fs::read_dir(host.path()).unwrap().count(), 0);
-        assert!(meta(&root.path().join("dd/x")).is_file());
     }
 
     #[test]
@@ -1562,7 +1576,7 @@ mod tests {
         }
         let (ctx, root) = (context(), rootfs());
         rfs::chown(
-            &ctx.path().join("f2"),
+            ctx.path().join("f2"),
             Some(Uid::from_raw(1234)),
             Some(Gid::from_raw(99)),
         )
