@@ -770,11 +770,25 @@ fn plan_stage(
                     }
                 };
                 let mut run_env: Vec<String> = image.env().to_vec();
+                let env_has =
+                    |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
+                // Later declarations of an ARG win.
+                let mut arg_env: Vec<(String, String)> = Vec::new();
                 for (k, v) in &sc.args {
-                    if !run_env
-                        .iter()
-                        .any(|e| e.split('=').next() == Some(k.as_str()))
-                    {
+                    arg_env.retain(|(x, _)| x != k);
+                    arg_env.push((k.clone(), v.clone()));
+                }
+                // Proxy args reach RUN without an ARG, and stay out of history.
+                for k in PROXY_ARGS {
+                    if let Some(Some(v)) = build_args.get(k) {
+                        if !arg_env.iter().any(|(x, _)| x == k) {
+                            used_args.insert(k.to_string());
+                            arg_env.push((k.to_string(), v.clone()));
+                        }
+                    }
+                }
+                for (k, v) in &arg_env {
+                    if !env_has(&run_env, k) {
                         run_env.push(format!("{k}={v}"));
                     }
                 }
