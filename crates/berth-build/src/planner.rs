@@ -546,8 +546,8 @@ fn plan_stage(
         }
         let original_args = c
             .code
-            .splitn(2, char::is_whitespace)
-            .nth(1)
+            .split_once(char::is_whitespace)
+            .map(|(_, rest)| rest)
             .unwrap_or("")
             .trim()
             .to_string();
