@@ -475,15 +475,7 @@ impl ShellWord<'_> {
                 if null_is_unset && raw_escapes {
                     return Err(format!("unsupported modifier ({chs}) in substitution"));
                 }
-                let word = match self.process_stop_on(Some('}'), raw_escapes) {
-                    Ok((w, _)) => w,
-                    Err(e) => {
-                        if self.peek().is_none() {
-                            return Err("syntax error: missing '}'".to_string());
-                        }
-                        return Err(e);
-                    }
-                };
+                let word = self.stop_on('}', raw_escapes, "syntax error: missing '}'")?;
 
                 let value = self.get_env(&name);
                 if self.lex.skip_unset_env && value.is_none() {
@@ -546,24 +538,8 @@ impl ShellWord<'_> {
                 if replace_all {
                     self.next();
                 }
-                let pattern = match self.process_stop_on(Some('/'), true) {
-                    Ok((w, _)) => w,
-                    Err(e) => {
-                        if self.peek().is_none() {
-                            return Err("syntax error: missing '/' in ${}".to_string());
-                        }
-                        return Err(e);
-                    }
-                };
-                let replacement = match self.process_stop_on(Some('}'), true) {
-                    Ok((w, _)) => w,
-                    Err(e) => {
-                        if self.peek().is_none() {
-                            return Err("syntax error: missing '}'".to_string());
-                        }
-                        return Err(e);
-                    }
-                };
+                let pattern = self.stop_on('/', true, "syntax error: missing '/' in ${}")?;
+                let replacement = self.stop_on('}', true, "syntax error: missing '}'")?;
 
                 let value = self.get_env(&name);
                 if self.lex.skip_unset_env && value.is_none() {
@@ -585,6 +561,16 @@ impl ShellWord<'_> {
                 }
             }
             _ => Err(format!("unsupported modifier ({chs}) in substitution")),
+        }
+    }
+
+    /// The text up to `stop` inside `${...}`; running out of input gives
+    /// `at_eof` instead of the generic missing-match error.
+    fn stop_on(&mut self, stop: char, raw_escapes: bool, at_eof: &str) -> Result<String, String> {
+        match self.process_stop_on(Some(stop), raw_escapes) {
+            Ok((w, _)) => Ok(w),
+            Err(_) if self.peek().is_none() => Err(at_eof.to_string()),
+            Err(e) => Err(e),
         }
     }
 
