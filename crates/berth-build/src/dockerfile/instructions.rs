@@ -448,13 +448,6 @@ fn heredoc_word(src: &str) -> Option<Heredoc> {
     })
 }
 
-/// Removes leading tabs from every line (`<<-`).
-fn chomp_heredoc(src: &str) -> String {
-    src.split_inclusive('\n')
-        .map(|l| l.trim_start_matches('\t'))
-        .collect()
-}
-
 fn sources_and_dest(node: &Node, args: &[String], cmd: &str, c: &mut Copy) -> Result<(), String> {
     let (dest, srcs) = match args.split_last() {
         Some(x) => x,
@@ -475,7 +468,7 @@ fn sources_and_dest(node: &Node, args: &[String], cmd: &str, c: &mut Copy) -> Re
                     .map(|d| d.content.clone())
                     .unwrap_or_default();
                 if h.chomp {
-                    data = chomp_heredoc(&data);
+                    data = super::parser::chomp_content(&data);
                 }
                 c.source_contents.push(SourceContent {
                     path: h.name,

@@ -691,5 +691,8 @@ fn heredoc_words() {
     assert!(heredoc_word("<<").is_none());
     assert!(heredoc_word("a<<EOF").is_none());
     assert!(heredoc_word("<<a b").is_none());
-    assert_eq!(chomp_heredoc("\ta\n\t\tb\nc"), "a\nb\nc");
+    assert_eq!(
+        super::super::parser::chomp_content("\ta\n\t\tb\nc"),
+        "a\nb\nc"
+    );
 }
