@@ -413,39 +413,10 @@ fn cmd_line(node: &Node, args: &[String]) -> ShellOrExec {
     }
 }
 
-/// BuildKit's heredoc-word test (`parser.MustParseHeredoc`): `[n]<<[-]WORD`
-/// where WORD is one shell word; quoting any part of it disables expansion.
+/// BuildKit's `parser.MustParseHeredoc`: the word as a heredoc marker, a
+/// word that does not lex being none.
 fn heredoc_word(src: &str) -> Option<Heredoc> {
-    let digits = src.len() - src.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    let rest = src[digits..].strip_prefix("<<")?;
-    let (chomp, rest) = match rest.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, rest),
-    };
-    let rest = rest.trim_start_matches([' ', '\t', '\n', '\r', '\u{c}']);
-    if rest.is_empty() || rest.contains('<') {
-        return None;
-    }
-    let none = super::shell::EnvList::default();
-    let mut lex = Lex::new('\\');
-    lex.skip_unset_env = true;
-    let words = lex.process_words(rest, &none).ok()?;
-    if words.len() != 1 {
-        return None;
-    }
-    lex.raw_quotes = true;
-    let raw = lex.process_words(rest, &none).ok()?;
-    if raw.len() != 1 {
-        return None;
-    }
-    let quotes = |s: &str| s.matches(['\'', '"']).count();
-    Some(Heredoc {
-        expand: quotes(&words[0]) == quotes(&raw[0]),
-        name: words[0].clone(),
-        content: String::new(),
-        file_descriptor: src[..digits].parse().unwrap_or(0),
-        chomp,
-    })
+    super::parser::parse_heredoc(src).ok().flatten()
 }
 
 fn sources_and_dest(node: &Node, args: &[String], cmd: &str, c: &mut Copy) -> Result<(), String> {

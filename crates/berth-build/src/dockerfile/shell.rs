@@ -8,6 +8,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
+use super::gostr;
+
 /// Variable lookup used during expansion.
 pub trait EnvGetter {
     /// The value of `key`, or `None` when it is unset (set-but-empty is
@@ -579,8 +581,8 @@ impl ShellWord<'_> {
     fn process_name(&mut self) -> String {
         let mut name = String::new();
         while let Some(ch) = self.peek() {
-            if name.is_empty() && is_go_digit(ch) {
-                while let Some(d) = self.peek().filter(|c| is_go_digit(*c)) {
+            if name.is_empty() && gostr::is_digit(ch) {
+                while let Some(d) = self.peek().filter(|c| gostr::is_digit(*c)) {
                     self.next();
                     name.push(d);
                 }
@@ -590,7 +592,7 @@ impl ShellWord<'_> {
                 self.next();
                 return ch.to_string();
             }
-            if !is_go_letter(ch) && !is_go_digit(ch) && ch != '_' {
+            if !gostr::is_letter(ch) && !gostr::is_digit(ch) && ch != '_' {
                 break;
             }
             self.next();
@@ -630,17 +632,6 @@ impl ShellWord<'_> {
 
 fn is_special_param(c: char) -> bool {
     matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0')
-}
-
-/// Go's `unicode.IsDigit` (category Nd); std has no Nd test, so outside
-/// ASCII this uses `is_numeric`, which also accepts a few Nl/No characters.
-fn is_go_digit(c: char) -> bool {
-    c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric())
-}
-
-/// Go's `unicode.IsLetter` (category L), approximated by `is_alphabetic`.
-fn is_go_letter(c: char) -> bool {
-    c.is_alphabetic()
 }
 
 /// One element of a shell pattern as BuildKit turns it into a regexp.
@@ -798,7 +789,7 @@ fn expand_template(out: &mut String, template: &str, matched: &str) {
         };
         let len: usize = body
             .chars()
-            .take_while(|c| is_go_letter(*c) || is_go_digit(*c) || *c == '_')
+            .take_while(|c| gostr::is_letter(*c) || gostr::is_digit(*c) || *c == '_')
             .map(char::len_utf8)
             .sum();
         if len == 0 || (brace && !body[len..].starts_with('}')) {
