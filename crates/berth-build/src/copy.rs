@@ -1276,15 +1276,16 @@ mod tests {
         copy(&CopyRequest::new(ctx, &s, dest), root)
     }
 
-    fn run_with(
-        ctx: &Path,
+    fn run_with<'a>(
+        ctx: &'a Path,
         root: &Path,
         sources: &[&str],
-        dest: &str,
-        f: impl FnOnce(&mut CopyRequest),
+        dest: &'a str,
+        f: impl FnOnce(&mut CopyRequest<'a>),
     ) -> Result<CopyStats> {
-        let s: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
-        let mut req = CopyRequest::new(ctx, &s, dest);
+        // Leaked so the request can borrow it for the caller's lifetime.
+        let s: &'a [String] = Vec::leak(sources.iter().map(|s| s.to_string()).collect());
+        let mut req = CopyRequest::new(ctx, s, dest);
         f(&mut req);
         copy(&req, root)
     }
