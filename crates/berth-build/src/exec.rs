@@ -328,8 +328,11 @@ fn run_op(
                     let tmp = dir.with_extension(format!("new-{}", random_id()));
                     std::fs::create_dir_all(&tmp).map_err(|e| format!("cache mount: {e}"))?;
                     let mode = m.mode.unwrap_or(0o755) as u32;
-                    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode))
-                        .map_err(|e| format!("cache mount: {e}"))?;
+                    std::fs::set_permissions(
+                        &tmp,
+                        std::os::unix::fs::PermissionsExt::from_mode(mode),
+                    )
+                    .map_err(|e| format!("cache mount: {e}"))?;
                     std::os::unix::fs::chown(
                         &tmp,
                         Some(m.uid.unwrap_or(0) as u32),
@@ -377,8 +380,11 @@ fn run_op(
                             Some(m.gid.unwrap_or(0) as u32),
                         )
                         .map_err(|e| format!("secret {}: {e}", m.id))?;
-                        std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(mode))
-                            .map_err(|e| format!("secret {}: {e}", m.id))?;
+                        std::fs::set_permissions(
+                            &copy,
+                            std::os::unix::fs::PermissionsExt::from_mode(mode),
+                        )
+                        .map_err(|e| format!("secret {}: {e}", m.id))?;
                         (
                             copy.display().to_string(),
                             "bind",
