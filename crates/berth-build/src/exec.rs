@@ -110,7 +110,7 @@ pub fn execute(plan: &Plan, env: &ExecEnv) -> Result<StageResult, BuildError> {
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    board.wait(plan.target).map_err(|m| BuildError::Other(m))
+    board.wait(plan.target).map_err(BuildError::Other)
 }
 
 /// A source that cannot be checksummed fails the step before it runs,
@@ -203,8 +203,9 @@ fn run_stage(
                         k.push_str(&r.key);
                     }
                     if m.kind == crate::plan::MountKind::Bind && m.from_stage.is_none() {
-                        let sum = crate::checksum_sources(env, &[m.source.clone()], &[])
-                            .map_err(|e| cache_key_error(env, step, e))?;
+                        let sum =
+                            crate::checksum_sources(env, std::slice::from_ref(&m.source), &[])
+                                .map_err(|e| cache_key_error(env, step, e))?;
                         k.push_str(&sum);
                     }
                 }

@@ -546,8 +546,8 @@ fn plan_stage(
         }
         let original_args = c
             .code
-            .splitn(2, char::is_whitespace)
-            .nth(1)
+            .split_once(char::is_whitespace)
+            .map(|(_, rest)| rest)
             .unwrap_or("")
             .trim()
             .to_string();
@@ -758,16 +758,37 @@ fn plan_stage(
                         };
                         let mut a = shell.clone();
                         a.push(script);
-                        let shown = lex.process_word(s, &env).unwrap_or_else(|_| s.clone());
+                        // The progress shows the command with known variables
+                        // filled in, quotes and unknown `$x` kept.
+                        let mut shown_lex = Lex::new(lex.escape_token());
+                        shown_lex.raw_quotes = true;
+                        shown_lex.skip_unset_env = true;
+                        let shown = shown_lex
+                            .process_word(s, &env)
+                            .unwrap_or_else(|_| s.clone());
                         (a, shown)
                     }
                 };
                 let mut run_env: Vec<String> = image.env().to_vec();
+                let env_has =
+                    |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
+                // Later declarations of an ARG win.
+                let mut arg_env: Vec<(String, String)> = Vec::new();
                 for (k, v) in &sc.args {
-                    if !run_env
-                        .iter()
-                        .any(|e| e.split('=').next() == Some(k.as_str()))
-                    {
+                    arg_env.retain(|(x, _)| x != k);
+                    arg_env.push((k.clone(), v.clone()));
+                }
+                // Proxy args reach RUN without an ARG, and stay out of history.
+                for k in PROXY_ARGS {
+                    if let Some(Some(v)) = build_args.get(k) {
+                        if !arg_env.iter().any(|(x, _)| x == k) {
+                            used_args.insert(k.to_string());
+                            arg_env.push((k.to_string(), v.clone()));
+                        }
+                    }
+                }
+                for (k, v) in &arg_env {
+                    if !env_has(&run_env, k) {
                         run_env.push(format!("{k}={v}"));
                     }
                 }

@@ -59,6 +59,15 @@ pub fn build(
     progress: &Progress,
     berth_exe: &Path,
 ) -> Result<BuildOutcome, BuildError> {
+    if let Some(p) = &req.platform {
+        let host = format!("linux/{}", berth_image::host_arch());
+        let p_norm = p.trim_end_matches("/v1").to_lowercase();
+        if p_norm != host && p_norm != berth_image::host_arch() {
+            return Err(BuildError::Other(format!(
+                "failed to solve: platform {p} is not supported: berth builds for the host platform ({host}) only"
+            )));
+        }
+    }
     let mut tags = Vec::new();
     for t in &req.tags {
         let r = Reference::parse(t)

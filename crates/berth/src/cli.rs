@@ -189,7 +189,7 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Build an image from a Dockerfile
     #[command(override_usage = "berth image build [OPTIONS] PATH | URL | -")]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "berth image load [OPTIONS]")]
     Load(LoadArgs),
@@ -365,7 +365,7 @@ pub struct BuildArgs {
 pub enum BuilderCommand {
     /// Build an image from a Dockerfile
     #[command(override_usage = "berth builder build [OPTIONS] PATH | URL | -")]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Remove build cache
     #[command(override_usage = "berth builder prune")]
     Prune(BuilderPruneArgs),

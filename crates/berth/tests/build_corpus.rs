@@ -545,9 +545,11 @@ fn opts_for(case: &Case, label: &str) -> CompareOptions {
     }
 }
 
-/// Docker twice; with `BERTH_BUILD_CORPUS=1` berth as well, against the
-/// same Docker build (one dockerd session for both).
+/// Docker twice (proves the harness: Docker against itself compares
+/// equal); with `BERTH_BUILD_CORPUS=1` berth as well. Run by hand:
+/// `cargo test -p berth --test build_corpus -- --ignored`.
 #[test]
+#[ignore = "checks the harness against Docker itself; slow"]
 fn docker_builds_are_reproducible() {
     let r = Root::new();
     r.busybox(BASE);
@@ -562,8 +564,9 @@ fn docker_builds_are_reproducible() {
     run_corpus(&docker, &gots, &opts_for);
 }
 
+/// Every corpus case built by Docker 20.10's BuildKit and by berth, the
+/// saved images compared by content.
 #[test]
-#[ignore = "needs `berth build`"]
 fn berth_builds_match_docker() {
     let r = Root::new();
     r.busybox(BASE);

@@ -426,3 +426,37 @@ fn killed_build_leaves_no_mounts_or_containers() {
     }
     leftovers(&r);
 }
+
+#[test]
+fn cycles_bad_ignore_files_and_foreign_platforms_are_refused() {
+    let r = Root::new();
+    r.busybox("busybox:local");
+    let c = ctx(&[(
+        "Dockerfile",
+        "FROM busybox:local AS a\nCOPY --from=b /x /x\nFROM busybox:local AS b\nCOPY --from=a /y /y\n",
+    )]);
+    let before = r.fingerprint();
+    let o = build(&r, c.path(), &["-t", "cyc"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("circular dependency detected on stage: "),
+        "{}",
+        o.stderr
+    );
+    let c2 = ctx(&[
+        ("Dockerfile", "FROM busybox:local\nCOPY . /x\n"),
+        (".dockerignore", "a\n!\n"),
+    ]);
+    let o = build(&r, c2.path(), &["-t", "ign"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("illegal exclusion pattern: \"!\""),
+        "{}",
+        o.stderr
+    );
+    let o = build(&r, c2.path(), &["--platform", "linux/s390x"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("linux/s390x"), "{}", o.stderr);
+    assert_eq!(r.fingerprint(), before);
+    leftovers(&r);
+}

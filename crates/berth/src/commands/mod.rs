@@ -88,7 +88,7 @@ pub fn run(cli: Cli) -> CliResult {
             ImageCommand::History(a) => image::history(&engine, a, "image history"),
             ImageCommand::Prune(a) => image::prune(&engine, a),
             ImageCommand::Import(a) => image::import(&engine, a, "image import"),
-            ImageCommand::Build(a) => build::build(&engine, a),
+            ImageCommand::Build(a) => build::build(&engine, *a),
             ImageCommand::Load(a) => image::load(&engine, a),
             ImageCommand::Save(a) => image::save(&engine, a, "image save"),
         },
@@ -149,7 +149,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Build(a) => build::build(&engine, a),
         Command::System(crate::cli::SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(crate::cli::SystemCommand::Info(a)) => system::info(&engine, a),
-        Command::Builder(crate::cli::BuilderCommand::Build(a)) => build::build(&engine, a),
+        Command::Builder(crate::cli::BuilderCommand::Build(a)) => build::build(&engine, *a),
         Command::Builder(crate::cli::BuilderCommand::Prune(a)) => build::prune(&engine, a),
         Command::Internal(InternalCommand::Cleanup { id }) => Ok(engine.container_cleanup(&id)?),
         Command::Internal(InternalCommand::BuildStep { id, bundle }) => {

@@ -102,15 +102,11 @@ pub fn check_store(engine: &Engine) -> CliResult {
 pub fn df(engine: &Engine, a: crate::cli::DfArgs) -> CliResult {
     let du = engine.system_df()?;
     let pct = |part: u64, total: u64| {
-        if total > 0 {
-            format!(
-                "{} ({}%)",
-                render::human_size_prec(part as f64, 3),
-                part * 100 / total
-            )
-        } else {
-            format!("{} (0%)", render::human_size_prec(part as f64, 3))
-        }
+        format!(
+            "{} ({}%)",
+            render::human_size_prec(part as f64, 3),
+            (part * 100).checked_div(total).unwrap_or(0)
+        )
     };
     let cache_size: u64 = du.cache.iter().map(|c| c.size).sum();
     let rows = [
