@@ -434,6 +434,7 @@ impl Checksummer {
 
 /// Keys entries by `key_prefix` + their path below `base`.
 fn push_keyed(items: &mut Vec<(String, Entry)>, key_prefix: &str, base: &str, entries: Vec<Entry>) {
+    items.reserve(entries.len());
     for e in entries {
         let below = if base.is_empty() {
             e.path.as_str()
@@ -940,5 +941,13 @@ mod tests {
                 c.save().unwrap();
             });
         }
+        let mut c = None;
+        timed("  of which load", &mut || {
+            c = Some(Checksummer::open(cache.path()))
+        });
+        let mut c = c.unwrap();
+        timed("  of which checksum", &mut || {
+            assert_eq!(c.checksum(&ctx, ".").unwrap(), cold);
+        });
     }
 }

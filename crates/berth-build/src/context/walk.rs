@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, StatxFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, StatxFlags};
 
 use super::ignore::MatchInfo;
 use super::{io_err, Context, ContextError, FileKind};
@@ -181,7 +181,9 @@ impl Context {
             abs,
             info,
         })?;
-        let mut out = vec![top];
+        let total = nodes.iter().flatten().map(Vec::len).sum::<usize>();
+        let mut out = Vec::with_capacity(total + 1);
+        out.push(top);
         emit(&mut nodes, 0, &mut out);
         if excluded && out.len() == 1 {
             return Err(not_found());
@@ -269,11 +271,14 @@ impl Context {
             Mode::empty(),
         )
         .map_err(|e| io_err(what())(e.into()))?;
-        let mut dir = Dir::new(fd).map_err(|e| io_err(what())(e.into()))?;
+        // One getdents call per 32 KiB of names (rustix's `Dir` starts
+        // small and needs several for an ordinary directory).
+        let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 32 << 10];
+        let mut dir = RawDir::new(&fd, &mut buf);
         // All names, NUL-terminated, in one buffer: no allocation per name.
         let mut names: Vec<u8> = Vec::new();
         let mut list: Vec<(usize, usize, FileType)> = Vec::new();
-        while let Some(ent) = dir.read() {
+        while let Some(ent) = dir.next() {
             let ent = ent.map_err(|e| io_err(what())(e.into()))?;
             let name = ent.file_name().to_bytes();
             if name == b"." || name == b".." || ent.file_type() == FileType::Socket {
@@ -284,7 +289,7 @@ impl Context {
             names.push(0);
         }
         list.sort_unstable_by(|a, b| names[a.0..a.0 + a.1].cmp(&names[b.0..b.0 + b.1]));
-        let dirfd = dir.fd().map_err(|e| io_err(what())(e.into()))?;
+        let dirfd = &fd;
         let matcher = self.matcher();
         let mut children = Vec::with_capacity(list.len());
         let mut jobs = Vec::new();
@@ -300,10 +305,14 @@ impl Context {
                 p.push_str(&lossy);
                 p
             };
+            // Only directories need per-pattern results for their children.
             let (excluded, info) = if matcher.is_empty() {
                 (false, MatchInfo::default())
-            } else {
+            } else if dtype == FileType::Directory || dtype == FileType::Unknown {
                 matcher.matches_using_parent_results(&path, &job.info)?
+            } else {
+                let excluded = matcher.excluded_using_parent_results(&path, &job.info)?;
+                (excluded, MatchInfo::default())
             };
             // d_type decides pruning; an unknown type needs the stat first.
             if excluded
