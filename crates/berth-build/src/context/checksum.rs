@@ -9,15 +9,15 @@
 //! everything under it that the ignore rules keep.
 //!
 //! Hashing every byte on every build is what makes big contexts slow, so
-//! content hashes are remembered in a stat cache (path, size, mtime, ctime,
-//! inode, device, mode → content hash). An unchanged context then costs one
-//! `lstat` per file. The digests are berth's own: they are stable across
+//! file digests are remembered in a stat cache (path hash, size, mtime,
+//! ctime, inode, device, mode, owner → digest). An unchanged context then
+//! costs one `lstat` per file. The digests are berth's own: they are stable across
 //! berth builds but not byte-identical to BuildKit's.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,12 +25,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use super::ignore::{self, PatternError};
-use super::{Context, ContextError, Entry, FileKind};
+use super::{Context, ContextError, Entry, FileKind, FileStat};
 
 /// File name of the stat cache inside the caller's cache directory.
-pub const STAT_CACHE_FILE: &str = "context-stat-cache.v1";
+pub const STAT_CACHE_FILE: &str = "context-stat-cache.v2";
 
-const MAGIC: &[u8; 8] = b"BRTHSC01";
+/// The previous format's file, removed when the new one is written.
+const OLD_STAT_CACHE_FILE: &str = "context-stat-cache.v1";
+
+const MAGIC: &[u8; 8] = b"BRTHSC02";
 
 /// A file whose ctime is this close to the moment it was read could change
 /// again within the same timestamp tick, so its hash is not remembered
@@ -72,42 +75,55 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> ChecksumError {
     move |source| ChecksumError::Io { what, source }
 }
 
-/// The stat fields that must all be unchanged for a remembered hash to be
-/// trusted. ctime moves on any content, mode, owner or xattr change, even
-/// when mtime was reset by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StatKey {
-    size: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
-    ino: u64,
-    dev: u64,
-    mode: u32,
-}
-
-impl StatKey {
-    fn of(meta: &fs::Metadata) -> StatKey {
-        StatKey {
-            size: meta.size(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-            ino: meta.ino(),
-            dev: meta.dev(),
-            mode: meta.mode(),
-        }
-    }
-}
-
 /// Content hash and xattr hash of one file.
 type Hashes = ([u8; 32], [u8; 32]);
 
-/// What is remembered per file: content and xattr hashes.
+/// What is remembered per file: the stat data it was hashed with (all of
+/// it must match for the digest to be trusted; ctime moves on any content,
+/// mode, owner or xattr change, even when mtime was reset by hand) and the
+/// file's whole digest.
 #[derive(Debug, Clone, Copy)]
 struct Record {
-    stat: StatKey,
-    content: [u8; 32],
-    xattrs: [u8; 32],
+    stat: FileStat,
+    digest: [u8; 32],
     used: bool,
+}
+
+/// Records are keyed by a hash of the absolute path: fixed-size keys load
+/// without an allocation per file, and a (vanishingly rare) collision can
+/// only cost a rehash, since the inode, device and times must match too.
+type Records = HashMap<u64, Record, BuildHasherDefault<KeyHasher>>;
+
+/// The keys are hashes already; hashing them again is wasted work.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// FNV-1a over the path, then a splitmix64 finish so every bit is mixed.
+/// Stable across builds and Rust versions, unlike `DefaultHasher`.
+fn path_key(path: &Path) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in path.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 /// Computes source checksums and keeps the stat cache. Load once per build,
@@ -115,9 +131,13 @@ struct Record {
 #[derive(Debug)]
 pub struct Checksummer {
     cache_file: PathBuf,
-    records: HashMap<Vec<u8>, Record>,
+    records: Records,
     dirty: bool,
     threads: usize,
+    /// Digests already computed in this build, by (context root, source):
+    /// the context does not change during a build, so a source named by
+    /// two COPY steps is walked once.
+    memo: HashMap<(PathBuf, String), String>,
 }
 
 impl Checksummer {
@@ -135,6 +155,7 @@ impl Checksummer {
             records,
             dirty: false,
             threads,
+            memo: HashMap::new(),
         }
     }
 
@@ -156,6 +177,16 @@ impl Checksummer {
     /// digest; anything else a digest over the sorted (relative path,
     /// digest) list, paths taken from the non-wildcard part of the source.
     pub fn checksum(&mut self, ctx: &Context, src: &str) -> Result<String, ChecksumError> {
+        let memo_key = (ctx.root().to_path_buf(), src.to_string());
+        if let Some(d) = self.memo.get(&memo_key) {
+            return Ok(d.clone());
+        }
+        let digest = self.compute(ctx, src)?;
+        self.memo.insert(memo_key, digest.clone());
+        Ok(digest)
+    }
+
+    fn compute(&mut self, ctx: &Context, src: &str) -> Result<String, ChecksumError> {
         let cleaned = ignore::clean(src.trim_start_matches('/'));
         let cleaned = if cleaned == "." {
             String::new()
@@ -278,22 +309,21 @@ impl Checksummer {
 
     /// Per-entry digests, hashing content only where the stat cache misses.
     fn entry_digests(&mut self, items: &[(String, Entry)]) -> Result<Vec<[u8; 32]>, ChecksumError> {
-        let mut known: Vec<Option<Hashes>> = Vec::with_capacity(items.len());
+        let mut digests: Vec<[u8; 32]> = Vec::with_capacity(items.len());
         let mut misses = Vec::new();
         for (i, (_, e)) in items.iter().enumerate() {
             if e.kind == FileKind::Dir {
                 // Directories carry no content; their xattrs are read live.
-                known.push(Some(([0; 32], xattr_digest(&e.abs)?)));
+                digests.push(header_digest(e, &[0; 32], &xattr_digest(&e.abs)?));
                 continue;
             }
-            let key = e.abs.as_os_str().as_encoded_bytes();
-            match self.records.get_mut(key) {
-                Some(r) if r.stat == StatKey::of(&e.metadata) => {
+            match self.records.get_mut(&path_key(&e.abs)) {
+                Some(r) if r.stat == e.stat => {
                     r.used = true;
-                    known.push(Some((r.content, r.xattrs)));
+                    digests.push(r.digest);
                 }
                 _ => {
-                    known.push(None);
+                    digests.push([0; 32]);
                     misses.push(i);
                 }
             }
@@ -307,16 +337,14 @@ impl Checksummer {
                 .map_or(0, |d| d.as_nanos() as i64);
             for (i, (content, xattrs)) in misses.iter().zip(hashed) {
                 let e = &items[*i].1;
-                known[*i] = Some((content, xattrs));
-                let stat = StatKey::of(&e.metadata);
-                if stat.ctime_ns < cutoff && stat.mtime_ns < cutoff {
-                    let key = e.abs.as_os_str().as_encoded_bytes().to_vec();
+                let digest = header_digest(e, &content, &xattrs);
+                digests[*i] = digest;
+                if e.stat.ctime_ns < cutoff && e.stat.mtime_ns < cutoff {
                     self.records.insert(
-                        key,
+                        path_key(&e.abs),
                         Record {
-                            stat,
-                            content,
-                            xattrs,
+                            stat: e.stat,
+                            digest,
                             used: true,
                         },
                     );
@@ -324,14 +352,7 @@ impl Checksummer {
                 }
             }
         }
-        Ok(items
-            .iter()
-            .zip(known)
-            .map(|((_, e), k)| {
-                let (content, xattrs) = k.unwrap_or(([0; 32], [0; 32]));
-                header_digest(e, &content, &xattrs)
-            })
-            .collect())
+        Ok(digests)
     }
 
     /// Hashes the missed entries on up to `threads` threads.
@@ -393,6 +414,8 @@ impl Checksummer {
         let dir = self.cache_file.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
         let data = encode(&self.records);
+        // The old format's file is dead weight now.
+        let _ = fs::remove_file(dir.join(OLD_STAT_CACHE_FILE));
         let tmp = dir.join(format!(".{STAT_CACHE_FILE}.{}.tmp", std::process::id()));
         let write = || -> io::Result<()> {
             let mut f = File::create(&tmp)?;
@@ -411,6 +434,7 @@ impl Checksummer {
 
 /// Keys entries by `key_prefix` + their path below `base`.
 fn push_keyed(items: &mut Vec<(String, Entry)>, key_prefix: &str, base: &str, entries: Vec<Entry>) {
+    items.reserve(entries.len());
     for e in entries {
         let below = if base.is_empty() {
             e.path.as_str()
@@ -543,9 +567,9 @@ use std::os::unix::ffi::OsStrExt;
 /// The per-file digest: a header with the fields BuildKit's tarsum v1 keeps
 /// (no name, no mtime), then the content hash.
 fn header_digest(e: &Entry, content: &[u8; 32], xattrs: &[u8; 32]) -> [u8; 32] {
-    let m = &e.metadata;
+    let m = &e.stat;
     let (typeflag, size) = match e.kind {
-        FileKind::Regular => (b'0', m.size()),
+        FileKind::Regular => (b'0', m.size),
         FileKind::Dir => (b'5', 0),
         FileKind::Symlink => (b'2', 0),
         FileKind::Fifo => (b'6', 0),
@@ -556,12 +580,11 @@ fn header_digest(e: &Entry, content: &[u8; 32], xattrs: &[u8; 32]) -> [u8; 32] {
     let mode = if e.kind == FileKind::Symlink {
         0o777
     } else {
-        m.mode() & 0o7777
+        m.mode & 0o7777
     };
     let (major, minor) = match e.kind {
         FileKind::CharDevice | FileKind::BlockDevice => {
-            let rdev = m.rdev();
-            (rustix::fs::major(rdev), rustix::fs::minor(rdev))
+            (rustix::fs::major(m.rdev), rustix::fs::minor(m.rdev))
         }
         _ => (0, 0),
     };
@@ -572,8 +595,8 @@ fn header_digest(e: &Entry, content: &[u8; 32], xattrs: &[u8; 32]) -> [u8; 32] {
         h.update([0]);
     };
     field("mode", mode.to_string().as_bytes());
-    field("uid", m.uid().to_string().as_bytes());
-    field("gid", m.gid().to_string().as_bytes());
+    field("uid", m.uid.to_string().as_bytes());
+    field("gid", m.gid.to_string().as_bytes());
     field("size", size.to_string().as_bytes());
     field("typeflag", &[typeflag]);
     let link = e
@@ -599,23 +622,31 @@ fn hex(bytes: &[u8; 32]) -> String {
     s
 }
 
-const RECORD_FIXED: usize = 8 * 5 + 4 + 32 + 32;
+/// Key, nine stat fields, digest.
+const RECORD_LEN: usize = 8 + 7 * 8 + 3 * 4 + 32;
 
-fn encode(records: &HashMap<Vec<u8>, Record>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + records.len() * (RECORD_FIXED + 80) + 32);
+fn encode(records: &Records) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + records.len() * RECORD_LEN + 32);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(records.len() as u64).to_le_bytes());
-    for (path, r) in records {
-        out.extend_from_slice(&(path.len() as u32).to_le_bytes());
-        out.extend_from_slice(path);
-        out.extend_from_slice(&r.stat.size.to_le_bytes());
-        out.extend_from_slice(&r.stat.mtime_ns.to_le_bytes());
-        out.extend_from_slice(&r.stat.ctime_ns.to_le_bytes());
-        out.extend_from_slice(&r.stat.ino.to_le_bytes());
-        out.extend_from_slice(&r.stat.dev.to_le_bytes());
-        out.extend_from_slice(&r.stat.mode.to_le_bytes());
-        out.extend_from_slice(&r.content);
-        out.extend_from_slice(&r.xattrs);
+    for (key, r) in records {
+        let s = &r.stat;
+        out.extend_from_slice(&key.to_le_bytes());
+        for n in [
+            s.size,
+            s.mtime_ns as u64,
+            s.ctime_ns as u64,
+            s.ino,
+            s.dev,
+            s.rdev,
+        ] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out.extend_from_slice(&0u64.to_le_bytes()); // reserved
+        for n in [s.mode, s.uid, s.gid] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out.extend_from_slice(&r.digest);
     }
     let sum: [u8; 32] = Sha256::digest(&out).into();
     out.extend_from_slice(&sum);
@@ -623,7 +654,7 @@ fn encode(records: &HashMap<Vec<u8>, Record>) -> Vec<u8> {
 }
 
 /// Parses a cache file; `None` for anything not exactly right.
-fn decode(data: &[u8]) -> Option<HashMap<Vec<u8>, Record>> {
+fn decode(data: &[u8]) -> Option<Records> {
     let body_len = data.len().checked_sub(32)?;
     let (body, sum) = data.split_at(body_len);
     if body.get(..8)? != MAGIC || Sha256::digest(body).as_slice() != sum {
@@ -631,26 +662,32 @@ fn decode(data: &[u8]) -> Option<HashMap<Vec<u8>, Record>> {
     }
     let mut cur = Cursor { data: body, pos: 8 };
     let count = usize::try_from(cur.u64()?).ok()?;
-    let mut records = HashMap::with_capacity(count.min(body.len() / RECORD_FIXED));
+    if count.checked_mul(RECORD_LEN)? != body.len() - 16 {
+        return None;
+    }
+    let mut records = Records::with_capacity_and_hasher(count, Default::default());
     for _ in 0..count {
-        let len = cur.u32()? as usize;
-        let path = cur.take(len)?.to_vec();
-        let stat = StatKey {
-            size: cur.u64()?,
-            mtime_ns: cur.u64()? as i64,
-            ctime_ns: cur.u64()? as i64,
-            ino: cur.u64()?,
-            dev: cur.u64()?,
-            mode: cur.u32()?,
+        let key = cur.u64()?;
+        let (size, mtime_ns, ctime_ns) = (cur.u64()?, cur.u64()? as i64, cur.u64()? as i64);
+        let (ino, dev, rdev, _reserved) = (cur.u64()?, cur.u64()?, cur.u64()?, cur.u64()?);
+        let (mode, uid, gid) = (cur.u32()?, cur.u32()?, cur.u32()?);
+        let stat = FileStat {
+            mode,
+            uid,
+            gid,
+            size,
+            mtime_ns,
+            ctime_ns,
+            ino,
+            dev,
+            rdev,
         };
-        let content = cur.take(32)?.try_into().ok()?;
-        let xattrs = cur.take(32)?.try_into().ok()?;
+        let digest = cur.take(32)?.try_into().ok()?;
         records.insert(
-            path,
+            key,
             Record {
                 stat,
-                content,
-                xattrs,
+                digest,
                 used: false,
             },
         );
@@ -882,7 +919,13 @@ mod tests {
             eprintln!("{what}: wall {:?}, cpu {:?}", w.elapsed(), cpu() - c);
         };
         let mut n = 0;
-        timed("walk only", &mut || n = ctx.walk("").unwrap().len());
+        let walks: usize = std::env::var("BERTH_BENCH_WALKS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        for _ in 0..walks {
+            timed("walk only", &mut || n = ctx.walk("").unwrap().len());
+        }
         eprintln!("  ({n} entries)");
 
         let mut cold = String::new();
@@ -898,5 +941,13 @@ mod tests {
                 c.save().unwrap();
             });
         }
+        let mut c = None;
+        timed("  of which load", &mut || {
+            c = Some(Checksummer::open(cache.path()))
+        });
+        let mut c = c.unwrap();
+        timed("  of which checksum", &mut || {
+            assert_eq!(c.checksum(&ctx, ".").unwrap(), cold);
+        });
     }
 }

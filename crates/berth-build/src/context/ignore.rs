@@ -170,6 +170,20 @@ impl Pattern {
                     || s.strip_prefix('/').is_some_and(|rest| path == rest))
             }
             Compiled::Regex(toks) => {
+                // The match is anchored at both ends, so literal tokens at
+                // either end must be there: a cheap test that rules out
+                // most paths before the backtracking matcher allocates.
+                let lit = |t: &Tok| match t {
+                    Tok::Lit(c) => Some(*c),
+                    _ => None,
+                };
+                let head = toks.iter().map_while(lit);
+                let tail = toks.iter().rev().map_while(lit);
+                if head.zip(path.chars()).any(|(a, b)| a != b)
+                    || tail.zip(path.chars().rev()).any(|(a, b)| a != b)
+                {
+                    return Ok(false);
+                }
                 let chars: Vec<char> = path.chars().collect();
                 Ok(regex_match(toks, &chars))
             }
@@ -628,10 +642,30 @@ impl PatternMatcher {
         file: &str,
         parent: &MatchInfo,
     ) -> Result<(bool, MatchInfo), PatternError> {
-        let have_parent = !parent.parent_matched.is_empty();
         let mut info = MatchInfo {
             parent_matched: vec![false; self.patterns.len()],
         };
+        let matched = self.match_with_parent(file, parent, Some(&mut info.parent_matched))?;
+        Ok((matched, info))
+    }
+
+    /// [`Self::matches_using_parent_results`] without the results for
+    /// children: a walk needs those only for directories.
+    pub fn excluded_using_parent_results(
+        &self,
+        file: &str,
+        parent: &MatchInfo,
+    ) -> Result<bool, PatternError> {
+        self.match_with_parent(file, parent, None)
+    }
+
+    fn match_with_parent(
+        &self,
+        file: &str,
+        parent: &MatchInfo,
+        mut info: Option<&mut Vec<bool>>,
+    ) -> Result<bool, PatternError> {
+        let have_parent = !parent.parent_matched.is_empty();
         let mut matched = false;
         for (i, pattern) in self.patterns.iter().enumerate() {
             let mut hit = have_parent && parent.parent_matched.get(i).copied().unwrap_or(false);
@@ -655,12 +689,14 @@ impl PatternMatcher {
                     }
                 }
             }
-            info.parent_matched[i] = hit;
+            if let Some(slot) = info.as_deref_mut().and_then(|v| v.get_mut(i)) {
+                *slot = hit;
+            }
             if hit {
                 matched = !pattern.exclusion;
             }
         }
-        Ok((matched, info))
+        Ok(matched)
     }
 
     /// For an excluded directory: whether the walk may skip it entirely.

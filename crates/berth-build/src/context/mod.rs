@@ -8,13 +8,15 @@
 
 pub mod checksum;
 pub mod ignore;
+mod walk;
 
-use std::fs::{self, Metadata};
+pub use walk::{Entry, FileStat};
+
+use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 
-use ignore::{MatchInfo, PatternError, PatternMatcher};
+use ignore::{PatternError, PatternMatcher};
 
 /// Name looked up when no Dockerfile is named.
 pub const DEFAULT_DOCKERFILE: &str = "Dockerfile";
@@ -77,44 +79,6 @@ pub enum FileKind {
     Fifo,
     CharDevice,
     BlockDevice,
-}
-
-impl FileKind {
-    fn of(meta: &Metadata) -> Option<FileKind> {
-        FileKind::of_type(meta.file_type())
-    }
-
-    fn of_type(t: fs::FileType) -> Option<FileKind> {
-        Some(if t.is_file() {
-            FileKind::Regular
-        } else if t.is_dir() {
-            FileKind::Dir
-        } else if t.is_symlink() {
-            FileKind::Symlink
-        } else if t.is_fifo() {
-            FileKind::Fifo
-        } else if t.is_char_device() {
-            FileKind::CharDevice
-        } else if t.is_block_device() {
-            FileKind::BlockDevice
-        } else {
-            return None;
-        })
-    }
-}
-
-/// One file of the context, with its `lstat` data.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// Slash-separated path from the context root (`""` is the root).
-    pub path: String,
-    /// Where the file is on disk.
-    pub abs: PathBuf,
-    pub kind: FileKind,
-    /// `lstat` metadata (symlinks describe the link itself).
-    pub metadata: Metadata,
-    /// The link text for symlinks, unmodified.
-    pub link_target: Option<PathBuf>,
 }
 
 /// A build context rooted at a directory, with its ignore rules.
@@ -294,195 +258,6 @@ impl Context {
         }
         Ok(done.join("/"))
     }
-
-    /// Lists `rel` and, for a directory, everything below it, honouring the
-    /// ignore rules the way fsutil's walker does: excluded entries are left
-    /// out, excluded directories are pruned unless an exception could apply
-    /// inside, and such a directory is listed (before its first kept child)
-    /// only when something under it is kept. Symlinks in `rel` are followed
-    /// inside the context; below it they are listed as links. Order is
-    /// depth-first by byte-wise name, parents first. A missing or excluded
-    /// `rel` is [`ContextError::NotFound`].
-    pub fn walk(&self, rel: &str) -> Result<Vec<Entry>, ContextError> {
-        let start = self.resolve(rel, true)?;
-        let abs = self.abs(&start);
-        let not_found = || ContextError::NotFound(ignore::clean(rel.trim_start_matches('/')));
-        let metadata = match abs.symlink_metadata() {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found()),
-            Err(e) if e.raw_os_error() == Some(20) => return Err(not_found()), // ENOTDIR
-            Err(e) => return Err(io_err(format!("lstat {}", abs.display()))(e)),
-        };
-        let Some(kind) = FileKind::of(&metadata) else {
-            return Err(not_found());
-        };
-        // Names and types first (getdents only), then every lstat in
-        // parallel: the stats are most of the cost of a big context.
-        let mut found = Vec::new();
-        let mut pending = Vec::new();
-        self.visit(
-            Found {
-                path: start,
-                abs,
-                kind,
-            },
-            &MatchInfo::default(),
-            &mut found,
-            &mut pending,
-        )?;
-        if found.is_empty() {
-            return Err(not_found());
-        }
-        stat_all(found)
-    }
-
-    fn abs(&self, rel: &str) -> PathBuf {
-        if rel.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(rel)
-        }
-    }
-
-    fn visit(
-        &self,
-        item: Found,
-        parent: &MatchInfo,
-        out: &mut Vec<Found>,
-        pending: &mut Vec<Option<Found>>,
-    ) -> Result<(), ContextError> {
-        let (excluded, info) = if item.path.is_empty() || self.matcher.is_empty() {
-            (false, MatchInfo::default())
-        } else {
-            self.matcher
-                .matches_using_parent_results(&item.path, parent)?
-        };
-        if excluded
-            && (item.kind != FileKind::Dir || self.matcher.can_skip_excluded_dir(&item.path))
-        {
-            return Ok(());
-        }
-        if item.kind != FileKind::Dir {
-            flush_pending(pending, out);
-            out.push(item);
-            return Ok(());
-        }
-        let dir_abs = item.abs.clone();
-        let dir_path = item.path.clone();
-        if excluded {
-            pending.push(Some(item));
-        } else {
-            flush_pending(pending, out);
-            out.push(item);
-        }
-        let mut children: Vec<(std::ffi::OsString, FileKind)> = Vec::new();
-        let listing =
-            fs::read_dir(&dir_abs).map_err(io_err(format!("reading {}", dir_abs.display())))?;
-        for child in listing {
-            let child = child.map_err(io_err(format!("reading {}", dir_abs.display())))?;
-            // d_type from getdents; std falls back to lstat when unknown.
-            let file_type = child
-                .file_type()
-                .map_err(|e| io_err(format!("lstat {}", child.path().display()))(e))?;
-            if let Some(kind) = FileKind::of_type(file_type) {
-                children.push((child.file_name(), kind));
-            }
-        }
-        children.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
-        for (name, kind) in children {
-            let abs = dir_abs.join(&name);
-            let name = name.to_string_lossy();
-            let path = if dir_path.is_empty() {
-                name.into_owned()
-            } else {
-                format!("{dir_path}/{name}")
-            };
-            self.visit(Found { path, abs, kind }, &info, out, pending)?;
-        }
-        if excluded {
-            pending.pop();
-        }
-        Ok(())
-    }
-}
-
-/// A walked path before its `lstat`.
-#[derive(Debug)]
-struct Found {
-    path: String,
-    abs: PathBuf,
-    kind: FileKind,
-}
-
-/// Emits excluded parent directories that turned out to hold kept files.
-fn flush_pending(pending: &mut [Option<Found>], out: &mut Vec<Found>) {
-    for slot in pending.iter_mut() {
-        if let Some(dir) = slot.take() {
-            out.push(dir);
-        }
-    }
-}
-
-/// `lstat` (and `readlink`) for every walked path, spread over the cores.
-/// A path that vanished or changed into a socket since it was listed is
-/// dropped; the tree is assumed not to change during a build.
-fn stat_all(found: Vec<Found>) -> Result<Vec<Entry>, ContextError> {
-    let stat_one = |f: &Found| -> Result<Option<Entry>, ContextError> {
-        let metadata = match f.abs.symlink_metadata() {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(format!("lstat {}", f.abs.display()))(e)),
-        };
-        let Some(kind) = FileKind::of(&metadata) else {
-            return Ok(None);
-        };
-        let link_target = if kind == FileKind::Symlink {
-            Some(fs::read_link(&f.abs).map_err(io_err(format!("readlink {}", f.abs.display())))?)
-        } else {
-            None
-        };
-        Ok(Some(Entry {
-            path: f.path.clone(),
-            abs: f.abs.clone(),
-            kind,
-            metadata,
-            link_target,
-        }))
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = found.len().div_ceil(threads).max(1024);
-    let chunks: Vec<&[Found]> = found.chunks(per).collect();
-    let run = |chunk: &[Found]| -> Result<Vec<Entry>, ContextError> {
-        let mut out = Vec::with_capacity(chunk.len());
-        for f in chunk {
-            out.extend(stat_one(f)?);
-        }
-        Ok(out)
-    };
-    if chunks.len() <= 1 {
-        return run(&found);
-    }
-    let results: Vec<Result<Vec<Entry>, ContextError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = chunks[1..]
-            .iter()
-            .map(|c| s.spawn(move || run(c)))
-            .collect();
-        let mut results = vec![run(chunks[0])];
-        for h in handles {
-            results.push(h.join().unwrap_or_else(|_| {
-                Err(ContextError::Io {
-                    what: "lstat thread".into(),
-                    source: io::Error::other("panicked"),
-                })
-            }));
-        }
-        results
-    });
-    let mut out = Vec::with_capacity(found.len());
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
 }
 
 /// Path components in reverse order (so `pop` yields them in order),
