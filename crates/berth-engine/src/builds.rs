@@ -23,6 +23,18 @@ impl Engine {
             )
         })?;
         let monitor = sibling_exe("berth-monitor", "BERTH_MONITOR");
+        // Run by the monitor if the step's own process dies before the
+        // container ends: the runtime state and cgroups still go.
+        let cleanup = vec![
+            sibling_exe("berth", "BERTH_EXE").display().to_string(),
+            "--root".into(),
+            self.layout.root().display().to_string(),
+            "--runroot".into(),
+            self.layout.runroot().display().to_string(),
+            "internal".into(),
+            "build-step-cleanup".into(),
+            id.to_string(),
+        ];
         let launched = driver::launch(&Launch {
             id,
             bundle,
@@ -34,7 +46,7 @@ impl Engine {
             owner: true,
             log: None,
             monitor_exe: &monitor,
-            cleanup: Vec::new(),
+            cleanup,
         })
         .map_err(|e| match e {
             LaunchError::NotFound(m) => Error::new(ErrorKind::NotFound, m),
@@ -44,6 +56,42 @@ impl Engine {
         launched
             .owner
             .ok_or_else(|| Error::new(ErrorKind::Internal, "build step: no owner connection"))
+    }
+
+    /// Remove a finished step's runtime state and cgroups (the monitor's
+    /// cleanup when the step's own process is gone).
+    pub fn build_step_cleanup(&self, id: &str) -> Result<()> {
+        if !id.starts_with("build-") || id.contains('/') {
+            return Err(Error::invalid(format!("not a build step: {id}")));
+        }
+        let state_root = self.layout.runtime_state_dir("berth");
+        driver::delete(&Runtime::Embedded, &state_root, id, &format!("/berth/{id}"))
+            .map_err(|e| Error::new(ErrorKind::Internal, e))
+    }
+
+    /// Build steps whose build is gone (its scratch dir, which holds the
+    /// step's bundle, was swept) but whose container or state is left:
+    /// every process of the builder was killed, monitor included.
+    pub(crate) fn sweep_build_steps(&self) {
+        let dir = self.layout.runtime_state_dir("berth");
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if !id.starts_with("build-") {
+                continue;
+            }
+            let bundle = std::fs::read(e.path().join("state.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["bundle"].as_str().map(std::path::PathBuf::from));
+            if bundle.is_some_and(|b| b.exists()) {
+                continue;
+            }
+            let _ = self.build_step_kill(&id);
+            let _ = self.build_step_cleanup(&id);
+        }
     }
 
     /// Kill every process of a step (its builder is gone).

@@ -42,7 +42,9 @@ impl Engine {
         layout.init().map_err(Error::from_store)?;
         Scratch::sweep(&layout).map_err(Error::from_store)?;
         let images = ImageStore::new(layout.clone());
-        Ok(Engine { layout, images })
+        let engine = Engine { layout, images };
+        engine.sweep_build_steps();
+        Ok(engine)
     }
 
     pub fn layout(&self) -> &Layout {

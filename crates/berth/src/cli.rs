@@ -925,6 +925,8 @@ pub enum InternalCommand {
         id: String,
         bundle: std::path::PathBuf,
     },
+    /// Remove a build step's runtime state and cgroups (run by its monitor)
+    BuildStepCleanup { id: String },
 }
 
 #[derive(Debug, Args)]

@@ -397,7 +397,7 @@ fn killed_build_leaves_no_mounts_or_containers() {
     let mut err = child.stderr.take().unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("started") {
+    while !String::from_utf8_lossy(&seen).contains(" started\n") {
         let n = std::io::Read::read(&mut err, &mut buf).unwrap();
         assert!(
             n > 0,
@@ -406,16 +406,25 @@ fn killed_build_leaves_no_mounts_or_containers() {
         );
         seen.extend_from_slice(&buf[..n]);
     }
+    let ids: Vec<String> = std::fs::read_dir(r.dir.path().join("run/runtime/berth"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     child.kill().unwrap();
     child.wait().unwrap();
     drop(err);
-    // The next command sweeps what the killed build left.
+    // The step's process stops the container; the next command sweeps
+    // what the killed build left.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         r.ok(&["images"]);
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let me = r.dir.path().display().to_string();
-        if !mounts.contains(&me) && r.tmp_entries() == 0 {
+        let cgroups_left = ids
+            .iter()
+            .any(|id| Path::new("/sys/fs/cgroup/memory/berth").join(id).exists());
+        if !mounts.contains(&me) && r.tmp_entries() == 0 && !cgroups_left {
             break;
         }
         assert!(
@@ -458,5 +467,88 @@ fn cycles_bad_ignore_files_and_foreign_platforms_are_refused() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("linux/s390x"), "{}", o.stderr);
     assert_eq!(r.fingerprint(), before);
+    leftovers(&r);
+}
+
+/// Pids of `berth internal build-step` processes for this root.
+fn step_pids(r: &Root) -> Vec<i32> {
+    let me = r.dir.path().display().to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains("build-step") && cmd.contains(&me) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn killed_builder_and_step_process_leave_no_cgroups() {
+    let r = Root::new();
+    r.busybox("busybox:local");
+    let c = ctx(&[(
+        "Dockerfile",
+        "FROM busybox:local\nRUN echo started; sleep 2\n",
+    )]);
+    let mut child = r
+        .cmd()
+        .args(["build", "--progress=plain", &c.path().display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(" started\n") {
+        let n = std::io::Read::read(&mut err, &mut buf).unwrap();
+        assert!(
+            n > 0,
+            "build ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let ids: Vec<String> = std::fs::read_dir(r.dir.path().join("run/runtime/berth"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("build-"))
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    // Both the builder and its step process die at once (a killed group).
+    let steps = step_pids(&r);
+    assert!(!steps.is_empty());
+    child.kill().unwrap();
+    for p in steps {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &p.to_string()])
+            .status();
+    }
+    child.wait().unwrap();
+    drop(err);
+    // The monitor matched too (its cleanup argv names the root), so no
+    // process of the build is left: the next command finds the step's
+    // state without its build and removes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let cg = Path::new("/sys/fs/cgroup/memory/berth").join(&ids[0]);
+    let rt = r.dir.path().join("run/runtime/berth").join(&ids[0]);
+    while cg.exists() || rt.exists() {
+        r.ok(&["images"]);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cgroup or runtime state of {} left",
+            ids[0]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    r.ok(&["images"]);
     leftovers(&r);
 }

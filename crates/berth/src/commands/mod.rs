@@ -155,6 +155,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Internal(InternalCommand::BuildStep { id, bundle }) => {
             build::build_step(&engine, &id, &bundle)
         }
+        Command::Internal(InternalCommand::BuildStepCleanup { id }) => {
+            Ok(engine.build_step_cleanup(&id)?)
+        }
         Command::Debug(DebugCommand::CheckStore) => system::check_store(&engine),
         Command::Completion(_) | Command::Debug(DebugCommand::DockerfileAst { .. }) => Ok(()),
     }
