@@ -147,13 +147,10 @@ impl Layout {
     pub fn build_cache_record(&self, key_hex: &str) -> PathBuf {
         self.build_cache_dir().join(format!("{key_hex}.json"))
     }
-    /// Per-build state root of one build (checksum cache of contexts).
+    /// Build state that outlives builds: the context checksum cache and
+    /// `RUN --mount=type=cache` directories.
     pub fn build_state_dir(&self) -> PathBuf {
         self.root.join("build-state")
-    }
-    /// Mounts and bundles of running build steps.
-    pub fn build_run_dir(&self, id: &str) -> PathBuf {
-        self.runroot.join("builds").join(id)
     }
     /// The OCI runtime's own state (`--root` of runc), one per runtime.
     pub fn runtime_state_dir(&self, runtime: &str) -> PathBuf {
