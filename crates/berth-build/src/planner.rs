@@ -456,7 +456,9 @@ fn plan_stage(
             shown_ref(&st.base_name)
         ));
         progress.start(v);
-        let (img, id) = local_image(store, &st.base_name)?;
+        let (img, id) = local_image(store, &st.base_name).inspect_err(|e| {
+            progress.error(v, &e.to_string());
+        })?;
         progress.done(v);
         let cfg: &ImageConfig = &img.config;
         (
