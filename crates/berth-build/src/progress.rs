@@ -57,6 +57,7 @@ struct Inner {
     start: Instant,
     drawn_lines: usize,
     last_draw: Option<Instant>,
+    finished: bool,
 }
 
 /// Shared by the stages running in parallel.
@@ -73,7 +74,7 @@ const TTY_LOG_LINES: usize = 6;
 
 impl Progress {
     pub fn new(mode: Mode, out: Box<dyn Write + Send>) -> Progress {
-        Progress {
+        let p = Progress {
             inner: Arc::new(Mutex::new(Inner {
                 mode,
                 out,
@@ -82,8 +83,26 @@ impl Progress {
                 start: Instant::now(),
                 drawn_lines: 0,
                 last_draw: None,
+                finished: false,
             })),
+        };
+        if mode == Mode::Tty {
+            // The live view's clocks move even while a step prints nothing.
+            let weak = Arc::downgrade(&p.inner);
+            std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(250));
+                let Some(inner) = weak.upgrade() else { return };
+                let mut g = match inner.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                if g.finished {
+                    return;
+                }
+                g.draw(false);
+            });
         }
+        p
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
@@ -222,7 +241,10 @@ impl Progress {
     /// Final redraw (tty) or newline (plain).
     pub fn finish(&self) {
         self.with(|i| match i.mode {
-            Mode::Tty => i.draw(true),
+            Mode::Tty => {
+                i.finished = true;
+                i.draw(true)
+            }
             Mode::Plain => {
                 let _ = i.out.flush();
             }
