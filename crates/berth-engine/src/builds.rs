@@ -25,16 +25,7 @@ impl Engine {
         let monitor = sibling_exe("berth-monitor", "BERTH_MONITOR");
         // Run by the monitor if the step's own process dies before the
         // container ends: the runtime state and cgroups still go.
-        let cleanup = vec![
-            sibling_exe("berth", "BERTH_EXE").display().to_string(),
-            "--root".into(),
-            self.layout.root().display().to_string(),
-            "--runroot".into(),
-            self.layout.runroot().display().to_string(),
-            "internal".into(),
-            "build-step-cleanup".into(),
-            id.to_string(),
-        ];
+        let cleanup = self.internal_argv("build-step-cleanup", id);
         let launched = driver::launch(&Launch {
             id,
             bundle,

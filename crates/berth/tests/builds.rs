@@ -378,22 +378,16 @@ fn stdin_context_dockerfile_outputs_iidfile_and_secrets() {
     leftovers(&r);
 }
 
-#[test]
-fn killed_build_leaves_no_mounts_or_containers() {
-    let r = Root::new();
-    r.busybox("busybox:local");
-    let c = ctx(&[(
-        "Dockerfile",
-        "FROM busybox:local\nRUN echo started; sleep 30\n",
-    )]);
+/// Start `berth build` on `dir` and return once its RUN step printed
+/// `started` (the step's container runs).
+fn build_until_started(r: &Root, dir: &Path) -> (std::process::Child, std::process::ChildStderr) {
     let mut child = r
         .cmd()
-        .args(["build", "--progress=plain", &c.path().display().to_string()])
+        .args(["build", "--progress=plain", &dir.display().to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the step runs, then kill the builder outright.
     let mut err = child.stderr.take().unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
@@ -406,11 +400,29 @@ fn killed_build_leaves_no_mounts_or_containers() {
         );
         seen.extend_from_slice(&buf[..n]);
     }
-    let ids: Vec<String> = std::fs::read_dir(r.dir.path().join("run/runtime/berth"))
+    (child, err)
+}
+
+/// Build steps with runtime state in this root.
+fn step_ids(r: &Root) -> Vec<String> {
+    std::fs::read_dir(r.dir.path().join("run/runtime/berth"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+        .filter(|n| n.starts_with("build-"))
+        .collect()
+}
+
+#[test]
+fn killed_build_leaves_no_mounts_or_containers() {
+    let r = Root::new();
+    r.busybox("busybox:local");
+    let c = ctx(&[(
+        "Dockerfile",
+        "FROM busybox:local\nRUN echo started; sleep 30\n",
+    )]);
+    let (mut child, err) = build_until_started(&r, c.path());
+    let ids = step_ids(&r);
     child.kill().unwrap();
     child.wait().unwrap();
     drop(err);
@@ -497,31 +509,8 @@ fn killed_builder_and_step_process_leave_no_cgroups() {
         "Dockerfile",
         "FROM busybox:local\nRUN echo started; sleep 2\n",
     )]);
-    let mut child = r
-        .cmd()
-        .args(["build", "--progress=plain", &c.path().display().to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains(" started\n") {
-        let n = std::io::Read::read(&mut err, &mut buf).unwrap();
-        assert!(
-            n > 0,
-            "build ended early: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buf[..n]);
-    }
-    let ids: Vec<String> = std::fs::read_dir(r.dir.path().join("run/runtime/berth"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("build-"))
-        .collect();
+    let (mut child, err) = build_until_started(&r, c.path());
+    let ids = step_ids(&r);
     assert_eq!(ids.len(), 1, "{ids:?}");
     // Both the builder and its step process die at once (a killed group).
     let steps = step_pids(&r);

@@ -156,6 +156,21 @@ pub(crate) fn sibling_exe(name: &str, env: &str) -> PathBuf {
 }
 
 impl Engine {
+    /// `berth --root R --runroot RR internal <what> <id>`: what a monitor
+    /// execs when its container has ended and nobody else will clean up.
+    pub(crate) fn internal_argv(&self, what: &str, id: &str) -> Vec<String> {
+        vec![
+            sibling_exe("berth", "BERTH_EXE").display().to_string(),
+            "--root".into(),
+            self.layout.root().display().to_string(),
+            "--runroot".into(),
+            self.layout.runroot().display().to_string(),
+            "internal".into(),
+            what.into(),
+            id.into(),
+        ]
+    }
+
     fn container_lock(&self, id: &str) -> Result<StoreLock> {
         StoreLock::acquire(&self.layout.container_lock(id), LockMode::Exclusive)
             .map_err(Error::from_store)
@@ -711,17 +726,7 @@ impl Engine {
         } else {
             None
         };
-        let berth = sibling_exe("berth", "BERTH_EXE");
-        let cleanup = vec![
-            berth.display().to_string(),
-            "--root".into(),
-            self.layout.root().display().to_string(),
-            "--runroot".into(),
-            self.layout.runroot().display().to_string(),
-            "internal".into(),
-            "cleanup".into(),
-            id.clone(),
-        ];
+        let cleanup = self.internal_argv("cleanup", &id);
         let monitor = sibling_exe("berth-monitor", "BERTH_MONITOR");
         driver::launch(&Launch {
             id: &id,
