@@ -58,14 +58,17 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
     };
     let mut tags = Vec::new();
     for t in &a.tag {
-        match berth_engine::images::check_reference(t) {
-            Ok(()) if !t.contains('@') => tags.push(t.clone()),
-            _ => {
-                return Err(usage_error(format!(
-                    "invalid argument \"{t}\" for \"-t, --tag\" flag: invalid reference format"
-                )))
+        let why = match berth_engine::images::check_reference(t) {
+            Ok(()) if !t.contains('@') => {
+                tags.push(t.clone());
+                continue;
             }
-        }
+            Ok(()) => "invalid reference format".to_string(),
+            Err(e) => e.message,
+        };
+        return Err(usage_error(format!(
+            "invalid argument \"{t}\" for \"-t, --tag\" flag: {why}"
+        )));
     }
     let mut build_args = Vec::new();
     for kv in &a.build_arg {
