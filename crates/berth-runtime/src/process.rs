@@ -183,7 +183,12 @@ fn resolve_user(
         }
     };
     let (gid, mut extra) = match group.filter(|g| !g.is_empty()) {
-        Some(g) => (find_group(g)?, Vec::new()),
+        // An explicit group is also the only supplementary one, as
+        // `docker run -u uid:gid ... id` shows (`groups=gid`).
+        Some(g) => {
+            let gid = find_group(g)?;
+            (gid, vec![gid])
+        }
         None => {
             // runc's GetExecUser: every group that is the primary one or
             // lists the user as a member.
@@ -310,8 +315,9 @@ mod tests {
         assert_eq!(ids("alice", &[]), (1000, 1000, vec![50, 100, 1000]));
         assert_eq!(ids("bob", &[]), (1001, 100, vec![50, 100]));
         assert_eq!(ids("1000", &[]), (1000, 1000, vec![50, 100, 1000]));
-        assert_eq!(ids("1234:50", &[]), (1234, 50, vec![]));
-        assert_eq!(ids("alice:staff", &[]), (1000, 50, vec![]));
+        // An explicit group: `id` in Docker prints `groups=50(staff)`.
+        assert_eq!(ids("1234:50", &[]), (1234, 50, vec![50]));
+        assert_eq!(ids("alice:staff", &[]), (1000, 50, vec![50]));
         assert_eq!(ids("bob", &["staff"]), (1001, 100, vec![50, 100]));
         // Docker's spec for the default user lists the primary group: [0].
         assert_eq!(ids("", &[]), (0, 0, vec![0]));

@@ -1151,3 +1151,20 @@ fn log_rotation() {
     r.ok(&["rm", &id]);
     r.assert_no_leftovers();
 }
+
+/// `-u uid:gid` makes gid the only supplementary group too, as
+/// `docker run -u 2000:3000 busybox id` prints `groups=3000` (Docker 20.10).
+#[test]
+fn explicit_group_is_the_supplementary_group() {
+    let r = Root::new();
+    r.busybox("busybox");
+    assert_eq!(
+        r.ok(&["run", "--rm", "-u", "2000:3000", "busybox", "id", "-G"]),
+        "3000\n"
+    );
+    assert_eq!(
+        r.ok(&["run", "--rm", "-u", "2000", "busybox", "id", "-G"]),
+        "0\n"
+    );
+    r.assert_no_leftovers();
+}
