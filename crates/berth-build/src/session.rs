@@ -92,8 +92,6 @@ pub fn build(
     } else {
         None
     };
-    let v_def = progress.vertex("[internal] load build definition from Dockerfile");
-    progress.start(v_def);
     let ctx = match &req.context {
         ContextArg::Dir(dir) => {
             let df = match (&stdin_dockerfile, &req.dockerfile) {
@@ -115,7 +113,14 @@ pub fn build(
                 }
                 (None, None) => None,
             };
-            Context::from_dir(dir, df.as_deref()).map_err(ctx_err)?
+            Context::from_dir(dir, df.as_deref()).map_err(|e| match e {
+                // The docker CLI's words for a context without a Dockerfile.
+                crate::context::ContextError::NoDockerfile(p) => ctx_err(format!(
+                    "unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: no such file or directory",
+                    p.display()
+                )),
+                e => ctx_err(e),
+            })?
         }
         ContextArg::Stdin => {
             let dir = scratch.path().join("context");
@@ -127,6 +132,10 @@ pub fn build(
             Context::from_tar(std::io::stdin().lock(), &dir, df.as_deref()).map_err(ctx_err)?
         }
     };
+    // The context is in place before BuildKit's first vertex, as the
+    // docker CLI prepares it before the build starts.
+    let v_def = progress.vertex("[internal] load build definition from Dockerfile");
+    progress.start(v_def);
     let dockerfile = ctx.read_dockerfile().map_err(ctx_err)?;
     progress.status(
         v_def,
