@@ -362,6 +362,20 @@ fn run_op(
                 let src = crate::plan::join_in_root(&src_root, &m.source);
                 (src.display().to_string(), "bind", vec!["rbind".into()])
             }
+            crate::plan::MountKind::File => {
+                let f = env.scratch.path().join(format!("script-{}", random_id()));
+                std::fs::write(&f, &m.source).map_err(|e| format!("heredoc: {e}"))?;
+                std::fs::set_permissions(
+                    &f,
+                    std::os::unix::fs::PermissionsExt::from_mode(m.mode.unwrap_or(0o755) as u32),
+                )
+                .map_err(|e| format!("heredoc: {e}"))?;
+                (
+                    f.display().to_string(),
+                    "bind",
+                    vec!["rbind".into(), "ro".into()],
+                )
+            }
             crate::plan::MountKind::Secret => {
                 let path = env
                     .secrets

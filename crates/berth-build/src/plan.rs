@@ -17,6 +17,8 @@ pub enum MountKind {
     Cache,
     Tmpfs,
     Secret,
+    /// A file made from `source` (a heredoc script), bound read-only.
+    File,
 }
 
 #[derive(Debug, Clone, Serialize)]

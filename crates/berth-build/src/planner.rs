@@ -708,6 +708,9 @@ fn plan_stage(
                     .shell
                     .clone()
                     .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                // A heredoc that is the whole command and starts with `#!`
+                // is run as a file (BuildKit mounts it under /dev/pipes/).
+                let mut script_file: Option<RunMount> = None;
                 let (args, display_cmd) = match &r.cmd {
                     ShellOrExec::Exec(v) => (
                         v.clone(),
@@ -726,6 +729,21 @@ fn plan_stage(
                                     .trim_matches(['"', '\''])
                                     == h.name =>
                             {
+                                if h.data.starts_with("#!") {
+                                    let target = format!("/dev/pipes/{}", h.name);
+                                    script_file = Some(RunMount {
+                                        kind: MountKind::File,
+                                        target: target.clone(),
+                                        source: h.data.clone(),
+                                        from_stage: None,
+                                        id: String::new(),
+                                        readonly: true,
+                                        required: false,
+                                        uid: None,
+                                        gid: None,
+                                        mode: Some(0o755),
+                                    });
+                                }
                                 h.data.clone()
                             }
                             [] => s.clone(),
@@ -739,8 +757,14 @@ fn plan_stage(
                                 full
                             }
                         };
-                        let mut a = shell.clone();
-                        a.push(script);
+                        let a = match &script_file {
+                            Some(m) => vec![m.target.clone()],
+                            None => {
+                                let mut a = shell.clone();
+                                a.push(script);
+                                a
+                            }
+                        };
                         // The progress shows the command with known variables
                         // filled in, quotes and unknown `$x` kept.
                         let mut shown_lex = Lex::new(lex.escape_token());
@@ -786,6 +810,7 @@ fn plan_stage(
                 for m in &r.mounts {
                     mounts.push(run_mount(m, stages, index)?);
                 }
+                mounts.extend(script_file);
                 let network = if r.network.is_empty() || r.network == "default" {
                     opts.network.clone()
                 } else {

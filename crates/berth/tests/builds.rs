@@ -541,3 +541,30 @@ fn killed_builder_and_step_process_leave_no_cgroups() {
     r.ok(&["images"]);
     leftovers(&r);
 }
+
+/// `RUN <<EOF` runs the heredoc as a shell script, or as a file of its
+/// own when it starts with `#!`; `COPY <<EOF` writes a file.
+#[test]
+fn heredocs_run_as_scripts_or_files() {
+    let r = Root::new();
+    r.busybox("busybox:local");
+    let c = ctx(&[(
+        "Dockerfile",
+        "FROM busybox:local\nARG WHO=heredoc\nRUN <<EOF\necho \"hello $WHO\" > /plain\necho second >> /plain\nEOF\nRUN <<EOF\n#!/bin/sh\necho \"$0\" > /by-file\nEOF\nCOPY <<EOT /etc/greeting\nhi $WHO\nEOT\n",
+    )]);
+    let o = build(&r, c.path(), &["-t", "hd"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        r.ok(&[
+            "run",
+            "--rm",
+            "hd",
+            "cat",
+            "/plain",
+            "/by-file",
+            "/etc/greeting"
+        ]),
+        "hello heredoc\nsecond\n/dev/pipes/EOF\nhi heredoc\n"
+    );
+    leftovers(&r);
+}
