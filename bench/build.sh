@@ -42,21 +42,8 @@ if ! [ -S $DSOCK ]; then
 fi
 DOCKER="/usr/bin/docker -H unix://$DSOCK"
 
-cat > "$WORKDIR/containers.conf" <<CONF
-[containers]
-netns = "none"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-cat > "$WORKDIR/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-graphroot = "$WORKDIR/podman/root"
-runroot = "/run/berth-bench-bpodman"
-CONF
-export CONTAINERS_CONF=$WORKDIR/containers.conf CONTAINERS_STORAGE_CONF=$WORKDIR/storage.conf
+. "$repo/bench/private-engines.sh"
+podman_private /run/berth-bench-bpodman
 
 cleanup() {
   [ -f /run/berth-bench-bdocker.pid ] && kill "$(cat /run/berth-bench-bdocker.pid)" 2>/dev/null || true

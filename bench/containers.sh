@@ -37,22 +37,8 @@ fi
 DOCKER="/usr/bin/docker -H unix://$DSOCK"
 
 # Private podman configuration and storage.
-cat > "$WORKDIR/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-netns = "none"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-cat > "$WORKDIR/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-graphroot = "$WORKDIR/podman/root"
-runroot = "/run/berth-bench-podman"
-CONF
-export CONTAINERS_CONF=$WORKDIR/containers.conf CONTAINERS_STORAGE_CONF=$WORKDIR/storage.conf
+. "$repo/bench/private-engines.sh"
+podman_private /run/berth-bench-podman 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]'
 
 cleanup() {
   [ -f /run/berth-bench-docker.pid ] && kill "$(cat /run/berth-bench-docker.pid)" 2>/dev/null || true
