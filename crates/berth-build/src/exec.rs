@@ -88,7 +88,7 @@ pub fn execute(plan: &Plan, env: &ExecEnv) -> Result<StageResult, BuildError> {
             let board = board.clone();
             let first_error = &first_error;
             s.spawn(move || {
-                let r = run_stage(plan, st, env, &board);
+                let r = run_stage(st, env, &board);
                 let slot = match r {
                     Ok(res) => Ok(res),
                     Err(e) => {
@@ -154,12 +154,7 @@ fn random_id() -> String {
     hex::encode(b)
 }
 
-fn run_stage(
-    plan: &Plan,
-    st: &StagePlan,
-    env: &ExecEnv,
-    board: &Board,
-) -> Result<StageResult, BuildError> {
+fn run_stage(st: &StagePlan, env: &ExecEnv, board: &Board) -> Result<StageResult, BuildError> {
     // The base: an image (resolved by the planner), scratch, or another stage.
     let (mut image, mut key) = match &st.base_stage {
         Some(dep) => {
@@ -235,7 +230,7 @@ fn run_stage(
         let mut fs = StepFs::mount(dir, &lowers(env.store, &image.layers))
             .map_err(|e| BuildError::Other(format!("mount step rootfs: {e}")))?;
         let exec_result = match &step.op {
-            LayerOp::Run(r) => run_op(r, &fs, env, board, &image, id),
+            LayerOp::Run(r) => run_op(r, &fs, env, board, id),
             LayerOp::Copy(c) => copy_op(c, &fs, env, src_layers.as_deref()),
             LayerOp::Mkdir { path, user } => mkdir_op(path, user, &fs),
         };
@@ -277,7 +272,6 @@ fn run_stage(
             .map_err(BuildError::image)?;
         env.progress.done(id);
     }
-    let _ = plan;
     Ok(StageResult { image, key })
 }
 
@@ -286,7 +280,6 @@ fn run_op(
     fs: &StepFs,
     env: &ExecEnv,
     board: &Board,
-    image: &ImageState,
     vertex: progress::Id,
 ) -> Result<(), String> {
     let read = |p: &str| std::fs::read(fs.rootfs.join(p.trim_start_matches('/'))).ok();
@@ -306,7 +299,6 @@ fn run_op(
     let mut proc_ = proc_;
     let primary = proc_.gid;
     proc_.additional_gids.retain(|g| *g != primary);
-    let _ = image;
     let id = format!("build-{}", random_id());
     let mut mounts = Vec::new();
     let mut keep = Vec::new();

@@ -83,7 +83,6 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    let s = format!("{:.4}", v);
     // %.4g: four significant digits, trailing zeros dropped.
     let digits_before = format!("{}", v.trunc() as u64).len();
     let prec = 4usize.saturating_sub(digits_before);
@@ -91,9 +90,18 @@ pub fn human_bytes(n: u64) -> String {
         format!("{}", v.round() as u64)
     } else {
         let t = format!("{:.*}", prec, v);
-        let t = t.trim_end_matches('0').trim_end_matches('.').to_string();
-        let _ = s;
-        t
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
     };
     format!("{s}{}", units[i])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_print_like_go_units() {
+        assert_eq!(super::human_bytes(37), "37B");
+        assert_eq!(super::human_bytes(1000), "1kB");
+        assert_eq!(super::human_bytes(2_100_000), "2.1MB");
+        assert_eq!(super::human_bytes(1_982_256), "1.982MB");
+    }
 }

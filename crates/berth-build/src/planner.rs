@@ -361,7 +361,6 @@ pub fn plan(
             opts,
             multi,
             progress,
-            &mut warnings,
         )?;
         plans[i] = Some(sp);
     }
@@ -440,7 +439,6 @@ fn plan_stage(
     opts: &PlanOptions,
     multi: bool,
     progress: &Progress,
-    _warnings: &mut [String],
 ) -> Result<StagePlan, BuildError> {
     let base_stage = find_stage(stages, &st.base_name, index).filter(|&j| j != index);
     let (mut image, base_key, from_name) = if let Some(j) = base_stage {
