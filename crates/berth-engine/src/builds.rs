@@ -73,11 +73,23 @@ impl Engine {
             if !id.starts_with("build-") {
                 continue;
             }
-            let bundle = std::fs::read(e.path().join("state.json"))
+            let state = std::fs::read(e.path().join("state.json"))
                 .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .and_then(|v| v["bundle"].as_str().map(std::path::PathBuf::from));
-            if bundle.is_some_and(|b| b.exists()) {
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+            let orphan = match state {
+                Some(v) => v["bundle"]
+                    .as_str()
+                    .is_some_and(|b| !std::path::Path::new(b).exists()),
+                // No state yet: a step being created right now by another
+                // process; only a long-abandoned one is ours to remove.
+                None => e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(60)),
+            };
+            if !orphan {
                 continue;
             }
             let _ = self.build_step_kill(&id);
