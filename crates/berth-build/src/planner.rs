@@ -11,6 +11,7 @@ use berth_image::reference::Reference;
 use berth_image::store::ImageStore;
 use serde_json::{json, Value};
 
+use crate::dockerfile::gostr::quote as go_quote;
 use crate::dockerfile::instructions::{
     self, Command, Copy, Healthcheck, Instruction, ShellOrExec, Stage,
 };
@@ -67,11 +68,6 @@ fn platform_args(opts: &PlanOptions) -> Vec<(String, String)> {
         ("TARGETARCH".into(), tarch),
         ("TARGETVARIANT".into(), tvar),
     ]
-}
-
-/// Go's `%q` for a string.
-pub fn go_quote(s: &str) -> String {
-    crate::dockerfile::gostr::quote(s)
 }
 
 /// Go's `%q` for a `[]string`: `["a" "b"]`.

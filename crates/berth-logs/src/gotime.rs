@@ -322,42 +322,50 @@ fn parse_nanos(s: &[u8]) -> u32 {
 
 /// Go's `time.ParseDuration`, in nanoseconds; `None` where Go fails.
 pub(crate) fn parse_duration(s: &str) -> Option<i64> {
-    const LIMIT: u64 = 1 << 63;
-    let (neg, mut s) = match s.as_bytes().split_first() {
-        Some((b'-', _)) => (true, &s[1..]),
-        Some((b'+', _)) => (false, &s[1..]),
-        _ => (false, s),
-    };
+    parse_go_duration(s).ok()
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds, with Go's error text
+/// (`time: invalid duration "x"`, `time: missing unit ...`).
+pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {}", quote(orig.as_bytes()));
+    let mut s = orig;
+    let mut neg = false;
+    if let Some(c) = s.chars().next().filter(|c| *c == '-' || *c == '+') {
+        neg = c == '-';
+        s = &s[1..];
+    }
     if s == "0" {
-        return Some(0);
+        return Ok(0);
     }
     if s.is_empty() {
-        return None;
+        return Err(invalid());
     }
+    const LIMIT: u64 = 1 << 63;
     let mut total: u64 = 0;
     while !s.is_empty() {
-        let b = s.as_bytes();
-        if !(b[0] == b'.' || b[0].is_ascii_digit()) {
-            return None;
+        if !s.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
+            return Err(invalid());
         }
-        let int_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        let int_len = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         let mut v: u64 = 0;
-        for &c in &b[..int_len] {
+        for b in s[..int_len].bytes() {
             if v > LIMIT / 10 {
-                return None;
+                return Err(invalid());
             }
-            v = v * 10 + u64::from(c - b'0');
+            v = v * 10 + u64::from(b - b'0');
             if v > LIMIT {
-                return None;
+                return Err(invalid());
             }
         }
+        let pre = int_len > 0;
         s = &s[int_len..];
-        let (mut frac, mut scale, mut frac_len) = (0u64, 1f64, 0);
-        if s.starts_with('.') {
-            s = &s[1..];
-            let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        let (mut frac, mut scale, mut post) = (0u64, 1f64, false);
+        if let Some(r) = s.strip_prefix('.') {
+            s = r;
+            let flen = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
             let mut overflow = false;
-            for c in s[..digits].bytes() {
+            for b in s[..flen].bytes() {
                 if overflow {
                     continue;
                 }
@@ -365,7 +373,7 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
                     overflow = true;
                     continue;
                 }
-                let y = frac * 10 + u64::from(c - b'0');
+                let y = frac * 10 + u64::from(b - b'0');
                 if y > LIMIT {
                     overflow = true;
                     continue;
@@ -373,47 +381,60 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
                 frac = y;
                 scale *= 10.0;
             }
-            frac_len = digits;
-            s = &s[digits..];
+            post = flen > 0;
+            s = &s[flen..];
         }
-        if int_len == 0 && frac_len == 0 {
-            return None;
+        if !pre && !post {
+            return Err(invalid());
         }
         let unit_len = s
-            .bytes()
-            .take_while(|&c| c != b'.' && !c.is_ascii_digit())
-            .count();
-        let unit: u64 = match &s[..unit_len] {
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(s.len());
+        if unit_len == 0 {
+            return Err(format!(
+                "time: missing unit in duration {}",
+                quote(orig.as_bytes())
+            ));
+        }
+        let u = &s[..unit_len];
+        s = &s[unit_len..];
+        let unit: u64 = match u {
             "ns" => 1,
             "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
             "ms" => 1_000_000,
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            _ => return None,
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    quote(u.as_bytes()),
+                    quote(orig.as_bytes())
+                ))
+            }
         };
-        s = &s[unit_len..];
         if v > LIMIT / unit {
-            return None;
+            return Err(invalid());
         }
         v *= unit;
         if frac > 0 {
-            // Go's float arithmetic, for the same rounding.
             v += (frac as f64 * (unit as f64 / scale)) as u64;
             if v > LIMIT {
-                return None;
+                return Err(invalid());
             }
         }
         total += v;
         if total > LIMIT {
-            return None;
+            return Err(invalid());
         }
     }
     if neg {
-        Some(0i64.wrapping_sub_unsigned(total))
-    } else {
-        i64::try_from(total).ok()
+        return Ok((total as i128).wrapping_neg() as i64);
     }
+    if total > LIMIT - 1 {
+        return Err(invalid());
+    }
+    Ok(total as i64)
 }
 
 /// The quoting in Go's time errors: ASCII controls and every non-ASCII

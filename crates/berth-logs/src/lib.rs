@@ -18,6 +18,9 @@ mod gotime;
 #[cfg(feature = "reader")]
 pub mod reader;
 
+#[cfg(feature = "reader")]
+pub use gotime::parse_go_duration;
+
 pub use writer::{LogWriter, Rotation};
 
 #[cfg(feature = "reader")]

@@ -17,6 +17,8 @@ pub use mount::{parse_device, parse_mount, Device, Mount, MountType, ShareMode};
 
 use super::ast::{Heredoc, Node};
 use super::shell::{go_quote, EnvGetter, Lex};
+/// Go's `time.ParseDuration` with Go's error text (HEALTHCHECK flags).
+pub use berth_logs::parse_go_duration;
 
 /// Expands one word; errors are final messages. BuildKit's
 /// `SingleWordExpander`.
@@ -711,114 +713,6 @@ fn parse_go_int32(s: &str) -> Result<i32, String> {
             go_quote(s)
         )
     })
-}
-
-/// Go's `time.ParseDuration`, in nanoseconds, with its error texts.
-pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
-    let invalid = || format!("time: invalid duration {}", go_quote(orig));
-    let mut s = orig;
-    let mut neg = false;
-    if let Some(c) = s.chars().next().filter(|c| *c == '-' || *c == '+') {
-        neg = c == '-';
-        s = &s[1..];
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    const LIMIT: u64 = 1 << 63;
-    let mut total: u64 = 0;
-    while !s.is_empty() {
-        if !s.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let int_len = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        let mut v: u64 = 0;
-        for b in s[..int_len].bytes() {
-            if v > LIMIT / 10 {
-                return Err(invalid());
-            }
-            v = v * 10 + u64::from(b - b'0');
-            if v > LIMIT {
-                return Err(invalid());
-            }
-        }
-        let pre = int_len > 0;
-        s = &s[int_len..];
-        let (mut frac, mut scale, mut post) = (0u64, 1f64, false);
-        if let Some(r) = s.strip_prefix('.') {
-            s = r;
-            let flen = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-            let mut overflow = false;
-            for b in s[..flen].bytes() {
-                if overflow {
-                    continue;
-                }
-                if frac > (LIMIT - 1) / 10 {
-                    overflow = true;
-                    continue;
-                }
-                let y = frac * 10 + u64::from(b - b'0');
-                if y > LIMIT {
-                    overflow = true;
-                    continue;
-                }
-                frac = y;
-                scale *= 10.0;
-            }
-            post = flen > 0;
-            s = &s[flen..];
-        }
-        if !pre && !post {
-            return Err(invalid());
-        }
-        let unit_len = s
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(s.len());
-        if unit_len == 0 {
-            return Err(format!("time: missing unit in duration {}", go_quote(orig)));
-        }
-        let u = &s[..unit_len];
-        s = &s[unit_len..];
-        let unit: u64 = match u {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => {
-                return Err(format!(
-                    "time: unknown unit {} in duration {}",
-                    go_quote(u),
-                    go_quote(orig)
-                ))
-            }
-        };
-        if v > LIMIT / unit {
-            return Err(invalid());
-        }
-        v *= unit;
-        if frac > 0 {
-            v += (frac as f64 * (unit as f64 / scale)) as u64;
-            if v > LIMIT {
-                return Err(invalid());
-            }
-        }
-        total += v;
-        if total > LIMIT {
-            return Err(invalid());
-        }
-    }
-    if neg {
-        return Ok((total as i128).wrapping_neg() as i64);
-    }
-    if total > LIMIT - 1 {
-        return Err(invalid());
-    }
-    Ok(total as i64)
 }
 
 fn doc_comment(comments: &[String], name: &str) -> String {
