@@ -151,7 +151,7 @@ pub enum CopyError {
     #[error("cannot copy to non-directory: {0}")]
     NotADirectory(String),
     /// A failed system call, as Go prints a `*PathError`: `op path: reason`.
-    #[error("{op} {path}: {}", go_errno(.source))]
+    #[error("{op} {path}: {}", berth_store::go_error_text(.source))]
     Io {
         op: &'static str,
         path: String,
@@ -162,20 +162,6 @@ pub enum CopyError {
 }
 
 type Result<T> = std::result::Result<T, CopyError>;
-
-/// Go's wording of an errno: lower case, no "(os error N)".
-fn go_errno(e: &io::Error) -> String {
-    let s = e.to_string();
-    let s = match s.find(" (os error") {
-        Some(i) => &s[..i],
-        None => &s,
-    };
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
 
 fn io_err(op: &'static str, path: impl Into<String>, e: impl Into<io::Error>) -> CopyError {
     CopyError::Io {

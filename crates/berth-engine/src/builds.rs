@@ -10,12 +10,20 @@ use berth_runtime::driver::{self, Launch, LaunchError, Runtime};
 use crate::containers::sibling_exe;
 use crate::{Engine, Error, ErrorKind, Result};
 
+/// Build steps keep their runtime state apart from containers', so the
+/// sweep every command runs reads a directory that is normally absent.
+const BUILD_STEPS: &str = "berth-build-steps";
+
 impl Engine {
+    fn build_state_root(&self) -> std::path::PathBuf {
+        self.layout.runtime_state_dir(BUILD_STEPS)
+    }
+
     /// Start a build step's container from its bundle; returns the owner
     /// connection that carries its output and exit.
     pub fn build_step_start(&self, id: &str, bundle: &Path) -> Result<UnixStream> {
         let runtime = Runtime::Embedded;
-        let state_root = self.layout.runtime_state_dir("berth");
+        let state_root = self.build_state_root();
         std::fs::create_dir_all(&state_root).map_err(|e| {
             Error::new(
                 ErrorKind::Internal,
@@ -55,7 +63,7 @@ impl Engine {
         if !id.starts_with("build-") || id.contains('/') {
             return Err(Error::invalid(format!("not a build step: {id}")));
         }
-        let state_root = self.layout.runtime_state_dir("berth");
+        let state_root = self.build_state_root();
         driver::delete(&Runtime::Embedded, &state_root, id, &format!("/berth/{id}"))
             .map_err(|e| Error::new(ErrorKind::Internal, e))
     }
@@ -64,7 +72,7 @@ impl Engine {
     /// step's bundle, was swept) but whose container or state is left:
     /// every process of the builder was killed, monitor included.
     pub(crate) fn sweep_build_steps(&self) {
-        let dir = self.layout.runtime_state_dir("berth");
+        let dir = self.build_state_root();
         let Ok(rd) = std::fs::read_dir(&dir) else {
             return;
         };
@@ -128,7 +136,7 @@ impl Engine {
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        let state_root = self.layout.runtime_state_dir("berth");
+        let state_root = self.build_state_root();
         let _ = driver::delete(&Runtime::Embedded, &state_root, id, &format!("/berth/{id}"));
         Ok(code.unwrap_or(255))
     }

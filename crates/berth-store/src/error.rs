@@ -52,3 +52,15 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io(op, path, e))
     }
 }
+
+/// An OS error as Go prints it (`no such file or directory`): Docker's
+/// messages embed that form, without Rust's "(os error N)" and capital.
+pub fn go_error_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s);
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

@@ -18,7 +18,7 @@ mod lock;
 mod scratch;
 
 pub use digest::{Digest, DigestWriter};
-pub use error::{Error, Result};
+pub use error::{go_error_text, Error, Result};
 pub use fsutil::{
     atomic_replace, atomic_replace_json, atomic_write, atomic_write_json, fsync_dir, mounts_under,
     read_json, remove_tree, unmount_under,

@@ -891,21 +891,6 @@ pub fn merge_env(file_vars: Vec<String>, flag_vars: &[String]) -> Vec<String> {
 /// Where a bare `KEY` finds its value (the process environment, in use).
 pub type Lookup = dyn Fn(&str) -> Option<String>;
 
-/// Go's text for an error opening or reading a file: the lower-case
-/// errno string (`no such file or directory`).
-fn go_io_error(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    let s = match s.rfind(" (os error ") {
-        Some(i) => &s[..i],
-        None => &s,
-    };
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
 /// Longest line Go's `bufio.Scanner` reads, newline excluded.
 const MAX_LINE: usize = 64 * 1024 - 1;
 
@@ -917,10 +902,10 @@ const MAX_LINE: usize = 64 * 1024 - 1;
 /// lookup, as for labels).
 fn parse_kv_file(path: &str, lookup: Option<&Lookup>) -> Result<Vec<String>, String> {
     let mut data = Vec::new();
-    let mut f =
-        std::fs::File::open(path).map_err(|e| format!("open {path}: {}", go_io_error(&e)))?;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| format!("open {path}: {}", berth_store::go_error_text(&e)))?;
     std::io::Read::read_to_end(&mut f, &mut data)
-        .map_err(|e| format!("read {path}: {}", go_io_error(&e)))?;
+        .map_err(|e| format!("read {path}: {}", berth_store::go_error_text(&e)))?;
     let mut out = Vec::new();
     let mut rest: &[u8] = &data;
     let mut line_no = 0usize;

@@ -47,7 +47,7 @@ fn history(r: &Root, image: &str) -> Vec<String> {
 fn leftovers(r: &Root) {
     r.assert_no_leftovers();
     assert_eq!(r.tmp_entries(), 0, "scratch left in tmp/");
-    let rt = r.dir.path().join("run/runtime/berth");
+    let rt = r.dir.path().join("run/runtime/berth-build-steps");
     if let Ok(rd) = std::fs::read_dir(&rt) {
         let left: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
         assert!(left.is_empty(), "runtime state left: {left:?}");
@@ -405,7 +405,7 @@ fn build_until_started(r: &Root, dir: &Path) -> (std::process::Child, std::proce
 
 /// Build steps with runtime state in this root.
 fn step_ids(r: &Root) -> Vec<String> {
-    std::fs::read_dir(r.dir.path().join("run/runtime/berth"))
+    std::fs::read_dir(r.dir.path().join("run/runtime/berth-build-steps"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -528,7 +528,11 @@ fn killed_builder_and_step_process_leave_no_cgroups() {
     // state without its build and removes it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let cg = Path::new("/sys/fs/cgroup/memory/berth").join(&ids[0]);
-    let rt = r.dir.path().join("run/runtime/berth").join(&ids[0]);
+    let rt = r
+        .dir
+        .path()
+        .join("run/runtime/berth-build-steps")
+        .join(&ids[0]);
     while cg.exists() || rt.exists() {
         r.ok(&["images"]);
         assert!(

@@ -205,13 +205,7 @@ fn join_bytes(comps: &[Vec<u8>]) -> Vec<u8> {
 // ---- file descriptors ---------------------------------------------------------
 
 fn errno_text(e: Errno) -> String {
-    let s = std::io::Error::from_raw_os_error(e.raw_os_error()).to_string();
-    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => s,
-    }
+    berth_store::go_error_text(&std::io::Error::from_raw_os_error(e.raw_os_error()))
 }
 
 /// Open `comps` below `root`, resolved inside it.

@@ -231,13 +231,7 @@ fn split_cp_arg(arg: &str) -> (&str, &str) {
 }
 
 fn io_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => s,
-    }
+    berth_store::go_error_text(e)
 }
 
 /// An absolute local path, keeping a trailing `/` or `/.`.
