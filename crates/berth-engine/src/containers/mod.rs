@@ -176,7 +176,7 @@ impl Engine {
             .map_err(Error::from_store)
     }
 
-    fn load_record(&self, id: &str) -> Result<Option<Record>> {
+    pub(crate) fn load_record(&self, id: &str) -> Result<Option<Record>> {
         read_json(&self.layout.container_record(id)).map_err(Error::from_store)
     }
 
