@@ -136,9 +136,7 @@ impl VolumeFilters {
         let mut f = VolumeFilters::default();
         for r in raw {
             let Some((k, v)) = r.split_once('=') else {
-                return Err(Error::invalid(format!(
-                    "Bad format of filter (expected name=value)"
-                )));
+                return Err(Error::invalid("Bad format of filter (expected name=value)"));
             };
             match k.trim().to_ascii_lowercase().as_str() {
                 "dangling" => {
@@ -169,7 +167,7 @@ impl VolumeFilters {
         if !self.names.is_empty() && !self.names.iter().any(|n| v.name.contains(n.as_str())) {
             return false;
         }
-        if !self.drivers.is_empty() && !self.drivers.iter().any(|d| *d == v.driver) {
+        if !self.drivers.is_empty() && !self.drivers.contains(&v.driver) {
             return false;
         }
         let labels = v.labels.clone().unwrap_or_default();
@@ -257,13 +255,14 @@ impl Engine {
         req: &VolumeCreate,
         anonymous: bool,
     ) -> Result<Volume> {
-        validate_name(name)?;
+        // The driver is looked up first: a plugin's names follow its rules.
         let driver = req.driver.as_deref().unwrap_or(LOCAL_DRIVER);
         if driver != LOCAL_DRIVER {
             return Err(Error::not_found(format!(
                 "error looking up volume plugin {driver}: plugin {driver:?} not found"
             )));
         }
+        validate_name(name)?;
         validate_options(&req.options)?;
         if let Some(v) = self.volume_read(name)? {
             return Ok(v);
