@@ -415,6 +415,156 @@ impl Engine {
     }
 }
 
+/// A named volume a container mounts: `name:/dest[:ro|rw]` from its binds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeMount {
+    pub name: String,
+    pub destination: String,
+    pub read_only: bool,
+}
+
+/// The named-volume mounts among a container's binds.
+pub fn volume_mounts(binds: &[String]) -> Vec<VolumeMount> {
+    binds
+        .iter()
+        .filter_map(|b| {
+            let name = bind_volume_name(b)?;
+            let mut rest = b[name.len() + 1..].split(':');
+            let destination = rest.next()?.to_string();
+            let read_only = rest.next() == Some("ro");
+            Some(VolumeMount {
+                name: name.to_string(),
+                destination,
+                read_only,
+            })
+        })
+        .collect()
+}
+
+/// Copy `src` (a directory of the container's mounted rootfs) into an
+/// empty volume, keeping owners, modes and symlinks (Docker's copy-up).
+/// Never follows a symlink: a path through one is left alone, so an image
+/// cannot make this read or write outside the rootfs or the volume.
+fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> Result<()> {
+    let mut src = rootfs.to_path_buf();
+    for c in Path::new(dest).components() {
+        if let std::path::Component::Normal(n) = c {
+            src.push(n);
+            match std::fs::symlink_metadata(&src) {
+                Ok(m) if m.is_dir() => {}
+                // Missing, a file, or a symlink: nothing to copy.
+                _ => return Ok(()),
+            }
+        }
+    }
+    let is_empty = std::fs::read_dir(data)
+        .map_err(|e| internal(format!("read {}", data.display()), e))?
+        .next()
+        .is_none();
+    if !is_empty {
+        return Ok(());
+    }
+    copy_tree(&src, data)?;
+    // The volume's root takes the image directory's owner and mode.
+    copy_attrs(&src, data)
+}
+
+fn copy_attrs(src: &Path, dst: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let m = std::fs::symlink_metadata(src)
+        .map_err(|e| internal(format!("stat {}", src.display()), e))?;
+    std::os::unix::fs::lchown(dst, Some(m.uid()), Some(m.gid()))
+        .map_err(|e| internal(format!("lchown {}", dst.display()), e))?;
+    if !m.file_type().is_symlink() {
+        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(m.mode() & 0o7777))
+            .map_err(|e| internal(format!("chmod {}", dst.display()), e))?;
+    }
+    Ok(())
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    let entries =
+        std::fs::read_dir(src).map_err(|e| internal(format!("read {}", src.display()), e))?;
+    for e in entries {
+        let e = e.map_err(|e| internal(format!("read {}", src.display()), e))?;
+        let from = e.path();
+        let to = dst.join(e.file_name());
+        let ft = e
+            .file_type()
+            .map_err(|e| internal(format!("stat {}", from.display()), e))?;
+        if ft.is_dir() {
+            std::fs::create_dir(&to).map_err(|e| internal(format!("mkdir {}", to.display()), e))?;
+            copy_tree(&from, &to)?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(&from)
+                .map_err(|e| internal(format!("readlink {}", from.display()), e))?;
+            std::os::unix::fs::symlink(&target, &to)
+                .map_err(|e| internal(format!("symlink {}", to.display()), e))?;
+        } else if ft.is_file() {
+            std::fs::copy(&from, &to)
+                .map_err(|e| internal(format!("copy {}", from.display()), e))?;
+        } else {
+            // Devices, fifos and sockets: not copied up in this slice.
+            continue;
+        }
+        copy_attrs(&from, &to)?;
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// At container create: every named volume the binds name exists
+    /// afterwards (created if needed); returns inspect's `Mounts`.
+    pub(crate) fn volumes_for_create(&self, binds: &[String]) -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        for m in volume_mounts(binds) {
+            let v = self.volume_create(&VolumeCreate {
+                name: Some(m.name.clone()),
+                ..Default::default()
+            })?;
+            out.push(serde_json::json!({
+                "Type": "volume",
+                "Name": v.name,
+                "Source": v.mountpoint,
+                "Destination": m.destination,
+                "Driver": v.driver,
+                "Mode": if m.read_only { "ro" } else { "z" },
+                "RW": !m.read_only,
+                "Propagation": "",
+            }));
+        }
+        Ok(out)
+    }
+
+    /// At start, with the rootfs mounted: fill empty volumes from the
+    /// image and return the OCI mounts for the spec.
+    pub(crate) fn volumes_for_start(
+        &self,
+        binds: &[String],
+        rootfs: &Path,
+    ) -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        for m in volume_mounts(binds) {
+            let data = self.layout.volume_data(&m.name);
+            if !data.is_dir() {
+                return Err(Error::not_found(format!("get {}: no such volume", m.name)));
+            }
+            copy_up(rootfs, &m.destination, &data).map_err(|e| prefixed("copy up", &m.name, e))?;
+            let mut opts = vec!["rbind", "rprivate"];
+            if m.read_only {
+                opts.push("ro");
+            }
+            out.push(serde_json::json!({
+                "destination": m.destination,
+                "type": "bind",
+                "source": data.display().to_string(),
+                "options": opts,
+            }));
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

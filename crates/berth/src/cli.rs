@@ -583,6 +583,9 @@ pub struct CreateFlags {
     /// Working directory inside the container
     #[arg(short, long, value_name = "string")]
     pub workdir: Option<String>,
+    /// Bind mount a volume (NAME:/PATH[:ro])
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short, long, value_name = "string")]
     pub user: Option<String>,

@@ -232,3 +232,69 @@ fn prune_takes_anonymous_unless_all() {
     );
     assert_eq!(r.run(&["volume", "ls", "-q"]).stdout, "");
 }
+
+#[test]
+fn named_volume_in_run_is_created_filled_and_kept_while_used() {
+    let r = Root::new();
+    r.busybox("busybox");
+    // /etc of the image is copied up into the new volume, owners and
+    // modes kept; writes go to the volume and outlive the container.
+    let o = r.run(&[
+        "run",
+        "--name",
+        "c1",
+        "-v",
+        "etcvol:/etc",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /etc | grep -c passwd; echo hi > /etc/new",
+    ]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "1\n"), "{}", o.stderr);
+    let data = r.path().join("volumes/etcvol/_data");
+    assert!(data.join("passwd").is_file());
+    assert_eq!(std::fs::read_to_string(data.join("new")).unwrap(), "hi\n");
+    let o = r.run(&["inspect", "--format", "{{json .Mounts}}", "c1"]);
+    let m: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(m[0]["Type"], "volume");
+    assert_eq!(m[0]["Name"], "etcvol");
+    assert_eq!(m[0]["Destination"], "/etc");
+    assert_eq!(m[0]["RW"], true);
+
+    // Used by c1 (stopped): rm refuses, prune -a keeps it, dangling=false lists it.
+    let id = r
+        .run(&["inspect", "--format", "{{.Id}}", "c1"])
+        .stdout
+        .trim()
+        .to_string();
+    let o = r.run(&["volume", "rm", "etcvol"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!("Error response from daemon: remove etcvol: volume is in use - [{id}]\n")
+    );
+    assert_eq!(
+        r.run(&["volume", "ls", "-q", "-f", "dangling=false"])
+            .stdout,
+        "etcvol\n"
+    );
+    r.run(&["volume", "prune", "-a", "-f"]);
+    assert!(data.is_dir());
+
+    // Read-only, and a second container sees the same (not re-copied) data.
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "etcvol:/etc:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/new; touch /etc/x 2>/dev/null || echo ro",
+    ]);
+    assert_eq!(o.stdout, "hi\nro\n", "{}", o.stderr);
+
+    assert_eq!(r.run(&["rm", "c1"]).code, 0);
+    assert_eq!(r.run(&["volume", "rm", "etcvol"]).stdout, "etcvol\n");
+    r.assert_no_leftovers();
+}
