@@ -423,6 +423,41 @@ pub struct VolumeMount {
     pub read_only: bool,
 }
 
+/// dockerd's checks of one `-v` value (`volumemounts` parser), with its
+/// wording. Host paths and anonymous volumes are not supported yet.
+pub fn validate_bind(spec: &str) -> Result<()> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dest, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, None),
+        [s, d, m] => (*s, *d, Some(*m)),
+        _ => {
+            return Err(Error::invalid(format!(
+                "invalid volume specification: '{spec}'"
+            )))
+        }
+    };
+    if !dest.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"volume\": \
+             invalid mount path: '{dest}' mount path must be absolute"
+        )));
+    }
+    if let Some(m) = mode {
+        let ok = !m.is_empty()
+            && m.split(',').all(|w| matches!(w, "ro" | "rw" | "z" | "Z"))
+            && !(m.split(',').any(|w| w == "ro") && m.split(',').any(|w| w == "rw"));
+        if !ok {
+            return Err(Error::invalid(format!("invalid mode: {m}")));
+        }
+    }
+    if src.is_empty() || src.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "invalid volume specification: '{spec}': host paths and anonymous volumes are not supported yet"
+        )));
+    }
+    Ok(())
+}
+
 /// The named-volume mounts among a container's binds.
 pub fn volume_mounts(binds: &[String]) -> Vec<VolumeMount> {
     binds
@@ -431,7 +466,7 @@ pub fn volume_mounts(binds: &[String]) -> Vec<VolumeMount> {
             let name = bind_volume_name(b)?;
             let mut rest = b[name.len() + 1..].split(':');
             let destination = rest.next()?.to_string();
-            let read_only = rest.next() == Some("ro");
+            let read_only = rest.next().is_some_and(|m| m.split(',').any(|w| w == "ro"));
             Some(VolumeMount {
                 name: name.to_string(),
                 destination,
@@ -516,6 +551,9 @@ impl Engine {
     /// At container create: every named volume the binds name exists
     /// afterwards (created if needed); returns inspect's `Mounts`.
     pub(crate) fn volumes_for_create(&self, binds: &[String]) -> Result<Vec<serde_json::Value>> {
+        for b in binds {
+            validate_bind(b)?;
+        }
         let mut out = Vec::new();
         for m in volume_mounts(binds) {
             let v = self.volume_create(&VolumeCreate {
@@ -613,5 +651,24 @@ mod tests {
         assert_eq!(bind_volume_name("data:/x:ro"), Some("data"));
         assert_eq!(bind_volume_name("/host:/x"), None);
         assert_eq!(bind_volume_name("/x"), None);
+        let err = |s: &str| {
+            validate_bind(s)
+                .err()
+                .map(|e| e.message)
+                .unwrap_or_default()
+        };
+        assert_eq!(err("data:/x:xx"), "invalid mode: xx");
+        assert_eq!(
+            err("a:/x:ro:z"),
+            "invalid volume specification: 'a:/x:ro:z'"
+        );
+        assert_eq!(
+            err("data:rel"),
+            "invalid volume specification: 'data:rel': invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute"
+        );
+        assert!(validate_bind("data:/x:ro,z").is_ok());
+        let ro = volume_mounts(&["data:/x:ro,z".to_string(), "/h:/y".to_string()]);
+        assert_eq!(ro.len(), 1);
+        assert!(ro[0].read_only);
     }
 }

@@ -999,28 +999,6 @@ pub fn parse_label_file(path: &str) -> Result<Vec<String>, String> {
     parse_kv_file(path, None)
 }
 
-/// `-v NAME:/PATH[:ro|rw]`: a named volume (this slice has no host binds
-/// nor anonymous volumes yet). The name is checked by the engine, with
-/// dockerd's wording; here only the shape.
-pub fn parse_volume(spec: &str) -> Result<String, String> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let bad = || format!("invalid spec: {spec}: invalid volume specification");
-    let (name, dest, mode) = match parts.as_slice() {
-        [n, d] => (*n, *d, None),
-        [n, d, m] => (*n, *d, Some(*m)),
-        _ => return Err(bad()),
-    };
-    if name.is_empty() || name.starts_with('/') || !dest.starts_with('/') {
-        return Err(bad());
-    }
-    if let Some(m) = mode {
-        if m != "ro" && m != "rw" {
-            return Err(format!("invalid mode: {m}"));
-        }
-    }
-    Ok(spec.to_string())
-}
-
 /// `-l, --label` (`opts.ValidateLabel`): the key, once leading blanks are
 /// ignored, must be non-empty and blank-free; the value is kept verbatim
 /// as given. Flag error.

@@ -298,3 +298,33 @@ fn named_volume_in_run_is_created_filled_and_kept_while_used() {
     assert_eq!(r.run(&["volume", "rm", "etcvol"]).stdout, "etcvol\n");
     r.assert_no_leftovers();
 }
+
+#[test]
+fn volume_flag_errors_are_dockerds() {
+    let r = Root::new();
+    r.busybox("busybox");
+    let cases = [
+        ("data:/x:xx", "invalid mode: xx"),
+        ("a:/x:ro:z", "invalid volume specification: 'a:/x:ro:z'"),
+        (
+            "data:rel",
+            "invalid volume specification: 'data:rel': invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute",
+        ),
+        (
+            "x:/y",
+            "create x: volume name is too short, names should be at least two alphanumeric characters",
+        ),
+    ];
+    for (v, msg) in cases {
+        let o = r.run(&["create", "-v", v, "busybox", "true"]);
+        assert_eq!(o.code, 1, "{v}");
+        assert_eq!(
+            o.stderr,
+            format!("Error response from daemon: {msg}\n"),
+            "{v}"
+        );
+    }
+    // Nothing was created on the way.
+    assert_eq!(r.run(&["ps", "-aq"]).stdout, "");
+    assert_eq!(r.run(&["volume", "ls", "-q"]).stdout, "");
+}

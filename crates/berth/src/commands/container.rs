@@ -154,10 +154,8 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
         stop_timeout,
         ..Default::default()
     };
-    let mut binds = Vec::new();
-    for v in &f.volume {
-        binds.push(runopts::parse_volume(v).map_err(|m| usage_error(path, &m))?);
-    }
+    // Checked by the engine, as dockerd checks them.
+    let binds = f.volume.clone();
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
         container_id_file: f.cidfile.clone().unwrap_or_default(),
