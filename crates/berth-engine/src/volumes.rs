@@ -245,15 +245,17 @@ impl Engine {
             Some(n) if !n.is_empty() => n.clone(),
             _ => anonymous_name()?,
         };
-        self.volume_create_inner(&name, req, anonymous)
+        self.volume_create_inner(&name, req, anonymous, None)
             .map_err(|e| prefixed("create", &name, e))
     }
 
+    /// `held`: the caller already holds [`Engine::volumes_lock`].
     fn volume_create_inner(
         &self,
         name: &str,
         req: &VolumeCreate,
         anonymous: bool,
+        held: Option<&StoreLock>,
     ) -> Result<Volume> {
         // The driver is looked up first: a plugin's names follow its rules.
         let driver = req.driver.as_deref().unwrap_or(LOCAL_DRIVER);
@@ -284,7 +286,10 @@ impl Engine {
             .map_err(|e| internal(format!("create {}", data.display()), e))?;
         berth_store::atomic_write_json(&staged.join("volume.json"), &rec)?;
         let target = self.layout.volume_dir(name);
-        let _lock = self.volumes_lock()?;
+        let _lock = match held {
+            Some(_) => None,
+            None => Some(self.volumes_lock()?),
+        };
         match std::fs::rename(&staged, &target) {
             Ok(()) => {}
             // Created meanwhile by someone else: theirs stands.
@@ -549,17 +554,27 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
 
 impl Engine {
     /// At container create: every named volume the binds name exists
-    /// afterwards (created if needed); returns inspect's `Mounts`.
-    pub(crate) fn volumes_for_create(&self, binds: &[String]) -> Result<Vec<serde_json::Value>> {
+    /// afterwards (created if needed); returns inspect's `Mounts` and, when
+    /// there are volumes, the volumes lock, which the caller holds until its
+    /// record is in place so `volume rm` cannot remove a volume between.
+    pub(crate) fn volumes_for_create(
+        &self,
+        binds: &[String],
+    ) -> Result<(Vec<serde_json::Value>, Option<StoreLock>)> {
         for b in binds {
             validate_bind(b)?;
         }
+        let mounts = volume_mounts(binds);
+        if mounts.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let lock = self.volumes_lock()?;
         let mut out = Vec::new();
-        for m in volume_mounts(binds) {
-            let v = self.volume_create(&VolumeCreate {
-                name: Some(m.name.clone()),
-                ..Default::default()
-            })?;
+        for m in mounts {
+            let req = VolumeCreate::default();
+            let v = self
+                .volume_create_inner(&m.name, &req, false, Some(&lock))
+                .map_err(|e| prefixed("create", &m.name, e))?;
             out.push(serde_json::json!({
                 "Type": "volume",
                 "Name": v.name,
@@ -571,7 +586,7 @@ impl Engine {
                 "Propagation": "",
             }));
         }
-        Ok(out)
+        Ok((out, Some(lock)))
     }
 
     /// At start, with the rootfs mounted: fill empty volumes from the

@@ -410,7 +410,9 @@ impl Engine {
             }
         };
 
-        let mounts = self.volumes_for_create(hc.binds.as_deref().unwrap_or(&[]))?;
+        // Held until the record is in place (see volumes_for_create).
+        let (mounts, _volumes_lock) =
+            self.volumes_for_create(hc.binds.as_deref().unwrap_or(&[]))?;
         // Docker merges the image's config into the container's at create.
         let mut c = o.config.clone();
         let mut env = img_cfg.env.clone().unwrap_or_default();
