@@ -10,6 +10,7 @@ mod error;
 pub mod images;
 pub mod system;
 pub mod types;
+pub mod volumes;
 
 use std::path::PathBuf;
 

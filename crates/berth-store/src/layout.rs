@@ -35,6 +35,7 @@ impl Layout {
             self.containers_dir(),
             self.container_names_dir(),
             self.build_cache_dir(),
+            self.volumes_dir(),
         ] {
             std::fs::create_dir_all(&d).ctx("create", &d)?;
         }
@@ -152,6 +153,23 @@ impl Layout {
     pub fn build_state_dir(&self) -> PathBuf {
         self.root.join("build-state")
     }
+    /// Named and anonymous volumes, one directory per volume.
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.root.join("volumes")
+    }
+    /// A volume's directory; it holds `_data` and `volume.json`.
+    pub fn volume_dir(&self, name: &str) -> PathBuf {
+        self.volumes_dir().join(name)
+    }
+    /// What a container sees at the volume's mount point (Docker's
+    /// `Mountpoint`).
+    pub fn volume_data(&self, name: &str) -> PathBuf {
+        self.volume_dir(name).join("_data")
+    }
+    /// The volume's record: driver, labels, options, creation time.
+    pub fn volume_record(&self, name: &str) -> PathBuf {
+        self.volume_dir(name).join("volume.json")
+    }
     /// The OCI runtime's own state (`--root` of runc), one per runtime.
     pub fn runtime_state_dir(&self, runtime: &str) -> PathBuf {
         self.runroot.join("runtime").join(runtime)
@@ -200,6 +218,9 @@ mod tests {
             (l.container_names_dir(), "`container-names/`"),
             (l.build_cache_record(d.hex()), "`build-cache/<hex>.json`"),
             (l.build_state_dir(), "`build-state/`"),
+            (l.volumes_dir(), "`volumes/`"),
+            (l.volume_data("<name>"), "`volumes/<name>/_data`"),
+            (l.volume_record("<name>"), "`volumes/<name>/volume.json`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
             let r = rel(p);

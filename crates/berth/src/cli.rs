@@ -54,6 +54,9 @@ pub enum Command {
     /// Manage builds
     #[command(subcommand, override_usage = "berth builder COMMAND")]
     Builder(BuilderCommand),
+    /// Manage volumes
+    #[command(subcommand, override_usage = "berth volume COMMAND")]
+    Volume(VolumeCommand),
     /// Manage berth
     #[command(subcommand, override_usage = "berth system COMMAND")]
     System(SystemCommand),
@@ -372,6 +375,94 @@ pub enum BuilderCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume
+    #[command(override_usage = "berth volume create [OPTIONS] [VOLUME]")]
+    Create(VolumeCreateArgs),
+    /// Display detailed information on one or more volumes
+    #[command(override_usage = "berth volume inspect [OPTIONS] VOLUME [VOLUME...]")]
+    Inspect(VolumeInspectArgs),
+    /// List volumes
+    #[command(
+        visible_alias = "list",
+        name = "ls",
+        override_usage = "berth volume ls [OPTIONS]"
+    )]
+    Ls(VolumeLsArgs),
+    /// Remove all unused local volumes
+    #[command(override_usage = "berth volume prune [OPTIONS]")]
+    Prune(VolumePruneArgs),
+    /// Remove one or more volumes
+    #[command(
+        visible_alias = "remove",
+        override_usage = "berth volume rm [OPTIONS] VOLUME [VOLUME...]"
+    )]
+    Rm(VolumeRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// Specify volume driver name
+    #[arg(short, long, value_name = "string", default_value = "local")]
+    pub driver: String,
+    /// Set metadata for a volume
+    #[arg(long, value_name = "list")]
+    pub label: Vec<String>,
+    /// Specify volume name
+    #[arg(long, value_name = "string")]
+    pub name: Option<String>,
+    /// Set driver specific options
+    #[arg(short, long = "opt", value_name = "map")]
+    pub opt: Vec<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeInspectArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Provide filter values (e.g. 'dangling=true')
+    #[arg(short, long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print volumes using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Only display volume names
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Provide filter values (e.g. 'label=<label>')
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Force the removal of one or more volumes
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Show docker disk usage
     #[command(override_usage = "berth system df [OPTIONS]")]
@@ -492,6 +583,9 @@ pub struct CreateFlags {
     /// Working directory inside the container
     #[arg(short, long, value_name = "string")]
     pub workdir: Option<String>,
+    /// Bind mount a volume (NAME:/PATH[:ro])
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short, long, value_name = "string")]
     pub user: Option<String>,

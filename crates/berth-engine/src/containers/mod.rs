@@ -176,7 +176,7 @@ impl Engine {
             .map_err(Error::from_store)
     }
 
-    fn load_record(&self, id: &str) -> Result<Option<Record>> {
+    pub(crate) fn load_record(&self, id: &str) -> Result<Option<Record>> {
         read_json(&self.layout.container_record(id)).map_err(Error::from_store)
     }
 
@@ -410,6 +410,9 @@ impl Engine {
             }
         };
 
+        // Held until the record is in place (see volumes_for_create).
+        let (mounts, _volumes_lock) =
+            self.volumes_for_create(hc.binds.as_deref().unwrap_or(&[]))?;
         // Docker merges the image's config into the container's at create.
         let mut c = o.config.clone();
         let mut env = img_cfg.env.clone().unwrap_or_default();
@@ -510,7 +513,7 @@ impl Engine {
                 },
                 "Name": "overlay2"
             }),
-            mounts: vec![],
+            mounts,
             config: c,
             network_settings: record::network_settings_none(""),
             private: record::Private {
@@ -688,6 +691,10 @@ impl Engine {
         );
         resources::apply(&mut s, &resources_of(hc)).map_err(Error::invalid)?;
         apply_host_config(&mut s, hc);
+        let volume_mounts = self.volumes_for_start(hc.binds.as_deref().unwrap_or(&[]), &rootfs)?;
+        if let Some(m) = s["mounts"].as_array_mut() {
+            m.extend(volume_mounts);
+        }
         if hc.init == Some(true) {
             // Docker's --init: a tiny static init (tini) as PID 1 that
             // forwards signals and reaps zombies, bind-mounted read-only.

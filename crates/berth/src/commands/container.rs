@@ -154,7 +154,10 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
         stop_timeout,
         ..Default::default()
     };
+    // Checked by the engine, as dockerd checks them.
+    let binds = f.volume.clone();
     let host_config = HostConfig {
+        binds: (!binds.is_empty()).then_some(binds),
         container_id_file: f.cidfile.clone().unwrap_or_default(),
         log_config: LogConfig {
             kind: log_driver,

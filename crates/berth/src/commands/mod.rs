@@ -7,6 +7,7 @@ mod container_stats;
 mod debug;
 mod image;
 mod system;
+mod volume;
 
 use std::path::PathBuf;
 
@@ -147,6 +148,7 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Commit(a) => container_fs::commit(&engine, a, "container commit"),
         },
         Command::Build(a) => build::build(&engine, a),
+        Command::Volume(sub) => volume::run(&engine, sub),
         Command::System(crate::cli::SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(crate::cli::SystemCommand::Info(a)) => system::info(&engine, a),
         Command::Builder(crate::cli::BuilderCommand::Build(a)) => build::build(&engine, *a),

@@ -1,0 +1,191 @@
+//! Volume commands: volume create, ls, inspect, rm, prune.
+
+use std::io::Write;
+
+use berth_engine::volumes::{Volume, VolumeCreate, VolumeFilters};
+use berth_engine::Engine;
+use serde_json::{json, Value};
+
+use super::image::{confirm, print_rows};
+use super::need;
+use crate::cli::{
+    VolumeCommand, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs, VolumeRmArgs,
+};
+use crate::render::{self, Format};
+use crate::runopts;
+use crate::{CliError, CliResult};
+
+pub fn run(engine: &Engine, sub: VolumeCommand) -> CliResult {
+    match sub {
+        VolumeCommand::Create(a) => create(engine, a),
+        VolumeCommand::Inspect(a) => inspect(engine, a),
+        VolumeCommand::Ls(a) => list(engine, a),
+        VolumeCommand::Prune(a) => prune(engine, a),
+        VolumeCommand::Rm(a) => remove(engine, a),
+    }
+}
+
+fn create(engine: &Engine, a: VolumeCreateArgs) -> CliResult {
+    let path = "volume create";
+    need(path, &a.args, 0, Some(1))?;
+    let name = match (a.name, a.args.first()) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Plain(
+                "conflicting options: cannot specify a volume-name through both --name and as a positional arg".into(),
+            ))
+        }
+        (Some(n), None) => Some(n),
+        (None, p) => p.cloned(),
+    };
+    let mut labels = Vec::new();
+    for l in &a.label {
+        let l = runopts::parse_label(l).map_err(|m| {
+            CliError::Coded(
+                format!(
+                    "{}\nSee 'berth {path} --help'.",
+                    m.replace("\"-l, --label\"", "\"--label\"")
+                ),
+                125,
+            )
+        })?;
+        labels.push(l);
+    }
+    let req = VolumeCreate {
+        name,
+        driver: Some(a.driver),
+        options: runopts::kv_map(&a.opt),
+        labels: runopts::kv_map(&labels),
+    };
+    let v = engine.volume_create(&req)?;
+    writeln!(std::io::stdout().lock(), "{}", v.name)?;
+    Ok(())
+}
+
+fn to_value(v: &Volume) -> CliResult<Value> {
+    Ok(serde_json::to_value(v).map_err(anyhow::Error::from)?)
+}
+
+fn inspect(engine: &Engine, a: VolumeInspectArgs) -> CliResult {
+    need("volume inspect", &a.args, 1, None)?;
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for n in &a.args {
+        match engine.volume_get(n) {
+            Ok(v) => ok.push(to_value(&v)?),
+            Err(e) => errors.push(e.message),
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match &a.format {
+        Some(f) => {
+            let f = Format::parse(f)?;
+            for v in &ok {
+                writeln!(out, "{}", f.render(v)?)?;
+            }
+        }
+        None => {
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            serde::Serialize::serialize(&ok, &mut ser).map_err(anyhow::Error::from)?;
+            writeln!(out, "{}", String::from_utf8_lossy(&buf))?;
+        }
+    }
+    drop(out);
+    // The docker CLI stops at the first error and reports it as the
+    // daemon's.
+    if let Some(e) = errors.first() {
+        eprintln!("Error response from daemon: {e}");
+        return Err(CliError::Exit(1));
+    }
+    Ok(())
+}
+
+/// The docker CLI's volume formatter fields.
+fn row(v: &Volume) -> Value {
+    let labels = v.labels.clone().unwrap_or_default();
+    let joined = labels
+        .iter()
+        .map(|(k, val)| format!("{k}={val}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    json!({
+        "Availability": "N/A",
+        "Driver": v.driver,
+        "Group": "N/A",
+        "Labels": joined,
+        "Links": "N/A",
+        "Mountpoint": v.mountpoint,
+        "Name": v.name,
+        "Scope": v.scope,
+        "Size": "N/A",
+        "Status": "N/A",
+    })
+}
+
+fn list(engine: &Engine, a: VolumeLsArgs) -> CliResult {
+    let filters = VolumeFilters::parse(&a.filter)?;
+    let vols = engine.volume_list(&filters)?;
+    if a.quiet {
+        let mut out = std::io::stdout().lock();
+        for v in &vols {
+            writeln!(out, "{}", v.name)?;
+        }
+        return Ok(());
+    }
+    let format = a
+        .format
+        .unwrap_or_else(|| "table {{.Driver}}\t{{.Name}}".to_string());
+    let headers = json!({
+        "Availability": "AVAILABILITY", "Driver": "DRIVER", "Group": "GROUP",
+        "Labels": "LABELS", "Links": "LINKS", "Mountpoint": "MOUNTPOINT",
+        "Name": "VOLUME NAME", "Scope": "SCOPE", "Size": "SIZE", "Status": "STATUS",
+    });
+    let rows: Vec<Value> = vols.iter().map(row).collect();
+    print_rows(&format, &headers, &rows)
+}
+
+fn remove(engine: &Engine, a: VolumeRmArgs) -> CliResult {
+    need("volume rm", &a.args, 1, None)?;
+    let mut failed = false;
+    for n in &a.args {
+        match engine.volume_remove(n, a.force) {
+            Ok(()) => writeln!(std::io::stdout().lock(), "{n}")?,
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", e.message);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(CliError::Exit(1));
+    }
+    Ok(())
+}
+
+fn prune(engine: &Engine, a: VolumePruneArgs) -> CliResult {
+    let filters = VolumeFilters::parse(&a.filter)?;
+    let warning = if a.all {
+        "WARNING! This will remove all local volumes not used by at least one container."
+    } else {
+        "WARNING! This will remove anonymous local volumes not used by at least one container."
+    };
+    if !a.force && !confirm(warning) {
+        return Ok(());
+    }
+    let (removed, reclaimed) = engine.volume_prune(a.all, &filters)?;
+    let mut out = std::io::stdout().lock();
+    if !removed.is_empty() {
+        writeln!(out, "Deleted Volumes:")?;
+        for n in &removed {
+            writeln!(out, "{n}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        render::human_size(reclaimed as f64)
+    )?;
+    Ok(())
+}
