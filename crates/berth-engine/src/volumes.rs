@@ -14,6 +14,7 @@ use std::path::Path;
 use berth_store::{LockMode, Scratch, StoreLock};
 use serde::{Deserialize, Serialize};
 
+use crate::containers::mounts::{self, MountPoint};
 use crate::{Engine, Error, ErrorKind, Result};
 
 /// The only driver there is.
@@ -204,13 +205,6 @@ fn tree_size(dir: &Path) -> u64 {
     total
 }
 
-/// Volume names a container's `HostConfig.Binds` entry refers to
-/// (`name:/path[:mode]`; host paths start with `/`).
-pub fn bind_volume_name(bind: &str) -> Option<&str> {
-    let (src, _) = bind.split_once(':')?;
-    (!src.starts_with('/') && !src.is_empty()).then_some(src)
-}
-
 impl Engine {
     fn volume_read(&self, name: &str) -> Result<Option<Volume>> {
         let path = self.layout.volume_record(name);
@@ -336,9 +330,15 @@ impl Engine {
             let Some(rec) = self.load_record(&id)? else {
                 continue;
             };
-            for b in rec.host_config.binds.iter().flatten() {
-                if let Some(n) = bind_volume_name(b) {
-                    users.entry(n.to_string()).or_default().push(id.clone());
+            for p in rec
+                .private
+                .mount_points
+                .iter()
+                .filter(|p| p.kind == "volume")
+            {
+                let ids = users.entry(p.name.clone()).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id.clone());
                 }
             }
         }
@@ -383,6 +383,8 @@ impl Engine {
     }
 
     fn volume_delete_locked(&self, name: &str) -> Result<()> {
+        // A driver mount (type/device options) goes first.
+        let _ = berth_runtime::rootfs::unmount(&self.layout.volume_data(name));
         let dir = self.layout.volume_dir(name);
         let grave = self
             .layout
@@ -418,67 +420,6 @@ impl Engine {
         }
         Ok((removed, reclaimed))
     }
-}
-
-/// A named volume a container mounts: `name:/dest[:ro|rw]` from its binds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VolumeMount {
-    pub name: String,
-    pub destination: String,
-    pub read_only: bool,
-}
-
-/// dockerd's checks of one `-v` value (`volumemounts` parser), with its
-/// wording. Host paths and anonymous volumes are not supported yet.
-pub fn validate_bind(spec: &str) -> Result<()> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (src, dest, mode) = match parts.as_slice() {
-        [s, d] => (*s, *d, None),
-        [s, d, m] => (*s, *d, Some(*m)),
-        _ => {
-            return Err(Error::invalid(format!(
-                "invalid volume specification: '{spec}'"
-            )))
-        }
-    };
-    if !dest.starts_with('/') {
-        return Err(Error::invalid(format!(
-            "invalid volume specification: '{spec}': invalid mount config for type \"volume\": \
-             invalid mount path: '{dest}' mount path must be absolute"
-        )));
-    }
-    if let Some(m) = mode {
-        let ok = !m.is_empty()
-            && m.split(',').all(|w| matches!(w, "ro" | "rw" | "z" | "Z"))
-            && !(m.split(',').any(|w| w == "ro") && m.split(',').any(|w| w == "rw"));
-        if !ok {
-            return Err(Error::invalid(format!("invalid mode: {m}")));
-        }
-    }
-    if src.is_empty() || src.starts_with('/') {
-        return Err(Error::invalid(format!(
-            "invalid volume specification: '{spec}': host paths and anonymous volumes are not supported yet"
-        )));
-    }
-    Ok(())
-}
-
-/// The named-volume mounts among a container's binds.
-pub fn volume_mounts(binds: &[String]) -> Vec<VolumeMount> {
-    binds
-        .iter()
-        .filter_map(|b| {
-            let name = bind_volume_name(b)?;
-            let mut rest = b[name.len() + 1..].split(':');
-            let destination = rest.next()?.to_string();
-            let read_only = rest.next().is_some_and(|m| m.split(',').any(|w| w == "ro"));
-            Some(VolumeMount {
-                name: name.to_string(),
-                destination,
-                read_only,
-            })
-        })
-        .collect()
 }
 
 /// Copy `src` (a directory of the container's mounted rootfs) into an
@@ -552,72 +493,269 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
     Ok(())
 }
 
-impl Engine {
-    /// At container create: every named volume the binds name exists
-    /// afterwards (created if needed); returns inspect's `Mounts` and, when
-    /// there are volumes, the volumes lock, which the caller holds until its
-    /// record is in place so `volume rm` cannot remove a volume between.
-    pub(crate) fn volumes_for_create(
-        &self,
-        binds: &[String],
-    ) -> Result<(Vec<serde_json::Value>, Option<StoreLock>)> {
-        for b in binds {
-            validate_bind(b)?;
-        }
-        let mounts = volume_mounts(binds);
-        if mounts.is_empty() {
-            return Ok((Vec::new(), None));
-        }
-        let lock = self.volumes_lock()?;
-        let mut out = Vec::new();
-        for m in mounts {
-            let req = VolumeCreate::default();
-            let v = self
-                .volume_create_inner(&m.name, &req, false, Some(&lock))
-                .map_err(|e| prefixed("create", &m.name, e))?;
-            out.push(serde_json::json!({
-                "Type": "volume",
-                "Name": v.name,
-                "Source": v.mountpoint,
-                "Destination": m.destination,
-                "Driver": v.driver,
-                "Mode": if m.read_only { "ro" } else { "z" },
-                "RW": !m.read_only,
-                "Propagation": "",
-            }));
-        }
-        Ok((out, Some(lock)))
-    }
-
-    /// At start, with the rootfs mounted: fill empty volumes from the
-    /// image and return the OCI mounts for the spec.
-    pub(crate) fn volumes_for_start(
-        &self,
-        binds: &[String],
-        rootfs: &Path,
-    ) -> Result<Vec<serde_json::Value>> {
-        let mut out = Vec::new();
-        for m in volume_mounts(binds) {
-            let data = self.layout.volume_data(&m.name);
-            if !data.is_dir() {
-                return Err(Error::not_found(format!("get {}: no such volume", m.name)));
+/// Mount flags of the local driver's `o` option; the rest is data.
+fn mount_flags(o: &str) -> (libc::c_ulong, String) {
+    let mut flags: libc::c_ulong = 0;
+    let mut data = Vec::new();
+    for w in o.split(',').filter(|w| !w.is_empty()) {
+        let (set, clear): (libc::c_ulong, libc::c_ulong) = match w {
+            "ro" => (libc::MS_RDONLY, 0),
+            "rw" => (0, libc::MS_RDONLY),
+            "nosuid" => (libc::MS_NOSUID, 0),
+            "suid" => (0, libc::MS_NOSUID),
+            "nodev" => (libc::MS_NODEV, 0),
+            "dev" => (0, libc::MS_NODEV),
+            "noexec" => (libc::MS_NOEXEC, 0),
+            "exec" => (0, libc::MS_NOEXEC),
+            "sync" => (libc::MS_SYNCHRONOUS, 0),
+            "async" => (0, libc::MS_SYNCHRONOUS),
+            "noatime" => (libc::MS_NOATIME, 0),
+            "atime" => (0, libc::MS_NOATIME),
+            "nodiratime" => (libc::MS_NODIRATIME, 0),
+            "relatime" => (libc::MS_RELATIME, 0),
+            "strictatime" => (libc::MS_STRICTATIME, 0),
+            "bind" => (libc::MS_BIND, 0),
+            "rbind" => (libc::MS_BIND | libc::MS_REC, 0),
+            _ => {
+                data.push(w);
+                (0, 0)
             }
-            copy_up(rootfs, &m.destination, &data).map_err(|e| prefixed("copy up", &m.name, e))?;
-            let mut opts = vec!["rbind", "rprivate"];
-            if m.read_only {
-                opts.push("ro");
-            }
-            out.push(serde_json::json!({
-                "destination": m.destination,
-                "type": "bind",
-                "source": data.display().to_string(),
-                "options": opts,
-            }));
-        }
-        Ok(out)
+        };
+        flags = (flags | set) & !clear;
     }
+    (flags, data.join(","))
 }
 
+impl Engine {
+    /// At container create: resolve the mount points (every check first),
+    /// then make the volumes they need. Returns the points and, when
+    /// volumes are involved, the volumes lock, which the caller holds until
+    /// its record is in place so `volume rm` cannot remove one in between.
+    pub(crate) fn mounts_for_create(
+        &self,
+        hc: &crate::containers::HostConfig,
+        config_volumes: &[String],
+    ) -> Result<(Vec<MountPoint>, Option<StoreLock>)> {
+        let mut from = Vec::new();
+        for spec in hc.volumes_from.iter().flatten() {
+            let (input, rw) = mounts::parse_volumes_from(spec)?;
+            let rec = self.container_get(&input)?;
+            for mut p in rec.private.mount_points.into_iter().filter(|p| !p.hidden) {
+                p.mode = String::new();
+                p.rw = p.rw && rw.unwrap_or(true);
+                p.copy_data = false;
+                from.push(p);
+            }
+        }
+        let plan = mounts::plan(
+            hc.binds.as_deref().unwrap_or(&[]),
+            hc.mounts.as_deref().unwrap_or(&[]),
+            hc.tmpfs.as_ref().unwrap_or(&BTreeMap::new()),
+            config_volumes,
+            from,
+        )?;
+        let mut points = plan.points;
+        let mut wanted = plan.volumes;
+        if !hc.volume_driver.is_empty() {
+            for w in wanted.iter_mut().filter(|w| w.request.driver.is_none()) {
+                w.request.driver = Some(hc.volume_driver.clone());
+            }
+        }
+        if wanted.is_empty() {
+            return Ok((points, None));
+        }
+        // Everything that could refuse a volume, before any is made.
+        for w in &wanted {
+            let driver = w.request.driver.as_deref().unwrap_or(LOCAL_DRIVER);
+            if driver != LOCAL_DRIVER {
+                return Err(Error::not_found(format!(
+                    "error looking up volume plugin {driver}: plugin {driver:?} not found"
+                )));
+            }
+            if !w.name.is_empty() {
+                validate_name(&w.name).map_err(|e| prefixed("create", &w.name, e))?;
+            }
+            validate_options(&w.request.options).map_err(|e| prefixed("create", &w.name, e))?;
+        }
+        let lock = self.volumes_lock()?;
+        let mut made: Vec<String> = Vec::new();
+        for w in wanted {
+            let anonymous = w.name.is_empty();
+            let name = if anonymous {
+                anonymous_name()?
+            } else {
+                w.name.clone()
+            };
+            let v = match self.volume_create_inner(&name, &w.request, anonymous, Some(&lock)) {
+                Ok(v) => v,
+                Err(e) => {
+                    for n in made {
+                        let _ = self.volume_delete_locked(&n);
+                    }
+                    return Err(prefixed("create", &name, e));
+                }
+            };
+            if anonymous {
+                made.push(name);
+            }
+            let p = &mut points[w.point];
+            p.name = v.name;
+            p.source = v.mountpoint;
+            p.driver = v.driver;
+        }
+        Ok((points, Some(lock)))
+    }
+
+    /// At start, with the rootfs mounted: host directories `-v` creates,
+    /// volumes mounted (driver options) and filled from the image once;
+    /// returns the OCI mounts.
+    pub(crate) fn mounts_for_start(
+        &self,
+        points: &mut [MountPoint],
+        rootfs: &Path,
+    ) -> Result<Vec<serde_json::Value>> {
+        for p in points.iter_mut() {
+            match p.kind.as_str() {
+                "bind" => {
+                    if std::fs::symlink_metadata(&p.source).is_ok() {
+                        continue;
+                    }
+                    if !p.create_source {
+                        return Err(Error::invalid(format!(
+                            "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                            p.source
+                        )));
+                    }
+                    std::fs::create_dir_all(&p.source).map_err(|e| {
+                        Error::invalid(format!(
+                            "error while creating mount source path '{}': {}",
+                            p.source,
+                            berth_store::go_error_text(&e)
+                        ))
+                    })?;
+                }
+                "volume" => {
+                    let data = self.layout.volume_data(&p.name);
+                    if !data.is_dir() {
+                        return Err(Error::not_found(format!("get {}: no such volume", p.name)));
+                    }
+                    self.volume_activate(&p.name)?;
+                    p.source = data.display().to_string();
+                    if p.copy_data {
+                        copy_up(rootfs, &p.destination, &data)
+                            .map_err(|e| prefixed("copy up", &p.name, e))?;
+                        p.copy_data = false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(mounts::oci_mounts(points))
+    }
+
+    /// `rm -v` and `--rm`: the container's anonymous volumes go too, unless
+    /// another container uses them (`--volumes-from`); as dockerd, that is
+    /// no error.
+    pub(crate) fn remove_anonymous_volumes(&self, rec: &crate::containers::Record) {
+        let names: Vec<&str> = rec
+            .private
+            .mount_points
+            .iter()
+            .filter(|p| p.kind == "volume" && p.anonymous)
+            .map(|p| p.name.as_str())
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let Ok(_lock) = self.volumes_lock() else {
+            return;
+        };
+        let Ok(users) = self.volume_users() else {
+            return;
+        };
+        for n in names {
+            let in_use = users
+                .get(n)
+                .is_some_and(|ids| ids.iter().any(|i| *i != rec.id));
+            if !in_use && self.volume_read(n).ok().flatten().is_some() {
+                let _ = self.volume_delete_locked(n);
+            }
+        }
+    }
+
+    /// A volume created with driver options (`type`, `device`, `o`) is
+    /// mounted on its data dir while containers use it, as the local
+    /// driver does.
+    fn volume_activate(&self, name: &str) -> Result<()> {
+        let Some(rec) = berth_store::read_json::<VolumeRecord>(&self.layout.volume_record(name))?
+        else {
+            return Ok(());
+        };
+        let Some(device) = rec.options.get("device") else {
+            return Ok(());
+        };
+        let data = self.layout.volume_data(name);
+        let _lock = self.volumes_lock()?;
+        if berth_runtime::rootfs::is_mounted(&data) {
+            return Ok(());
+        }
+        let kind = rec.options.get("type").map(String::as_str).unwrap_or("");
+        let (flags, opts) = mount_flags(rec.options.get("o").map(String::as_str).unwrap_or(""));
+        if let Err(e) = berth_runtime::rootfs::mount_fs(device, &data, kind, flags, &opts) {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "error while mounting volume '{}': failed to mount local volume: mount {device}:{}, flags: {flags:#x}, data: {opts}: {}",
+                    data.display(),
+                    data.display(),
+                    berth_store::go_error_text(&e)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Unmount a volume's driver mount when no started container of
+    /// `except`'s siblings uses it any more.
+    pub(crate) fn volumes_release(&self, rec: &crate::containers::Record) {
+        let names: Vec<&str> = rec
+            .private
+            .mount_points
+            .iter()
+            .filter(|p| p.kind == "volume")
+            .map(|p| p.name.as_str())
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let Ok(_lock) = self.volumes_lock() else {
+            return;
+        };
+        for n in names {
+            let data = self.layout.volume_data(n);
+            if !berth_runtime::rootfs::is_mounted(&data) {
+                continue;
+            }
+            let busy = self
+                .container_ids()
+                .unwrap_or_default()
+                .into_iter()
+                .any(|id| {
+                    id != rec.id
+                        && self.layout.container_run_dir(&id).exists()
+                        && self.load_record(&id).ok().flatten().is_some_and(|r| {
+                            r.private
+                                .mount_points
+                                .iter()
+                                .any(|p| p.kind == "volume" && p.name == n)
+                        })
+                });
+            if !busy {
+                let _ = berth_runtime::rootfs::unmount(&data);
+            }
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,32 +796,5 @@ mod tests {
             .err()
             .map(|e| e.message);
         assert_eq!(e.as_deref(), Some("missing required option: \"device\""));
-    }
-
-    #[test]
-    fn bind_names() {
-        assert_eq!(bind_volume_name("data:/x"), Some("data"));
-        assert_eq!(bind_volume_name("data:/x:ro"), Some("data"));
-        assert_eq!(bind_volume_name("/host:/x"), None);
-        assert_eq!(bind_volume_name("/x"), None);
-        let err = |s: &str| {
-            validate_bind(s)
-                .err()
-                .map(|e| e.message)
-                .unwrap_or_default()
-        };
-        assert_eq!(err("data:/x:xx"), "invalid mode: xx");
-        assert_eq!(
-            err("a:/x:ro:z"),
-            "invalid volume specification: 'a:/x:ro:z'"
-        );
-        assert_eq!(
-            err("data:rel"),
-            "invalid volume specification: 'data:rel': invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute"
-        );
-        assert!(validate_bind("data:/x:ro,z").is_ok());
-        let ro = volume_mounts(&["data:/x:ro,z".to_string(), "/h:/y".to_string()]);
-        assert_eq!(ro.len(), 1);
-        assert!(ro[0].read_only);
     }
 }

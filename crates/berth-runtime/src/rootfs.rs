@@ -87,6 +87,46 @@ fn escape(p: &Path) -> String {
 }
 
 /// Whether something is mounted exactly at `target`.
+/// mount(2) of a filesystem (a volume's driver options): empty `fstype`
+/// and `data` are passed as NULL.
+pub fn mount_fs(
+    device: &str,
+    target: &Path,
+    fstype: &str,
+    flags: libc::c_ulong,
+    data: &str,
+) -> std::io::Result<()> {
+    let c = |s: &str| CString::new(s).map_err(|_| std::io::Error::other("NUL in mount argument"));
+    let (dev, tgt, ty, dat) = (
+        c(device)?,
+        c(&target.display().to_string())?,
+        c(fstype)?,
+        c(data)?,
+    );
+    // SAFETY: valid C strings that outlive the call; NULL where allowed.
+    let r = unsafe {
+        libc::mount(
+            dev.as_ptr(),
+            tgt.as_ptr(),
+            if fstype.is_empty() {
+                std::ptr::null()
+            } else {
+                ty.as_ptr()
+            },
+            flags,
+            if data.is_empty() {
+                std::ptr::null()
+            } else {
+                dat.as_ptr().cast()
+            },
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 pub fn is_mounted(target: &Path) -> bool {
     let Ok(m) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;

@@ -16,6 +16,7 @@
 //!   `docker run` prints `docker: Error response from daemon: <message>.`
 //!   and the `See` line, and exits 125.
 
+use berth_engine::containers::mounts::MountSpec;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -1195,6 +1196,200 @@ pub fn check_restart_and_rm(policy: &RestartPolicy, auto_remove: bool) -> Result
         return Err("Conflicting options: --restart and --rm".to_string());
     }
     Ok(())
+}
+
+/// `-v` values: `NAME:/PATH`, `/HOST:/PATH` go to binds (a `./` host path
+/// made absolute), a bare `/PATH` is a new anonymous volume (the config's
+/// `Volumes`), as the docker CLI sorts them.
+pub fn split_volumes(values: &[String]) -> Result<(Vec<String>, Vec<String>), String> {
+    let mut binds = Vec::new();
+    let mut volumes = Vec::new();
+    for v in values {
+        if v.split(':').any(str::is_empty) && v.contains(':') {
+            return Err(format!("invalid spec: {v}: empty section between colons"));
+        }
+        match v.split_once(':') {
+            None => volumes.push(v.clone()),
+            Some((host, rest)) => {
+                if host == "." || host.starts_with("./") {
+                    let abs = std::env::current_dir()
+                        .map(|d| d.join(host))
+                        .map_err(|e| e.to_string())?;
+                    let clean =
+                        berth_engine::containers::mounts::clean_path(&abs.display().to_string());
+                    binds.push(format!("{clean}:{rest}"));
+                } else {
+                    binds.push(v.clone());
+                }
+            }
+        }
+    }
+    Ok((binds, volumes))
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The fields of a CSV line (Go's `encoding/csv`: `"` quotes a field,
+/// `""` inside is a quote).
+fn csv_fields(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    let mut at_start = true;
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    cur.push('"');
+                } else {
+                    quoted = false;
+                    if !matches!(chars.peek(), None | Some(',')) {
+                        return Err("parse error on line 1, column 1: extraneous or missing \" in quoted-field".into());
+                    }
+                }
+            } else {
+                cur.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' if at_start => {
+                quoted = true;
+                at_start = false;
+            }
+            ',' => {
+                out.push(std::mem::take(&mut cur));
+                at_start = true;
+            }
+            _ => {
+                cur.push(c);
+                at_start = false;
+            }
+        }
+    }
+    if quoted {
+        return Err(
+            "parse error on line 1, column 1: extraneous or missing \" in quoted-field".into(),
+        );
+    }
+    out.push(cur);
+    Ok(out)
+}
+
+/// One `--mount` value, as the docker CLI's mount option parses it; the
+/// error is the part after `invalid argument ... for "--mount" flag: `.
+pub fn parse_mount(value: &str) -> Result<MountSpec, String> {
+    let mut m = MountSpec {
+        kind: "volume".into(),
+        ..Default::default()
+    };
+    fn vol(m: &mut MountSpec) -> &mut berth_engine::containers::mounts::VolumeOptions {
+        let v = m.volume_options.get_or_insert_with(Default::default);
+        v.driver_config.get_or_insert_with(Default::default);
+        v
+    }
+    fn set_kv(map: &mut BTreeMap<String, String>, v: &str) {
+        match v.split_once('=') {
+            Some((k, x)) => map.insert(k.to_string(), x.to_string()),
+            None => map.insert(v.to_string(), String::new()),
+        };
+    }
+    for field in csv_fields(value)? {
+        let (key, val) = match field.split_once('=') {
+            Some((k, v)) => (k.to_lowercase(), Some(v.to_string())),
+            None => (field.to_lowercase(), None),
+        };
+        let Some(val) = val else {
+            match key.as_str() {
+                "readonly" | "ro" => m.read_only = true,
+                "volume-nocopy" => vol(&mut m).no_copy = true,
+                "bind-nonrecursive" => {
+                    m.bind_options
+                        .get_or_insert_with(Default::default)
+                        .non_recursive = true
+                }
+                _ => return Err(format!("invalid field '{field}' must be a key=value pair")),
+            }
+            continue;
+        };
+        let bool_of = |k: &str, v: &str| {
+            go_parse_bool(v).ok_or_else(|| format!("invalid value for {k}: {v}"))
+        };
+        match key.as_str() {
+            "type" => m.kind = val.to_lowercase(),
+            "source" | "src" => m.source = val,
+            "target" | "dst" | "destination" => m.target = val,
+            "readonly" | "ro" => m.read_only = bool_of(&key, &val)?,
+            "consistency" => m.consistency = val.to_lowercase(),
+            "bind-propagation" => {
+                m.bind_options
+                    .get_or_insert_with(Default::default)
+                    .propagation = val.to_lowercase()
+            }
+            "bind-nonrecursive" => {
+                let b = bool_of(&key, &val)?;
+                m.bind_options
+                    .get_or_insert_with(Default::default)
+                    .non_recursive = b;
+            }
+            "volume-nocopy" => {
+                let b = bool_of(&key, &val)?;
+                vol(&mut m).no_copy = b;
+            }
+            "volume-label" => set_kv(&mut vol(&mut m).labels, &val),
+            "volume-driver" => {
+                if let Some(d) = vol(&mut m).driver_config.as_mut() {
+                    d.name = val;
+                }
+            }
+            "volume-opt" => {
+                if let Some(d) = vol(&mut m).driver_config.as_mut() {
+                    set_kv(&mut d.options, &val);
+                }
+            }
+            "tmpfs-size" => {
+                let n =
+                    ram_in_bytes(&val).map_err(|_| format!("invalid value for {key}: {val}"))?;
+                m.tmpfs_options
+                    .get_or_insert_with(Default::default)
+                    .size_bytes = n;
+            }
+            "tmpfs-mode" => {
+                let n = u32::from_str_radix(&val, 8)
+                    .map_err(|_| format!("invalid value for {key}: {val}"))?;
+                m.tmpfs_options.get_or_insert_with(Default::default).mode = n;
+            }
+            _ => return Err(format!("unexpected key '{key}' in '{field}'")),
+        }
+    }
+    if m.kind.is_empty() {
+        return Err("type is required".into());
+    }
+    if m.target.is_empty() {
+        return Err("target is required".into());
+    }
+    for (set, what, kind) in [
+        (m.volume_options.is_some(), "volume", "volume"),
+        (m.bind_options.is_some(), "bind", "bind"),
+        (m.tmpfs_options.is_some(), "tmpfs", "tmpfs"),
+    ] {
+        if set && m.kind != kind {
+            return Err(format!(
+                "cannot mix '{what}-*' options with mount type '{}'",
+                m.kind
+            ));
+        }
+    }
+    Ok(m)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! record and the runtime leftovers (cgroups, mounts) are cleaned up.
 
 pub mod fs;
+pub mod mounts;
 pub mod names;
 pub mod record;
 pub mod stats;
@@ -323,6 +324,7 @@ impl Engine {
         rec.private.monitor_pid = 0;
         if rec.host_config.auto_remove {
             self.remove_locked(&rec)?;
+            self.remove_anonymous_volumes(&rec);
             return Ok(None);
         }
         self.save_record(&rec)?;
@@ -362,6 +364,7 @@ impl Engine {
         let rootfs = self.layout.container_rootfs(&rec.id);
         let _ = rootfs::unmount(&rootfs);
         let _ = std::fs::remove_dir_all(self.layout.container_run_dir(&rec.id));
+        self.volumes_release(rec);
     }
 
     /// `docker create`.
@@ -410,9 +413,6 @@ impl Engine {
             }
         };
 
-        // Held until the record is in place (see volumes_for_create).
-        let (mounts, _volumes_lock) =
-            self.volumes_for_create(hc.binds.as_deref().unwrap_or(&[]))?;
         // Docker merges the image's config into the container's at create.
         let mut c = o.config.clone();
         let mut env = img_cfg.env.clone().unwrap_or_default();
@@ -445,8 +445,10 @@ impl Engine {
         if c.exposed_ports.is_none() {
             c.exposed_ports = img_cfg.exposed_ports.clone();
         }
-        if c.volumes.is_none() {
-            c.volumes = img_cfg.volumes.clone();
+        if let Some(iv) = &img_cfg.volumes {
+            let mut v = iv.clone();
+            v.extend(c.volumes.clone().unwrap_or_default());
+            c.volumes = Some(v);
         }
         if c.stop_signal.is_none() {
             c.stop_signal = img_cfg.stop_signal.clone();
@@ -480,6 +482,15 @@ impl Engine {
             return Err(Error::invalid("No command specified"));
         }
 
+        // Held until the record is in place (see mounts_for_create).
+        let config_volumes: Vec<String> =
+            c.volumes.iter().flatten().map(|(k, _)| k.clone()).collect();
+        let (mount_points, volumes_lock) = self.mounts_for_create(hc, &config_volumes)?;
+        let mounts = mount_points
+            .iter()
+            .filter(|p| !p.hidden)
+            .map(mounts::MountPoint::inspect)
+            .collect();
         let dir = self.layout.container_dir(&id);
         let mut hc = o.host_config.clone();
         hc.runtime = runtime.name();
@@ -519,6 +530,7 @@ impl Engine {
             private: record::Private {
                 image_ref: o.config.image.clone(),
                 detach_keys: o.detach_keys.clone(),
+                mount_points,
                 ..Default::default()
             },
         };
@@ -535,6 +547,7 @@ impl Engine {
         )
         .map_err(Error::from_store)?;
         std::fs::rename(&stage, &dir).map_err(|e| internal(dir.display(), e))?;
+        drop(volumes_lock);
         if let Err(e) = names::claim(
             &self.layout.container_names_dir(),
             &self.layout.containers_dir(),
@@ -542,6 +555,7 @@ impl Engine {
             &id,
         ) {
             let _ = berth_store::remove_tree(&dir);
+            self.remove_anonymous_volumes(&rec);
             return Err(e);
         }
         Ok(Created { id, warnings })
@@ -691,9 +705,16 @@ impl Engine {
         );
         resources::apply(&mut s, &resources_of(hc)).map_err(Error::invalid)?;
         apply_host_config(&mut s, hc);
-        let volume_mounts = self.volumes_for_start(hc.binds.as_deref().unwrap_or(&[]), &rootfs)?;
+        let user_mounts = self.mounts_for_start(&mut rec.private.mount_points, &rootfs)?;
         if let Some(m) = s["mounts"].as_array_mut() {
-            m.extend(volume_mounts);
+            // A user's mount replaces berth's own at the same place.
+            m.retain(|d| {
+                !rec.private
+                    .mount_points
+                    .iter()
+                    .any(|p| d["destination"].as_str() == Some(p.destination.as_str()))
+            });
+            m.extend(user_mounts);
         }
         if hc.init == Some(true) {
             // Docker's --init: a tiny static init (tini) as PID 1 that
@@ -869,6 +890,11 @@ impl Engine {
 
     /// `docker rm [-f]`.
     pub fn container_remove(&self, input: &str, force: bool) -> Result<()> {
+        self.container_remove_with(input, force, false)
+    }
+
+    /// `docker rm [-f] [-v]`: with `volumes`, the anonymous volumes too.
+    pub fn container_remove_with(&self, input: &str, force: bool, volumes: bool) -> Result<()> {
         let rec = self.container_get(input)?;
         if rec.state.running {
             if !force {
@@ -899,7 +925,11 @@ impl Engine {
                 rec.id
             )));
         }
-        self.remove_locked(&rec)
+        self.remove_locked(&rec)?;
+        if volumes {
+            self.remove_anonymous_volumes(&rec);
+        }
+        Ok(())
     }
 
     /// Remove a stopped container: runtime leftovers, the directory (moved

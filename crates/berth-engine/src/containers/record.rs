@@ -101,6 +101,9 @@ pub struct HostConfig {
     pub publish_all_ports: bool,
     pub readonly_rootfs: bool,
     pub security_opt: Option<Vec<String>>,
+    /// `--tmpfs`: destination -> mount options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sysctls: Option<BTreeMap<String, String>>,
     #[serde(rename = "UTSMode")]
@@ -146,6 +149,9 @@ pub struct HostConfig {
     pub io_maximum_iops: i64,
     #[serde(rename = "IOMaximumBandwidth")]
     pub io_maximum_bandwidth: i64,
+    /// `--mount`, as the API carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<super::mounts::MountSpec>>,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     /// Docker keeps `--init` as a nullable bool.
@@ -188,6 +194,7 @@ impl Default for HostConfig {
             publish_all_ports: false,
             readonly_rootfs: false,
             security_opt: None,
+            tmpfs: None,
             sysctls: None,
             uts_mode: String::new(),
             userns_mode: String::new(),
@@ -226,6 +233,7 @@ impl Default for HostConfig {
             cpu_percent: 0,
             io_maximum_iops: 0,
             io_maximum_bandwidth: 0,
+            mounts: None,
             masked_paths: berth_runtime::spec::MASKED_PATHS
                 .iter()
                 .map(|s| s.to_string())
@@ -258,6 +266,10 @@ pub struct Private {
     /// `--detach-keys` and attach defaults kept for `start -a`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detach_keys: Option<String>,
+    /// Resolved at create from binds, `--mount`, `--tmpfs`,
+    /// `--volumes-from` and the image's volumes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mount_points: Vec<super::mounts::MountPoint>,
 }
 
 /// The stored container: inspect fields in Docker's order, then berth's own.

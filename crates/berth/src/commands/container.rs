@@ -133,6 +133,22 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
             f.network
         ))));
     }
+    // Checked by the engine, as dockerd checks them; the CLI only sorts
+    // `-v /path` (a new anonymous volume) from binds, as docker's does.
+    let (binds, anon_volumes) = runopts::split_volumes(&f.volume).map_err(oe)?;
+    let mut mounts = Vec::new();
+    for m in &f.mount {
+        mounts
+            .push(runopts::parse_mount(m).map_err(|e| fe(runopts::flag_error("--mount", m, &e)))?);
+    }
+    let tmpfs: BTreeMap<String, String> = f
+        .tmpfs
+        .iter()
+        .map(|t| match t.split_once(':') {
+            Some((d, o)) => (d.to_string(), o.to_string()),
+            None => (t.clone(), String::new()),
+        })
+        .collect();
     let entrypoint = f.entrypoint.as_ref().map(|e| vec![e.clone()]);
     let config = ContainerConfig {
         hostname: f.hostname.clone().unwrap_or_default(),
@@ -152,12 +168,20 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
         labels: Some(labels),
         stop_signal: f.stop_signal.clone(),
         stop_timeout,
+        volumes: (!anon_volumes.is_empty()).then(|| {
+            anon_volumes
+                .into_iter()
+                .map(|v| (v, serde_json::json!({})))
+                .collect()
+        }),
         ..Default::default()
     };
-    // Checked by the engine, as dockerd checks them.
-    let binds = f.volume.clone();
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        volumes_from: (!f.volumes_from.is_empty()).then(|| f.volumes_from.clone()),
+        volume_driver: f.volume_driver.clone().unwrap_or_default(),
         container_id_file: f.cidfile.clone().unwrap_or_default(),
         log_config: LogConfig {
             kind: log_driver,
@@ -484,7 +508,7 @@ pub fn rm(engine: &Engine, a: RmArgs, path: &str) -> CliResult {
     need(path, &a.args, 1, None)?;
     let mut failed = false;
     for name in &a.args {
-        match engine.container_remove(name, a.force) {
+        match engine.container_remove_with(name, a.force, a.volumes) {
             Ok(()) => println!("{name}"),
             Err(e) => {
                 failed = true;
