@@ -524,6 +524,6 @@ fn mkdir_op(path: &str, user: &str, fs: &StepFs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         Some((p.uid, p.gid))
     };
-    crate::sandbox::mkdir_all_in_root(&fs.rootfs, path, owner)
+    berth_image::unpack::mkdir_all_in_root(&fs.rootfs, path, owner)
         .map_err(|e| format!("mkdir {path}: {e}"))
 }

@@ -166,6 +166,129 @@ pub fn open_in_root(root: BorrowedFd<'_>, rel: &[u8], flags: OFlags) -> io::Resu
     .map_err(errno_io)
 }
 
+/// `mkdir -p` of `path` inside `root`, never leaving it: each component is
+/// resolved with `RESOLVE_IN_ROOT`, so a symlink on the way (even an
+/// absolute one) stays inside. New directories are 0755, owned by `owner`.
+pub fn mkdir_all_in_root(
+    root: &Path,
+    path: &str,
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<()> {
+    use rustix::fs::{self as rfs, Mode, OFlags};
+    use std::os::fd::AsFd;
+    let root_fd = rfs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut done = String::new();
+    for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        let parent = open_in_root(
+            root_fd.as_fd(),
+            done.as_bytes(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        )?;
+        if !done.is_empty() {
+            done.push('/');
+        }
+        done.push_str(comp);
+        if comp == ".." {
+            continue;
+        }
+        match rfs::mkdirat(&parent, comp, Mode::from_raw_mode(0o755)) {
+            Ok(()) => {
+                // mkdir honours the umask; Docker's directories are 0755.
+                let dir = open_in_root(
+                    root_fd.as_fd(),
+                    done.as_bytes(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                )?;
+                rfs::fchmod(&dir, Mode::from_raw_mode(0o755))?;
+                if let Some((u, g)) = owner {
+                    rfs::fchown(
+                        &dir,
+                        Some(rfs::Uid::from_raw(u)),
+                        Some(rfs::Gid::from_raw(g)),
+                    )?;
+                }
+            }
+            Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The path `path` names inside `root` with every symlink on the way
+/// resolved as if `root` were `/` (absolute and dangling ones too, as
+/// moby's `FollowSymlinkInScope`): relative to `root`, without symlinks
+/// as the tree stands now. Only meant for trees nobody else writes to
+/// meanwhile (a container's rootfs before it starts).
+pub fn resolve_in_scope(root: &Path, path: &str) -> io::Result<String> {
+    let mut resolved: Vec<String> = Vec::new();
+    let mut pending: std::collections::VecDeque<String> = path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut links = 0;
+    while let Some(c) = pending.pop_front() {
+        if c == "." {
+            continue;
+        }
+        if c == ".." {
+            resolved.pop();
+            continue;
+        }
+        let here = root.join(resolved.join("/")).join(&c);
+        match std::fs::symlink_metadata(&here) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > 255 {
+                    return Err(errno_io(Errno::LOOP));
+                }
+                let target = std::fs::read_link(&here)?;
+                let target = target.to_string_lossy();
+                if target.starts_with('/') {
+                    resolved.clear();
+                }
+                for t in target.split('/').rev().filter(|c| !c.is_empty()) {
+                    pending.push_front(t.to_string());
+                }
+            }
+            _ => resolved.push(c),
+        }
+    }
+    Ok(resolved.join("/"))
+}
+
+/// Make a mount point for `dest` inside `root` the way dockerd does before
+/// a start: symlinks followed within `root`, missing directories made, and
+/// an empty file when a file is to be mounted there.
+pub fn prepare_mount_point(root: &Path, dest: &str, file: bool) -> io::Result<()> {
+    let rel = resolve_in_scope(root, dest)?;
+    let (parent, name) = match rel.rsplit_once('/') {
+        Some((p, n)) => (p, n),
+        None => ("", rel.as_str()),
+    };
+    if !file || name.is_empty() {
+        return mkdir_all_in_root(root, &rel, None);
+    }
+    mkdir_all_in_root(root, parent, None)?;
+    let root_fd = rfs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(errno_io)?;
+    let dir = open_in_root(root_fd.as_fd(), parent.as_bytes(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC)?;
+    match rfs::openat(
+        &dir,
+        name,
+        OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o755),
+    ) {
+        Ok(_) | Err(Errno::EXIST) => Ok(()),
+        Err(e) => Err(errno_io(e)),
+    }
+}
+
 struct Unpacker {
     root: OwnedFd,
     /// The last parent directory resolved: tar entries come grouped by
