@@ -208,4 +208,3 @@ pub fn run(fs: &StepFs, r: &RunSpec, on_line: &mut dyn FnMut(u8, &[u8])) -> Resu
     }
     Ok(status.code().unwrap_or(255))
 }
-

@@ -651,15 +651,16 @@ impl Engine {
             }
         }
         for p in points.iter() {
-            let file = p.kind == "bind"
-                && std::fs::metadata(&p.source).is_ok_and(|m| !m.is_dir());
-            berth_image::unpack::prepare_mount_point(rootfs, &p.destination, file).map_err(|e| {
-                Error::invalid(format!(
-                    "error while preparing mount point {}: {}",
-                    p.destination,
-                    berth_store::go_error_text(&e)
-                ))
-            })?;
+            let file = p.kind == "bind" && std::fs::metadata(&p.source).is_ok_and(|m| !m.is_dir());
+            berth_image::unpack::prepare_mount_point(rootfs, &p.destination, file).map_err(
+                |e| {
+                    Error::invalid(format!(
+                        "error while preparing mount point {}: {}",
+                        p.destination,
+                        berth_store::go_error_text(&e)
+                    ))
+                },
+            )?;
         }
         Ok(mounts::oci_mounts(points))
     }

@@ -275,9 +275,17 @@ pub fn prepare_mount_point(root: &Path, dest: &str, file: bool) -> io::Result<()
         return mkdir_all_in_root(root, &rel, None);
     }
     mkdir_all_in_root(root, parent, None)?;
-    let root_fd = rfs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(errno_io)?;
-    let dir = open_in_root(root_fd.as_fd(), parent.as_bytes(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC)?;
+    let root_fd = rfs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno_io)?;
+    let dir = open_in_root(
+        root_fd.as_fd(),
+        parent.as_bytes(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+    )?;
     match rfs::openat(
         &dir,
         name,

@@ -404,6 +404,40 @@ impl Executor for BerthExecutor {
         let mut ptrs: Vec<*const libc::c_char> = c.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
         let path = CString::new(first.as_bytes()).map_err(|_| ExecutorError::InvalidArg)?;
+        // Ignored signals survive exec: berth's own processes ignore SIGPIPE
+        // (Rust's runtime does), and a container must start with the
+        // defaults, as under runc (`yes | head` must end).
+        // SAFETY: plain libc calls on this process's signal state.
+        unsafe {
+            // The raw call: glibc's wrappers refuse its own signals 32 and 33.
+            #[repr(C)]
+            struct KernelSigaction {
+                handler: usize,
+                flags: libc::c_ulong,
+                restorer: usize,
+                mask: u64,
+            }
+            let dfl = KernelSigaction {
+                handler: libc::SIG_DFL,
+                flags: 0,
+                restorer: 0,
+                mask: 0,
+            };
+            for sig in 1..=64 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::syscall(
+                        libc::SYS_rt_sigaction,
+                        sig,
+                        &dfl as *const KernelSigaction,
+                        std::ptr::null_mut::<KernelSigaction>(),
+                        8usize,
+                    );
+                }
+            }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        }
         // SAFETY: valid C strings, null-terminated argv; the environment was
         // set from the spec by setup_envs.
         unsafe { libc::execvp(path.as_ptr(), ptrs.as_ptr()) };

@@ -1168,3 +1168,30 @@ fn explicit_group_is_the_supplementary_group() {
     );
     r.assert_no_leftovers();
 }
+
+/// berth's own processes ignore SIGPIPE (Rust does); a container must
+/// start with default dispositions, or `yes | head` never ends.
+#[test]
+fn container_processes_start_with_default_signals() {
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "grep",
+        "-E",
+        "Sig(Ign|Blk)",
+        "/proc/self/status",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+    r.ok(&["run", "-d", "--name", "sig", "busybox", "sleep", "60"]);
+    let o = r.run(&["exec", "sig", "grep", "SigIgn", "/proc/self/status"]);
+    assert_eq!(o.stdout, "SigIgn:\t0000000000000000\n", "{}", o.stderr);
+    r.ok(&["rm", "-f", "sig"]);
+    r.assert_no_leftovers();
+}

@@ -1,0 +1,492 @@
+//! Container mounts with real containers: `-v` binds and volumes,
+//! anonymous volumes (`-v /path`, the image's VOLUME), `--mount`, `--tmpfs`,
+//! `--volumes-from`, `rm -v`, volumes with driver options, destinations
+//! through symlinks, bad input, and data surviving a SIGKILL mid-write.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Root;
+use std::path::Path;
+
+fn inspect(r: &Root, id: &str, fmt: &str) -> String {
+    let o = r.run(&["inspect", "--format", fmt, id]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    o.stdout.trim().to_string()
+}
+
+fn volumes(r: &Root) -> Vec<String> {
+    let mut v: Vec<String> = r
+        .ok(&["volume", "ls", "-q"])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// A directory on the host for one test, removed with it.
+fn host_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("berth-host-")
+        .tempdir()
+        .unwrap()
+}
+
+#[test]
+fn binds_volumes_and_tmpfs_inside_and_in_inspect() {
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    let h = host_dir();
+    let hp = h.path().display().to_string();
+    std::fs::write(h.path().join("f"), "host file\n").unwrap();
+    let missing = h.path().join("made/by/run");
+    let script = "echo in-vol > /data/v; cat /file; echo rw > /rw/new; \
+                  (echo x > /ro/new) 2>/dev/null && echo ro-writable; \
+                  grep -E ' /(t1|mt|ne) ' /proc/self/mountinfo | cut -d' ' -f5,6,8,10 | sort; \
+                  stat -c '%n %a %u' /mt /t1; ls -d /anon";
+    let o = r.run(&[
+        "run",
+        "--name",
+        "c1",
+        "-v",
+        "data:/data",
+        "-v",
+        &format!("{hp}:/rw"),
+        "-v",
+        &format!("{hp}:/ro:ro"),
+        "-v",
+        &format!("{hp}/f:/file"),
+        "-v",
+        &format!("{}:/ne", missing.display()),
+        "-v",
+        "/anon",
+        "--mount",
+        "type=tmpfs,dst=/mt,tmpfs-size=1m,tmpfs-mode=0700",
+        "--tmpfs",
+        "/t1:size=2m,uid=5",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"host file"), "{lines:?}");
+    assert_eq!(lines.last(), Some(&"/anon"), "{lines:?}");
+    assert!(!o.stdout.contains("ro-writable"));
+    assert!(lines.iter().any(|l| l.starts_with("/ne rw")), "{lines:?}");
+    assert!(
+        lines.contains(&"/mt 700 0") && lines.contains(&"/t1 1777 5"),
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| *l == "/mt rw,nosuid,nodev,noexec,relatime tmpfs rw,size=1024k,mode=700"));
+    assert!(lines
+        .iter()
+        .any(|l| *l == "/t1 rw,nosuid,nodev,noexec,relatime tmpfs rw,size=2048k,uid=5"));
+    // What the container wrote is on the host; -v made the missing dir.
+    assert_eq!(
+        std::fs::read_to_string(h.path().join("new")).unwrap(),
+        "rw\n"
+    );
+    assert!(missing.is_dir());
+    assert_eq!(
+        std::fs::read_to_string(r.path().join("volumes/data/_data/v")).unwrap(),
+        "in-vol\n"
+    );
+
+    // inspect: Docker's Mounts (no --tmpfs there), HostConfig's Mounts and Tmpfs.
+    let mounts: serde_json::Value =
+        serde_json::from_str(&inspect(&r, "c1", "{{json .Mounts}}")).unwrap();
+    let by_dest = |d: &str| {
+        mounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["Destination"] == d)
+            .cloned()
+            .unwrap_or_else(|| panic!("no mount {d} in {mounts}"))
+    };
+    assert_eq!(mounts.as_array().unwrap().len(), 7, "{mounts}");
+    assert!(!mounts.to_string().contains("/t1"));
+    let data = by_dest("/data");
+    assert_eq!(
+        data,
+        serde_json::json!({"Type":"volume","Name":"data",
+            "Source": r.path().join("volumes/data/_data").display().to_string(),
+            "Destination":"/data","Driver":"local","Mode":"z","RW":true,"Propagation":""})
+    );
+    assert_eq!(
+        by_dest("/ro"),
+        serde_json::json!({"Type":"bind","Source":hp,"Destination":"/ro","Mode":"ro",
+            "RW":false,"Propagation":"rprivate"})
+    );
+    assert_eq!(by_dest("/anon")["Mode"], "");
+    assert_eq!(by_dest("/anon")["Name"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        by_dest("/mt"),
+        serde_json::json!({"Type":"tmpfs","Source":"","Destination":"/mt","Mode":"",
+            "RW":true,"Propagation":""})
+    );
+    assert_eq!(
+        inspect(
+            &r,
+            "c1",
+            "{{json .HostConfig.Mounts}} {{json .HostConfig.Tmpfs}} {{json .Config.Volumes}}"
+        ),
+        r#"[{"Type":"tmpfs","Target":"/mt","TmpfsOptions":{"SizeBytes":1048576,"Mode":448}}] {"/t1":"size=2m,uid=5"} {"/anon":{}}"#
+    );
+
+    // rm -v: the anonymous volume goes, the named one stays.
+    assert_eq!(volumes(&r).len(), 2);
+    r.ok(&["rm", "-v", "c1"]);
+    assert_eq!(volumes(&r), ["data"]);
+    r.ok(&["volume", "rm", "data"]);
+    r.assert_no_leftovers();
+}
+
+#[test]
+fn image_volumes_copy_up_once_and_rm_keeps_named() {
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    let ctx = host_dir();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN mkdir -p /data/sub && echo img > /data/f && ln -s f /data/l \
+         && chown -R 5:6 /data && chmod 750 /data && chmod 4711 /data/f\nVOLUME /data\n",
+    )
+    .unwrap();
+    let o = r.run(&[
+        "build",
+        "-q",
+        "-t",
+        "vimg",
+        &ctx.path().display().to_string(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    // An anonymous volume per run, filled from the image, owners and modes kept.
+    let o = r.run(&["run", "--name", "anon1", "vimg", "sh", "-c", "stat -c '%n %a %u:%g' /data /data/f /data/sub; readlink /data/l; cat /data/l; echo more > /data/g"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "/data 750 5:6\n/data/f 4711 5:6\n/data/sub 755 5:6\nf\nimg\n"
+    );
+    let anon = inspect(&r, "anon1", "{{range .Mounts}}{{.Name}}{{end}}");
+    assert_eq!(anon.len(), 64);
+    // A restart keeps the data; the image is not copied over it again.
+    r.ok(&["start", "anon1"]);
+    r.ok(&["wait", "anon1"]);
+    std::fs::remove_file(r.path().join(format!("volumes/{anon}/_data/f"))).unwrap();
+    let o = r.run(&["start", "-a", "anon1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!r.path().join(format!("volumes/{anon}/_data/f")).exists());
+    assert!(r.path().join(format!("volumes/{anon}/_data/g")).exists());
+
+    // A named volume at the same place: filled once, kept by rm -v.
+    let o = r.run(&["run", "--rm", "-v", "named:/data", "vimg", "cat", "/data/f"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "img\n"), "{}", o.stderr);
+    // nocopy: an empty volume stays empty.
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "empty:/data:nocopy",
+        "vimg",
+        "ls",
+        "-A",
+        "/data",
+    ]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.stderr);
+    // --rm removed its anonymous volume, never named ones.
+    assert_eq!(volumes(&r), {
+        let mut v = vec![anon.clone(), "empty".to_string(), "named".to_string()];
+        v.sort();
+        v
+    });
+    r.ok(&["rm", "-v", "anon1"]);
+    assert_eq!(volumes(&r), ["empty", "named"]);
+
+    // --volumes-from shares the volumes, read-only on request.
+    r.ok(&[
+        "create", "--name", "src", "-v", "named:/x", "-v", "/an", "busybox", "true",
+    ]);
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /x/f; ls -d /an; touch /x/new 2>/dev/null || echo read-only",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "img\n/an\nread-only\n");
+    // The copier's --rm does not take src's anonymous volume with it.
+    assert_eq!(volumes(&r).len(), 3);
+    r.ok(&["rm", "-v", "src"]);
+    assert_eq!(volumes(&r), ["empty", "named"]);
+    r.assert_no_leftovers();
+}
+
+#[test]
+fn nested_mounts_and_symlinked_destinations_stay_inside() {
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    let ctx = host_dir();
+    let outside = host_dir();
+    let out = outside.path().display().to_string();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM busybox\nRUN ln -s {out}/target /abs && ln -s ../../../../../../.. /rel\n"),
+    )
+    .unwrap();
+    let o = r.run(&[
+        "build",
+        "-q",
+        "-t",
+        "links",
+        &ctx.path().display().to_string(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let h = host_dir();
+    let hp = h.path().display().to_string();
+    std::fs::write(h.path().join("f"), "hf\n").unwrap();
+    // The child is given first: parents are mounted before children anyway.
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "inner:/outer/inner",
+        "-v",
+        "outer:/outer",
+        "-v",
+        "v1:/abs/sub",
+        "-v",
+        &format!("{hp}/f:/rel/etc/linked-file"),
+        "links",
+        "sh",
+        "-c",
+        &format!("touch /outer/inner/i; ls {out}/target; cat /etc/linked-file"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "sub\nhf\n");
+    assert!(r.path().join("volumes/inner/_data/i").exists());
+    assert!(!r.path().join("volumes/outer/_data/inner/i").exists());
+    // Nothing was made outside the container.
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    assert!(!Path::new("/etc/linked-file").exists());
+    r.assert_no_leftovers();
+}
+
+#[test]
+fn bad_mounts_fail_with_dockers_words_and_change_nothing() {
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    let before = r.fingerprint();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["-v", "data:/d:zz"], 125, "invalid mode: zz"),
+        (&["-v", "/anon:ro"], 125, "invalid volume specification: '/anon:ro'"),
+        (&["-v", "a:/x:/y:ro"], 125, "invalid volume specification: 'a:/x:/y:ro'"),
+        (&["-v", "data:rel"], 125, "invalid volume specification: 'data:rel': invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute"),
+        (&["-v", "data:/"], 125, "invalid volume specification: 'data:/': invalid mount config for type \"volume\": invalid specification: destination can't be '/'"),
+        (&["-v", "rel/p:/x"], 125, "create rel/p: \"rel/p\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"),
+        (&["-v", ":/x"], 125, "invalid spec: :/x: empty section between colons"),
+        (&["-v", "a1:/x", "-v", "a2:/x/"], 125, "Duplicate mount point: /x"),
+        (&["-v", "a1:/x", "--tmpfs", "/x"], 125, "Duplicate mount point: /x"),
+        (&["--tmpfs", "rel"], 125, "invalid mount path: 'rel' mount path must be absolute"),
+        (&["--mount", "type=bind,src=/nonexistent-berth-src,dst=/x"], 125, "invalid mount config for type \"bind\": bind source path does not exist: /nonexistent-berth-src"),
+        (&["--mount", "type=bind,dst=/x"], 125, "invalid mount config for type \"bind\": field Source must not be empty"),
+        (&["--mount", "type=foo,dst=/x"], 125, "invalid mount config for type \"foo\": mount type unknown"),
+        (&["--mount", "type=volume,dst=/x,ro"], 125, "must not set ReadOnly mode when using anonymous volumes"),
+        (&["--mount", "type=volume,src=v1"], 125, "for \"--mount\" flag: target is required"),
+        (&["--mount", "type=volume,src=v1,dst=/x,bogus=1"], 125, "unexpected key 'bogus' in 'bogus=1'"),
+        (&["--mount", "type=bind,src=/tmp,dst=/x,volume-opt=a=b"], 125, "cannot mix 'volume-*' options with mount type 'bind'"),
+        (&["--mount", "type=tmpfs,dst=/x,tmpfs-size=abc"], 125, "invalid value for tmpfs-size: abc"),
+        (&["--mount", "type=volume,src=v1,dst=/x,volume-driver=nope"], 125, "error looking up volume plugin nope: plugin \"nope\" not found"),
+        (&["--volumes-from", "nope"], 125, "No such container: nope"),
+    ];
+    for (flags, code, msg) in cases {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let o = r.run(&args);
+        assert_eq!(o.code, *code, "{flags:?}: {}", o.stderr);
+        assert!(o.stderr.contains(msg), "{flags:?}: {}", o.stderr);
+    }
+    assert_eq!(r.fingerprint(), before, "a refused run changed the store");
+    assert!(volumes(&r).is_empty());
+    assert!(!Path::new("/nonexistent-berth-src").exists());
+    r.assert_no_leftovers();
+}
+
+#[test]
+fn volumes_with_driver_options_are_mounted_while_used() {
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    let h = host_dir();
+    let hp = h.path().display().to_string();
+    std::fs::write(h.path().join("hostfile"), "from host\n").unwrap();
+    r.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m,uid=7",
+        "tv",
+    ]);
+    r.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        &format!("device={hp}"),
+        "-o",
+        "o=bind",
+        "bv",
+    ]);
+    let data = r.path().join("volumes/tv/_data");
+    // Two containers share one tmpfs while either runs.
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ta",
+        "-v",
+        "tv:/t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /t/a; sleep 100",
+    ]);
+    let o = r.run(&["run", "--rm", "-v", "tv:/t", "-v", "bv:/b", "busybox", "sh", "-c",
+        "sleep 0.3; cat /t/a; stat -c %u /t; grep ' /t ' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1,3; cat /b/hostfile"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "a\n7\ntmpfs rw,size=1024k,uid=7\nfrom host\n");
+    // The bind volume was released when its only user left; the tmpfs stays for `a`.
+    assert!(!berth_mounted(&r.path().join("volumes/bv/_data")));
+    assert!(berth_mounted(&data));
+    r.ok(&["rm", "-f", "ta"]);
+    assert!(!berth_mounted(&data));
+    // A tmpfs volume's data ends with its last user, as on Docker.
+    let o = r.run(&["run", "--rm", "-v", "tv:/t", "busybox", "ls", "/t"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.stderr);
+    // A device that does not exist fails the start, with the mount's error.
+    r.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "device=/nonexistent-berth-dev",
+        "-o",
+        "o=bind",
+        "bad",
+    ]);
+    let o = r.run(&["run", "--rm", "-v", "bad:/b", "busybox", "true"]);
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr.contains("failed to mount local volume"),
+        "{}",
+        o.stderr
+    );
+    for v in ["tv", "bv", "bad"] {
+        r.ok(&["volume", "rm", v]);
+    }
+    assert!(
+        h.path().join("hostfile").exists(),
+        "volume rm touched the bound host dir"
+    );
+    r.assert_no_leftovers();
+}
+
+fn berth_mounted(p: &Path) -> bool {
+    let t = p.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(t.as_str()))
+}
+
+/// Data a container wrote (and synced) to a volume survives a SIGKILL of
+/// the container's process and its monitor mid-write: the next container
+/// reads back every byte.
+#[test]
+fn volume_data_survives_sigkill_mid_write() {
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    // Each file is 1 MiB of a pattern that names it; a file is listed in
+    // `done` only after it was written and synced.
+    let writer = "i=0; while true; do \
+                    yes \"file-$i\" | head -c 1048576 > /data/f$i; sync /data/f$i; \
+                    echo $i >> /data/done; sync /data/done; i=$((i+1)); done";
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "writer",
+        "-v",
+        "keep:/data",
+        "busybox",
+        "sh",
+        "-c",
+        writer,
+    ]);
+    let done = r.path().join("volumes/keep/_data/done");
+    for _ in 0..200 {
+        let n = std::fs::read_to_string(&done)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        if n >= 5 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            r.path()
+                .join("containers")
+                .join(inspect(&r, "writer", "{{.Id}}"))
+                .join("container.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let monitor = rec["Berth"]["monitor_pid"].as_i64().unwrap();
+    let init = rec["State"]["Pid"].as_i64().unwrap();
+    for pid in [monitor, init] {
+        assert!(std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+    // The next command sees the container dead; remove and recreate it.
+    let o = r.run(&["rm", "-f", "writer"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let check = "n=0; for i in $(cat /data/done); do \
+                   yes \"file-$i\" | head -c 1048576 | cmp - /data/f$i || exit 1; n=$((n+1)); done; echo $n";
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "keep:/data",
+        "busybox",
+        "sh",
+        "-c",
+        check,
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let n: usize = o.stdout.trim().parse().unwrap();
+    assert!(n >= 5, "only {n} files were done");
+    r.ok(&["volume", "rm", "keep"]);
+    r.assert_no_leftovers();
+}
