@@ -80,12 +80,14 @@ fn binds_volumes_and_tmpfs_inside_and_in_inspect() {
         lines.contains(&"/mt 700 0") && lines.contains(&"/t1 1777 5"),
         "{lines:?}"
     );
-    assert!(lines
-        .iter()
-        .any(|l| *l == "/mt rw,nosuid,nodev,noexec,relatime tmpfs rw,size=1024k,mode=700"));
-    assert!(lines
-        .iter()
-        .any(|l| *l == "/t1 rw,nosuid,nodev,noexec,relatime tmpfs rw,size=2048k,uid=5"));
+    assert!(
+        lines.contains(&"/mt rw,nosuid,nodev,noexec,relatime tmpfs rw,size=1024k,mode=700"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"/t1 rw,nosuid,nodev,noexec,relatime tmpfs rw,size=2048k,uid=5"),
+        "{lines:?}"
+    );
     // What the container wrote is on the host; -v made the missing dir.
     assert_eq!(
         std::fs::read_to_string(h.path().join("new")).unwrap(),
