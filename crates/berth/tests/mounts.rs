@@ -492,3 +492,146 @@ fn volume_data_survives_sigkill_mid_write() {
     r.ok(&["volume", "rm", "keep"]);
     r.assert_no_leftovers();
 }
+
+/// The same `create` flags through Docker 20.10 (a private dockerd) and
+/// berth: the same inspect `Mounts` (sources and anonymous names
+/// normalised), `HostConfig.Mounts`/`Tmpfs` and `Config.Volumes`, or the
+/// same error. Skipped where dockerd is not installed.
+#[test]
+fn mounts_match_dockerd() {
+    let Some(d) = common::dockerd::Dockerd::start() else {
+        return;
+    };
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    d.load_from_berth(&r, "busybox:latest");
+    let h = host_dir();
+    let hp = h.path().display().to_string();
+    std::fs::write(h.path().join("f"), "x").unwrap();
+    let cases: Vec<Vec<String>> = [
+        vec!["-v", "data:/d:ro"],
+        vec!["-v", "data:/d"],
+        vec!["-v", "data:/d:ro,nocopy"],
+        vec!["-v", "HOST:/x:rw,z"],
+        vec!["-v", "HOST:/x:ro,slave"],
+        vec!["-v", "HOST/f:/etc/../file"],
+        vec!["-v", "HOST/missing:/m"],
+        vec!["-v", "/anon"],
+        vec![
+            "--mount",
+            "type=bind,src=HOST,dst=/mb,bind-propagation=rslave,readonly=1",
+        ],
+        vec!["--mount", "type=volume,src=mv,dst=/mv,volume-nocopy"],
+        vec!["--mount", "type=volume,dst=/anon2"],
+        vec![
+            "--mount",
+            "type=tmpfs,dst=/mt,tmpfs-size=1m,tmpfs-mode=0700",
+        ],
+        vec!["--mount", "type=bind,src=HOST/f,dst=/x,bind-nonrecursive"],
+        vec!["--tmpfs", "/t1:size=2m,uid=5"],
+        vec!["-v", "data:/d:zz"],
+        vec!["-v", "/anon:ro"],
+        vec!["-v", "HOST:rel"],
+        vec!["-v", "data:/"],
+        vec!["-v", "HOST:/x:nocopy"],
+        vec!["-v", "data:/d:rprivate"],
+        vec!["-v", "rel/p:/x"],
+        vec!["-v", "a1:/x", "-v", "a2:/x/"],
+        vec!["--tmpfs", "/x", "-v", "a1:/x"],
+        vec!["--tmpfs", "rel"],
+        vec!["--mount", "type=bind,src=/nonexistent-berth-src,dst=/x"],
+        vec!["--mount", "type=bind,dst=/x"],
+        vec!["--mount", "type=tmpfs,src=a,dst=/x"],
+        vec!["--mount", "type=foo,dst=/x"],
+        vec!["--mount", "type=volume,dst=/x,ro"],
+        vec![
+            "--mount",
+            "type=bind,src=HOST,dst=/x,bind-propagation=bogus",
+        ],
+        vec!["--volumes-from", "nope"],
+    ]
+    .into_iter()
+    .map(|c| c.into_iter().map(|a| a.replace("HOST", &hp)).collect())
+    .collect();
+    let norm = |s: &str, root: &str| -> String {
+        let mut v: serde_json::Value = match serde_json::from_str(s) {
+            Ok(v) => v,
+            Err(_) => return s.to_string(),
+        };
+        if let Some(a) = v.as_array_mut() {
+            for m in a.iter_mut() {
+                if m["Name"].as_str().is_some_and(|n| n.len() == 64) {
+                    m["Name"] = "ANON".into();
+                }
+                if m["Type"] == "volume" {
+                    m["Source"] = "VOLUME".into();
+                }
+            }
+            a.sort_by_key(|m| m["Destination"].as_str().unwrap_or("").to_string());
+        }
+        v.to_string().replace(root, "ROOT")
+    };
+    let fmt = "{{json .Mounts}}|{{json .HostConfig.Mounts}}|{{json .HostConfig.Tmpfs}}|{{json .Config.Volumes}}";
+    for case in &cases {
+        let args: Vec<&str> = case.iter().map(String::as_str).collect();
+        let mut dargs = vec!["create", "--network", "none"];
+        dargs.extend_from_slice(&args);
+        dargs.extend_from_slice(&["busybox", "true"]);
+        let mut bargs = vec!["create"];
+        bargs.extend_from_slice(&args);
+        bargs.extend_from_slice(&["busybox", "true"]);
+        let (dout, bout) = (d.docker(&dargs), r.run(&bargs));
+        assert_eq!(
+            dout.code == 0,
+            bout.code == 0,
+            "{case:?}: docker {dout:?}, berth {bout:?}",
+            dout = dout.stderr,
+            bout = bout.stderr
+        );
+        if dout.code != 0 {
+            // The message after docker's and berth's own prefixes.
+            let last = |s: &str| {
+                let l = s
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .to_string();
+                l.trim_start_matches("Error response from daemon: ")
+                    .trim_start_matches("docker: ")
+                    .trim_start_matches("berth: ")
+                    .trim_end_matches('.')
+                    .to_string()
+            };
+            assert_eq!(last(&bout.stderr), last(&dout.stderr), "{case:?}");
+            continue;
+        }
+        let (did, bid) = (
+            dout.stdout.trim().to_string(),
+            bout.stdout.trim().to_string(),
+        );
+        let dv: Vec<String> = d
+            .docker(&["inspect", "--format", fmt, &did])
+            .stdout
+            .trim()
+            .split('|')
+            .map(str::to_string)
+            .collect();
+        let bv: Vec<String> = inspect(&r, &bid, fmt)
+            .split('|')
+            .map(str::to_string)
+            .collect();
+        let droot = d.path().join("data").display().to_string();
+        let broot = r.path().display().to_string();
+        for (dd, bb) in dv.iter().zip(&bv) {
+            assert_eq!(norm(bb, &broot), norm(dd, &droot), "{case:?}");
+        }
+        d.docker(&["rm", "-v", &did]);
+        r.ok(&["rm", "-v", &bid]);
+    }
+    let _ = std::fs::remove_dir_all(h.path().join("missing"));
+    for v in ["data", "mv"] {
+        r.run(&["volume", "rm", v]);
+        d.docker(&["volume", "rm", v]);
+    }
+    r.assert_no_leftovers();
+}
