@@ -49,10 +49,14 @@ impl PruneFilters {
     /// `key=value` for each filter, sorted: what the confirmation prompt
     /// lists.
     pub fn describe(&self) -> Vec<String> {
-        self.args
+        let mut all: Vec<String> = self
+            .args
             .iter()
             .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}={v}")))
-            .collect()
+            .collect();
+        // Sorted as whole strings (`label!=x` before `label=y`).
+        all.sort();
+        all
     }
 
     pub fn get(&self, key: &str) -> Vec<&str> {
@@ -283,8 +287,8 @@ mod tests {
 
     #[test]
     fn filters_are_checked_with_dockerds_words() {
-        let f = filters(&[" Until = 1h", "label=x", "label=x"]);
-        assert_eq!(f.describe(), ["label=x", "until=1h"]);
+        let f = filters(&[" Until = 1h", "label=x", "label=x", "label!=y"]);
+        assert_eq!(f.describe(), ["label!=y", "label=x", "until=1h"]);
         let e = filters(&["dangling=true"]).validate(CONTAINER_FILTERS);
         assert_eq!(
             e.err().map(|e| e.message).as_deref(),
