@@ -2,10 +2,13 @@
 //! half of a RUN step (`berth internal build-step`), which starts the step's
 //! container under a monitor the way `run` does, without a container record.
 
+use std::collections::BTreeSet;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+use berth_image::build_cache::CacheRecord;
 use berth_runtime::driver::{self, Launch, LaunchError, Runtime};
+use berth_store::Digest;
 
 use crate::containers::sibling_exe;
 use crate::{Engine, Error, ErrorKind, Result};
@@ -164,18 +167,59 @@ impl Engine {
     }
 
     /// Remove build cache records, then the layers nothing uses any more.
-    /// `all` is accepted for Docker's flag; berth's cache has no shared
-    /// "in use" records, so both forms remove every record.
-    pub fn builder_prune(&self, _all: bool) -> Result<CachePruned> {
+    /// As BuildKit does: without `all` only records that are not shared
+    /// (whose layer no image holds, `system df -v`'s SHARED); `until` keeps
+    /// records used within that duration; `label` filters are accepted and
+    /// ignored, as dockerd 20.10 does. The reclaimed bytes are the removed
+    /// records' sizes, shared or not (what dockerd reports).
+    pub fn builder_prune(
+        &self,
+        all: bool,
+        filters: &crate::prune::PruneFilters,
+    ) -> Result<CachePruned> {
+        filters.validate(&[
+            "until",
+            "unused-for",
+            "label",
+            "label!",
+            "id",
+            "parent",
+            "type",
+            "description",
+            "inuse",
+            "shared",
+            "private",
+        ])?;
+        let keep = filters.keep_duration()?;
         let _gc = self.images.gc_guard(berth_store::LockMode::Exclusive)?;
+        let shared = self.image_chain_ids()?;
+        let now = chrono::Utc::now();
         let mut out = CachePruned::default();
         for rec in self.images.cache_list()? {
+            if !all && cache_record_shared(&rec, &shared) {
+                continue;
+            }
+            if let Some(keep) = keep {
+                let used = chrono::DateTime::parse_from_rfc3339(&rec.last_used)
+                    .ok()
+                    .or_else(|| {
+                        rec.created_at
+                            .as_deref()
+                            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+                    });
+                let age = used.map(|u| now.signed_duration_since(u));
+                if age.is_some_and(|a| a.to_std().unwrap_or_default() < keep) {
+                    continue;
+                }
+            }
             self.images.cache_remove(&rec.key)?;
             out.reclaimed += rec.size;
             out.ids.push(rec.key);
         }
+        // `RUN --mount=type=cache` dirs: their last use is not recorded, so
+        // an `until` prune keeps them.
         let cache_mounts = self.layout.build_state_dir().join("cache-mounts");
-        if cache_mounts.exists() {
+        if keep.is_none() && cache_mounts.exists() {
             out.reclaimed += dir_size(&cache_mounts);
             let _ = berth_store::remove_tree(&cache_mounts);
         }
@@ -183,10 +227,30 @@ impl Engine {
         Ok(out)
     }
 
+    /// Chain IDs of every image's layers: a build cache record whose layer
+    /// is among them is *shared* with an image.
+    pub(crate) fn image_chain_ids(&self) -> Result<BTreeSet<berth_store::Digest>> {
+        Ok(self
+            .images
+            .all()?
+            .iter()
+            .flat_map(|img| img.chain_ids())
+            .collect())
+    }
+
     /// Build cache records and their sizes, for `system df`.
     pub fn build_cache_usage(&self) -> Result<Vec<berth_image::build_cache::CacheRecord>> {
         Ok(self.images.cache_list()?)
     }
+}
+
+/// Whether a record's result layer is also an image's layer (BuildKit's
+/// `Shared`): pruning it frees nothing while that image exists.
+pub(crate) fn cache_record_shared(rec: &CacheRecord, image_chains: &BTreeSet<Digest>) -> bool {
+    let diff_ids: Vec<Digest> = rec.layers.iter().map(|l| l.diff_id.clone()).collect();
+    Digest::chain_ids(&diff_ids)
+        .last()
+        .is_some_and(|top| image_chains.contains(top))
 }
 
 fn dir_size(p: &Path) -> u64 {

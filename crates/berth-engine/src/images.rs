@@ -381,7 +381,21 @@ impl Engine {
     }
 
     /// `image prune [-a]`: returns what was removed and the bytes reclaimed.
-    pub fn image_prune(&self, all: bool) -> Result<(Vec<DeleteItem>, u64)> {
+    /// Filters as dockerd reads them: `until`, `label`, `label!` and
+    /// `dangling` (the docker CLI always sends `dangling=<!all>`; a `false`
+    /// among the values means all unused images).
+    pub fn image_prune(
+        &self,
+        all: bool,
+        filters: &crate::prune::PruneFilters,
+    ) -> Result<(Vec<DeleteItem>, u64)> {
+        filters.validate(&["dangling", "label", "label!", "until"])?;
+        let filters = filters.with("dangling", if all { "false" } else { "true" });
+        let all = filters
+            .get("dangling")
+            .iter()
+            .any(|v| matches!(*v, "false" | "0"));
+        let until = filters.until()?;
         let _gc = self.images.gc_guard(LockMode::Exclusive)?;
         let _lock = self.images.lock()?;
         let refs = self.images.refs()?;
@@ -397,6 +411,17 @@ impl Engine {
         for img in self.images.all()? {
             if !all && tagged.contains(&img.record.id) || used.contains(&img.record.id.to_string())
             {
+                continue;
+            }
+            if until.is_some_and(|u| {
+                img.config
+                    .created_time()
+                    .is_some_and(|c| std::time::SystemTime::from(c) > u)
+            }) {
+                continue;
+            }
+            let labels = img.config.config.as_ref().and_then(|c| c.labels.as_ref());
+            if img.config.config.is_some() && !filters.matches_labels(labels) {
                 continue;
             }
             let sizes: BTreeMap<Digest, u64> = img

@@ -91,72 +91,131 @@ impl Engine {
     }
 }
 
-/// `system df`: what berth's data takes on disk, as dockerd counts it.
+/// `system df`: what berth's data takes on disk, in the shape of dockerd's
+/// `/system/df` answer; the client sums it up (as the docker CLI does).
 #[derive(Debug, Default, Clone)]
 pub struct DiskUsage {
-    pub images_total: usize,
-    pub images_active: usize,
-    /// Unique layer bytes of all images (dockerd's `LayersSize`).
-    pub images_size: u64,
-    /// Bytes images in use by containers take, shared layers left out.
-    pub images_used: u64,
-    pub containers_total: usize,
-    pub containers_running: usize,
-    pub containers_size: u64,
-    pub containers_reclaimable: u64,
-    pub cache: Vec<berth_image::build_cache::CacheRecord>,
+    /// Bytes of all image layers, each layer once (dockerd's `LayersSize`).
+    pub layers_size: u64,
+    /// Every image, newest first, with `Containers` (how many containers
+    /// use it) and `SharedSize` (its layers other images use too).
+    pub images: Vec<crate::types::ImageSummary>,
+    /// Every container, newest first.
+    pub containers: Vec<ContainerUsage>,
+    /// Every volume, by name.
+    pub volumes: Vec<VolumeUsage>,
+    /// Build cache records, least recently used first.
+    pub cache: Vec<CacheUsage>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerUsage {
+    pub record: crate::containers::Record,
+    /// Bytes in the writable layer (dockerd's `SizeRw`).
+    pub size_rw: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct VolumeUsage {
+    pub volume: crate::volumes::Volume,
+    /// Containers (running or not) that use it.
+    pub ref_count: usize,
+    /// Bytes in its data dir, as dockerd's `directory.Size` counts them.
+    pub size: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheUsage {
+    pub record: berth_image::build_cache::CacheRecord,
+    /// Its layer is also an image's (BuildKit's `Shared`): not counted in
+    /// the build cache's size.
+    pub shared: bool,
 }
 
 impl Engine {
     pub fn system_df(&self) -> Result<DiskUsage> {
-        let mut du = DiskUsage::default();
-        let images = self.images.all()?;
+        use std::collections::BTreeMap;
+        let all = self.images.all()?;
         let containers = self.container_list()?;
-        let mut users: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut users: BTreeMap<String, i64> = BTreeMap::new();
         for c in &containers {
             *users.entry(c.image.clone()).or_default() += 1;
         }
         // Layer (chain ID) -> size and how many images use it.
-        let mut layers: std::collections::BTreeMap<berth_store::Digest, (u64, usize)> =
-            Default::default();
-        for img in &images {
-            for c in img.chain_ids() {
+        let mut layers: BTreeMap<berth_store::Digest, (u64, usize)> = BTreeMap::new();
+        let mut chains: BTreeMap<String, Vec<berth_store::Digest>> = BTreeMap::new();
+        for img in &all {
+            let ids = img.chain_ids();
+            for c in &ids {
                 let size = self
                     .images
-                    .snapshot_meta(&c)
+                    .snapshot_meta(c)
                     .ok()
                     .flatten()
                     .map(|m| m.size)
                     .unwrap_or(0);
-                layers.entry(c).or_insert((size, 0)).1 += 1;
+                layers.entry(c.clone()).or_insert((size, 0)).1 += 1;
             }
+            chains.insert(img.record.id.to_string(), ids);
         }
-        du.images_total = images.len();
-        du.images_size = layers.values().map(|(s, _)| s).sum();
-        for img in &images {
-            if users.contains_key(&img.record.id.to_string()) {
-                du.images_active += 1;
-                let chains = img.chain_ids();
-                let own: u64 = chains
-                    .iter()
-                    .filter_map(|c| layers.get(c))
-                    .filter(|(_, n)| *n == 1)
-                    .map(|(s, _)| s)
-                    .sum();
-                du.images_used += own;
-            }
+        let mut images = self.image_list(&crate::images::ImageFilters::default())?;
+        for img in &mut images {
+            img.containers = users.get(&img.id).copied().unwrap_or(0);
+            img.shared_size = chains
+                .get(&img.id)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| layers.get(c))
+                .filter(|(_, n)| *n > 1)
+                .map(|(s, _)| *s as i64)
+                .sum();
         }
-        du.containers_total = containers.len();
-        for c in &containers {
-            let (rw, _) = self.container_size(c);
-            du.containers_size += rw.max(0) as u64;
-            if c.state.running {
-                du.containers_running += 1;
-            } else {
-                du.containers_reclaimable += rw.max(0) as u64;
-            }
-        }
-        du.cache = self.images.cache_list()?;
-        Ok(du)
+        let containers = containers
+            .into_iter()
+            .map(|record| {
+                let (rw, _) = self.container_size(&record);
+                ContainerUsage {
+                    record,
+                    size_rw: rw.max(0) as u64,
+                }
+            })
+            .collect();
+        let refs = self.volume_users()?;
+        let volumes = self
+            .volume_list(&crate::volumes::VolumeFilters::default())?
+            .into_iter()
+            .map(|volume| VolumeUsage {
+                ref_count: refs.get(&volume.name).map_or(0, Vec::len),
+                size: crate::volumes::tree_size(&self.layout.volume_data(&volume.name)),
+                volume,
+            })
+            .collect();
+        let image_chains = self.image_chain_ids()?;
+        let mut cache: Vec<CacheUsage> = self
+            .images
+            .cache_list()?
+            .into_iter()
+            .map(|record| CacheUsage {
+                shared: crate::builds::cache_record_shared(&record, &image_chains),
+                record,
+            })
+            .collect();
+        // The docker CLI lists records by last use, then ID.
+        cache.sort_by(|a, b| {
+            let t = |c: &CacheUsage| {
+                chrono::DateTime::parse_from_rfc3339(&c.record.last_used)
+                    .ok()
+                    .map(|t| t.timestamp_nanos_opt().unwrap_or(i64::MAX))
+            };
+            t(a).cmp(&t(b))
+                .then_with(|| a.record.key.cmp(&b.record.key))
+        });
+        Ok(DiskUsage {
+            layers_size: layers.values().map(|(s, _)| s).sum(),
+            images,
+            containers,
+            volumes,
+            cache,
+        })
     }
 }

@@ -128,7 +128,17 @@ pub struct VolumeFilters {
     dangling: Option<bool>,
     names: Vec<String>,
     labels: Vec<(String, Option<String>)>,
+    /// `label!` (prune only): a volume matching all of these is kept.
+    not_labels: Vec<(String, Option<String>)>,
     drivers: Vec<String>,
+}
+
+/// `k` or `k=v` of a label filter.
+fn label_filter(v: &str) -> (String, Option<String>) {
+    match v.split_once('=') {
+        Some((lk, lv)) => (lk.to_string(), Some(lv.to_string())),
+        None => (v.to_string(), None),
+    }
 }
 
 impl VolumeFilters {
@@ -151,14 +161,21 @@ impl VolumeFilters {
                 }
                 "name" => f.names.push(v.to_string()),
                 "driver" => f.drivers.push(v.to_string()),
-                "label" => f.labels.push(match v.split_once('=') {
-                    Some((lk, lv)) => (lk.to_string(), Some(lv.to_string())),
-                    None => (v.to_string(), None),
-                }),
+                "label" => f.labels.push(label_filter(v)),
                 _ => return Err(Error::invalid(format!("Invalid filter '{k}'"))),
             }
         }
         Ok(f)
+    }
+
+    /// A prune's filters: dockerd's volume prune takes only `label` and
+    /// `label!`.
+    pub fn for_prune(labels: Vec<&str>, not_labels: Vec<&str>) -> VolumeFilters {
+        VolumeFilters {
+            labels: labels.into_iter().map(label_filter).collect(),
+            not_labels: not_labels.into_iter().map(label_filter).collect(),
+            ..VolumeFilters::default()
+        }
     }
 
     fn matches(&self, v: &Volume, used: bool) -> bool {
@@ -172,19 +189,23 @@ impl VolumeFilters {
             return false;
         }
         let labels = v.labels.clone().unwrap_or_default();
-        self.labels
-            .iter()
-            .all(|(k, want)| match (labels.get(k), want) {
-                (Some(_), None) => true,
-                (Some(have), Some(w)) => have == w,
-                (None, _) => false,
-            })
+        let has = |(k, want): &(String, Option<String>)| match (labels.get(k), want) {
+            (Some(_), None) => true,
+            (Some(have), Some(w)) => have == w,
+            (None, _) => false,
+        };
+        if !self.labels.iter().all(has) {
+            return false;
+        }
+        // dockerd's `label!`: excluded when every one of them matches.
+        self.not_labels.is_empty() || !self.not_labels.iter().all(has)
     }
 }
 
-/// Apparent size of a tree (files' sizes, each inode once), as
-/// `system df` and `volume prune` report it.
-fn tree_size(dir: &Path) -> u64 {
+/// Apparent size of a tree as dockerd's `directory.Size` counts it: sizes
+/// of everything but directories (symlinks too), each inode once; what
+/// `system df` and `volume prune` report.
+pub(crate) fn tree_size(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let mut seen = BTreeSet::new();
     let mut total = 0u64;

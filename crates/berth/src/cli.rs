@@ -287,6 +287,8 @@ pub struct PruneArgs {
     /// Provide filter values (e.g. 'until=<timestamp>')
     #[arg(long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -470,6 +472,9 @@ pub enum SystemCommand {
     /// Display system-wide information
     #[command(override_usage = "berth system info [OPTIONS]")]
     Info(FormatOnly),
+    /// Remove unused data
+    #[command(override_usage = "berth system prune [OPTIONS]")]
+    Prune(SystemPruneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -480,6 +485,26 @@ pub struct DfArgs {
     /// Show detailed information on space usage
     #[arg(short, long)]
     pub verbose: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Provide filter values (e.g. 'label=<key>=<value>')
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune volumes
+    #[arg(long)]
+    pub volumes: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -893,6 +918,8 @@ pub struct PruneContainersArgs {
     /// Provide filter values (e.g. 'until=<timestamp>')
     #[arg(long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,6 +24,8 @@ pub enum CliError {
     Engine(berth_engine::Error),
     /// Wrong number of arguments, with the command's usage.
     Args { path: String, requirement: String },
+    /// Arguments to a command that takes none (cobra's `NoArgs` wording).
+    NoArgs(String),
     /// Printed as is.
     Plain(String),
     /// Errors already printed; just exit with this code.
@@ -71,6 +73,18 @@ fn usage_of(path: &[String]) -> String {
         .to_string()
 }
 
+/// The one-line description of a command path, as its help shows it.
+fn about_of(path: &[String]) -> String {
+    let mut cmd = Cli::command();
+    for p in path {
+        match cmd.find_subcommand(p) {
+            Some(c) => cmd = c.clone(),
+            None => break,
+        }
+    }
+    cmd.get_about().map(|a| a.to_string()).unwrap_or_default()
+}
+
 /// The subcommand words of argv (`berth image ls -a` -> `["image", "ls"]`).
 fn command_path(argv: &[String]) -> Vec<String> {
     let mut cmd = Cli::command();
@@ -112,6 +126,16 @@ fn report(e: CliError) -> ExitCode {
                 err,
                 "berth: 'berth {path}' requires {requirement}\n\nUsage:  {}\n\nRun 'berth {path} --help' for more information",
                 usage_of(&words)
+            );
+            ExitCode::from(1)
+        }
+        CliError::NoArgs(path) => {
+            let words: Vec<String> = path.split(' ').map(str::to_string).collect();
+            let _ = writeln!(
+                err,
+                "\"berth {path}\" accepts no arguments.\nSee 'berth {path} --help'.\n\nUsage:  {}\n\n{}",
+                usage_of(&words),
+                about_of(&words)
             );
             ExitCode::from(1)
         }

@@ -221,7 +221,7 @@ fn prune_takes_anonymous_unless_all() {
     // No confirmation, nothing removed.
     let o = r.run_stdin(&["volume", "prune", "-a"], b"n\n");
     assert_eq!(o.code, 0);
-    assert!(o.stderr.starts_with(
+    assert!(o.stdout.starts_with(
         "WARNING! This will remove all local volumes not used by at least one container."
     ));
     assert_eq!(r.run(&["volume", "ls", "-q"]).stdout, "named\n");

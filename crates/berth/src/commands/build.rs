@@ -15,7 +15,7 @@ use berth_monitor::proto::{self, FrameReader};
 
 use crate::attach;
 use crate::cli::{BuildArgs, BuilderPruneArgs};
-use crate::{render, CliError, CliResult};
+use crate::{CliError, CliResult};
 
 fn usage_error(msg: String) -> CliError {
     CliError::Coded(format!("{msg}\nSee 'berth build --help'."), 125)
@@ -216,37 +216,19 @@ fn parse_secret(s: &str) -> Result<(String, PathBuf), String> {
 }
 
 pub fn prune(engine: &Engine, a: BuilderPruneArgs) -> CliResult {
-    if let Some(f) = a.filter.first() {
-        if !f.starts_with("until=") {
-            return Err(CliError::Engine(berth_engine::Error::invalid(format!(
-                "Invalid filter '{}'",
-                f.split('=').next().unwrap_or(f)
-            ))));
-        }
-    }
+    use crate::commands::prune;
+    let filters = prune::parse_filters(&a.filter, "builder prune")?;
+    // One line, unlike the other prunes' warnings.
     let warning = if a.all {
-        "WARNING! This will remove all build cache."
+        "WARNING! This will remove all build cache. Are you sure you want to continue?"
     } else {
-        "WARNING! This will remove all dangling build cache."
+        "WARNING! This will remove all dangling build cache. Are you sure you want to continue?"
     };
-    if !a.force && !crate::commands::image::confirm(warning) {
-        return Ok(());
+    if !a.force && !prune::confirm(warning)? {
+        return prune::print_result("", 0);
     }
-    let pruned = engine.builder_prune(a.all)?;
-    let mut out = std::io::stdout().lock();
-    if !pruned.ids.is_empty() {
-        writeln!(out, "Deleted build cache objects:")?;
-        for id in &pruned.ids {
-            writeln!(out, "{}", &id[..id.len().min(25)])?;
-        }
-        writeln!(out)?;
-    }
-    writeln!(
-        out,
-        "Total reclaimed space: {}",
-        render::human_size(pruned.reclaimed as f64)
-    )?;
-    Ok(())
+    let pruned = engine.builder_prune(a.all, &filters)?;
+    prune::print_result(&prune::cache_section(&pruned), pruned.reclaimed)
 }
 
 /// `berth internal build-step ID BUNDLE`: the single-threaded side of a

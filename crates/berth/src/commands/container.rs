@@ -748,50 +748,77 @@ pub fn ps(engine: &Engine, a: PsArgs, path: &str) -> CliResult {
     let rows: Vec<Value> = list
         .iter()
         .map(|r| {
-            let created = chrono::DateTime::parse_from_rfc3339(&r.created).map(|d| d.timestamp()).unwrap_or(0);
-            let mut cmd = command_text(r);
-            if !a.no_trunc {
-                cmd = render::ellipsis(&cmd, 20);
-            }
-            let cmd = runopts::go_quote(&cmd);
-            let labels = r
-                .config
-                .labels
-                .clone()
-                .unwrap_or_default()
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",");
             let size = if want_size {
                 super::container_stats::size_text(engine, r)
             } else {
                 "0B".to_string()
             };
-            json!({
-                "ID": if a.no_trunc { r.id.clone() } else { r.short_id().to_string() },
-                "Image": image_column(engine, r),
-                "Command": cmd,
-                "CreatedAt": render::go_time_string(created),
-                "RunningFor": format!("{} ago", render::human_duration(chrono::Utc::now() - chrono::DateTime::from_timestamp(created, 0).unwrap_or_default())),
-                "Status": status_text(r),
-                "State": if r.state.paused { "paused".to_string() } else { r.state.status.clone() },
-                "Ports": "",
-                "Names": r.bare_name(),
-                "Labels": labels,
-                "Size": size,
-                "Mounts": "",
-                "Networks": if r.host_config.network_mode == "default" { "bridge".to_string() } else { r.host_config.network_mode.clone() },
-                "LocalVolumes": "0",
-            })
+            container_row(engine, r, !a.no_trunc, size)
         })
-        .map(sorted_keys)
         .collect();
     super::print_rows(&format, &headers, &rows)
 }
 
+/// The docker CLI's container formatter fields (`ps`, `system df -v`);
+/// `trunc` shortens the ID, command and mount names as its tables do.
+pub(crate) fn container_row(engine: &Engine, r: &Record, trunc: bool, size: String) -> Value {
+    let created = chrono::DateTime::parse_from_rfc3339(&r.created)
+        .map(|d| d.timestamp())
+        .unwrap_or(0);
+    let mut cmd = command_text(r);
+    if trunc {
+        cmd = render::ellipsis(&cmd, 20);
+    }
+    let cmd = runopts::go_quote(&cmd);
+    let labels = r
+        .config
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    // The docker CLI's columns: a mount's volume name, else its source.
+    let mounts = r
+        .mounts
+        .iter()
+        .map(|m| {
+            let name = match m["Name"].as_str() {
+                Some(n) if !n.is_empty() => n,
+                _ => m["Source"].as_str().unwrap_or(""),
+            };
+            if trunc {
+                render::ellipsis(name, 15)
+            } else {
+                name.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let local_volumes = r.mounts.iter().filter(|m| m["Driver"] == "local").count();
+    let since =
+        chrono::Utc::now() - chrono::DateTime::from_timestamp(created, 0).unwrap_or_default();
+    sorted_keys(json!({
+        "ID": if trunc { r.short_id().to_string() } else { r.id.clone() },
+        "Image": image_column(engine, r),
+        "Command": cmd,
+        "CreatedAt": render::go_time_string(created),
+        "RunningFor": format!("{} ago", render::human_duration(since)),
+        "Status": status_text(r),
+        "State": if r.state.paused { "paused".to_string() } else { r.state.status.clone() },
+        "Ports": "",
+        "Names": r.bare_name(),
+        "Labels": labels,
+        "Size": size,
+        "Mounts": mounts,
+        "Networks": if r.host_config.network_mode == "default" { "bridge".to_string() } else { r.host_config.network_mode.clone() },
+        "LocalVolumes": local_volumes.to_string(),
+    }))
+}
+
 /// `{{json .}}` of a list row prints its keys sorted, as Go marshals a map.
-fn sorted_keys(v: Value) -> Value {
+pub(crate) fn sorted_keys(v: Value) -> Value {
     match v {
         Value::Object(m) => {
             let mut pairs: Vec<(String, Value)> = m.into_iter().collect();
@@ -886,42 +913,6 @@ pub fn logs(engine: &Engine, a: LogsArgs, path: &str) -> CliResult {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         r => Ok(r?),
     }
-}
-
-pub fn prune(engine: &Engine, a: crate::cli::PruneContainersArgs) -> CliResult {
-    if !a.force {
-        eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            return Ok(());
-        }
-    }
-    let mut removed = Vec::new();
-    let mut reclaimed = 0u64;
-    for r in engine.container_list()? {
-        if r.state.running {
-            continue;
-        }
-        let size =
-            berth_engine::containers::stats::dir_size(&engine.layout().container_upper(&r.id));
-        if engine.container_remove(&r.id, false).is_ok() {
-            removed.push(r.id.clone());
-            reclaimed += size;
-        }
-    }
-    if !removed.is_empty() {
-        println!("Deleted Containers:");
-        for id in &removed {
-            println!("{id}");
-        }
-        println!();
-    }
-    println!(
-        "Total reclaimed space: {}",
-        render::human_size(reclaimed as f64)
-    );
-    Ok(())
 }
 
 #[allow(dead_code)]

@@ -1,6 +1,6 @@
 //! Image commands: images, inspect, rmi, tag, history, prune, import, load, save.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read, Write};
 
 use berth_engine::images::ImageFilters;
 use berth_engine::types::{DeleteItem, ImageSummary};
@@ -9,8 +9,7 @@ use serde_json::{json, Value};
 
 use super::need;
 use crate::cli::{
-    HistoryArgs, ImagesArgs, ImportArgs, InspectArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs,
-    TagArgs,
+    HistoryArgs, ImagesArgs, ImportArgs, InspectArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
 };
 use crate::render::{self, Format};
 use crate::{CliError, CliResult};
@@ -287,46 +286,9 @@ pub fn history(engine: &Engine, a: HistoryArgs, path: &str) -> CliResult {
     print_rows(&format, &headers, &rows)
 }
 
-pub fn confirm(prompt: &str) -> bool {
-    eprint!("{prompt}\nAre you sure you want to continue? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err() {
-        return false;
-    }
-    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-}
-
-pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
-    if let Some(f) = a.filter.first() {
-        return Err(CliError::Engine(berth_engine::Error::invalid(format!(
-            "Invalid filter '{}'",
-            f.split('=').next().unwrap_or(f)
-        ))));
-    }
-    let warning = if a.all {
-        "WARNING! This will remove all images without at least one container associated to them."
-    } else {
-        "WARNING! This will remove all dangling images."
-    };
-    if !a.force && !confirm(warning) {
-        return Ok(());
-    }
-    let (items, reclaimed) = engine.image_prune(a.all)?;
-    let mut out = std::io::stdout().lock();
-    if !items.is_empty() {
-        writeln!(out, "Deleted Images:")?;
-        drop(out);
-        print_deletes(&items, true)?;
-        out = std::io::stdout().lock();
-        writeln!(out)?;
-    }
-    writeln!(
-        out,
-        "Total reclaimed space: {}",
-        render::human_size(reclaimed as f64)
-    )?;
-    Ok(())
+/// A prune's warning, then the docker CLI's question.
+pub fn confirm(warning: &str) -> CliResult<bool> {
+    super::prune::confirm(&format!("{warning}\nAre you sure you want to continue?"))
 }
 
 /// A progress bar on a terminal; nothing extra in logs.

@@ -6,6 +6,7 @@ mod container_fs;
 mod container_stats;
 mod debug;
 mod image;
+mod prune;
 mod system;
 mod volume;
 
@@ -49,6 +50,9 @@ pub fn need(path: &str, args: &[String], min: usize, max: Option<usize>) -> CliR
     if ok {
         return Ok(());
     }
+    if max == Some(0) {
+        return Err(CliError::NoArgs(path.to_string()));
+    }
     let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
     let requirement = match max {
         Some(m) if m == min => format!("{m} {}", plural(m)),
@@ -87,7 +91,7 @@ pub fn run(cli: Cli) -> CliResult {
             ImageCommand::Rm(a) => image::remove(&engine, a, "image rm"),
             ImageCommand::Tag(a) => image::tag(&engine, a, "image tag"),
             ImageCommand::History(a) => image::history(&engine, a, "image history"),
-            ImageCommand::Prune(a) => image::prune(&engine, a),
+            ImageCommand::Prune(a) => prune::images(&engine, a),
             ImageCommand::Import(a) => image::import(&engine, a, "image import"),
             ImageCommand::Build(a) => build::build(&engine, *a),
             ImageCommand::Load(a) => image::load(&engine, a),
@@ -141,7 +145,7 @@ pub fn run(cli: Cli) -> CliResult {
             ContainerCommand::Top(a) => container_stats::top(&engine, a, "container top"),
             ContainerCommand::Stats(a) => container_stats::stats(&engine, a, "container stats"),
             ContainerCommand::Port(a) => container_stats::port(&engine, a, "container port"),
-            ContainerCommand::Prune(a) => container::prune(&engine, a),
+            ContainerCommand::Prune(a) => prune::containers(&engine, a),
             ContainerCommand::Cp(a) => container_fs::cp(&engine, a, "container cp"),
             ContainerCommand::Diff(a) => container_fs::diff(&engine, a, "container diff"),
             ContainerCommand::Export(a) => container_fs::export(&engine, a, "container export"),
@@ -151,6 +155,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Volume(sub) => volume::run(&engine, sub),
         Command::System(crate::cli::SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(crate::cli::SystemCommand::Info(a)) => system::info(&engine, a),
+        Command::System(crate::cli::SystemCommand::Prune(a)) => prune::system(&engine, a),
         Command::Builder(crate::cli::BuilderCommand::Build(a)) => build::build(&engine, *a),
         Command::Builder(crate::cli::BuilderCommand::Prune(a)) => build::prune(&engine, a),
         Command::Internal(InternalCommand::Cleanup { id }) => Ok(engine.container_cleanup(&id)?),

@@ -11,7 +11,7 @@ use super::need;
 use crate::cli::{
     VolumeCommand, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs, VolumeRmArgs,
 };
-use crate::render::{self, Format};
+use crate::render::Format;
 use crate::runopts;
 use crate::{CliError, CliResult};
 
@@ -164,28 +164,19 @@ fn remove(engine: &Engine, a: VolumeRmArgs) -> CliResult {
 }
 
 fn prune(engine: &Engine, a: VolumePruneArgs) -> CliResult {
-    let filters = VolumeFilters::parse(&a.filter)?;
+    use super::prune::{parse_filters, print_result, volumes_section};
+    let filters = parse_filters(&a.filter, "volume prune")?;
     let warning = if a.all {
         "WARNING! This will remove all local volumes not used by at least one container."
     } else {
         "WARNING! This will remove anonymous local volumes not used by at least one container."
     };
-    if !a.force && !confirm(warning) {
-        return Ok(());
+    if !a.force && !confirm(warning)? {
+        return print_result("", 0);
     }
-    let (removed, reclaimed) = engine.volume_prune(a.all, &filters)?;
-    let mut out = std::io::stdout().lock();
-    if !removed.is_empty() {
-        writeln!(out, "Deleted Volumes:")?;
-        for n in &removed {
-            writeln!(out, "{n}")?;
-        }
-        writeln!(out)?;
-    }
-    writeln!(
-        out,
-        "Total reclaimed space: {}",
-        render::human_size(reclaimed as f64)
-    )?;
-    Ok(())
+    // dockerd's volume prune takes `label` and `label!` only.
+    filters.validate(&["label", "label!"])?;
+    let (removed, reclaimed) = engine.volume_prune(a.all, &filters.volume_filters())?;
+    let p = berth_engine::prune::Pruned { removed, reclaimed };
+    print_result(&volumes_section(&p), p.reclaimed)
 }

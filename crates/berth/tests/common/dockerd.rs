@@ -81,9 +81,13 @@ impl Dockerd {
         format!("unix://{}", self.dir.path().join("sock").display())
     }
 
-    /// `docker` (the one on PATH) against this daemon.
+    /// Debian's `docker` (20.10, the CLI of the daemon it talks to; a
+    /// newer one on PATH words some errors differently) against this
+    /// daemon, else the one on PATH.
     pub fn docker(&self, args: &[&str]) -> Out {
-        self.docker_with(Path::new("docker"), &[], args)
+        let cli = Path::new("/usr/bin/docker");
+        let cli = if cli.exists() { cli } else { Path::new("docker") };
+        self.docker_with(cli, &[], args)
     }
 
     /// A given docker CLI binary against this daemon, with extra
