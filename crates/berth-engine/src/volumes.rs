@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::containers::mounts::{self, MountPoint};
 use crate::{Engine, Error, ErrorKind, Result};
 
+mod copyup;
+use copyup::copy_up;
+
 /// The only driver there is.
 pub const LOCAL_DRIVER: &str = "local";
 /// moby's label for volumes created without a name; `volume prune`
@@ -122,83 +125,121 @@ fn now_rfc3339() -> String {
     }
 }
 
-/// `volume ls --filter`: dangling, name (substring), label, driver.
+/// `volume ls --filter` and `volume prune --filter` as dockerd 20.10 applies
+/// them (moby's `filters.Args`): `name` is the exact name or an unanchored
+/// Go regular expression (an invalid one matches nothing), `driver` exact,
+/// `label` `key` or `key=value` (all must match), `label!` (prune only)
+/// excludes volumes matching all its labels, `dangling` true/1/false/0.
+/// Values of `name` and `driver` match if any does.
 #[derive(Debug, Clone, Default)]
 pub struct VolumeFilters {
     dangling: Option<bool>,
-    names: Vec<String>,
+    names: Vec<(String, Option<regex::Regex>)>,
     labels: Vec<(String, Option<String>)>,
-    /// `label!` (prune only): a volume matching all of these is kept.
     not_labels: Vec<(String, Option<String>)>,
     drivers: Vec<String>,
 }
 
-/// `k` or `k=v` of a label filter.
-fn label_filter(v: &str) -> (String, Option<String>) {
-    match v.split_once('=') {
-        Some((lk, lv)) => (lk.to_string(), Some(lv.to_string())),
-        None => (v.to_string(), None),
-    }
-}
-
 impl VolumeFilters {
-    /// Parse `key=value` filters with dockerd's errors.
+    /// `volume ls`'s filters, with dockerd's errors.
     pub fn parse(raw: &[String]) -> Result<VolumeFilters> {
-        let mut f = VolumeFilters::default();
-        for r in raw {
+        Self::parse_accepting(raw, &["dangling", "driver", "label", "name"])
+    }
+
+    /// A prune's filters, already checked by the prune filter parser
+    /// (dockerd's volume prune takes only `label` and `label!`).
+    pub fn for_prune(labels: Vec<&str>, not_labels: Vec<&str>) -> VolumeFilters {
+        let kv = |v: &str| match v.split_once('=') {
+            Some((k, x)) => (k.to_string(), Some(x.to_string())),
+            None => (v.to_string(), None),
+        };
+        VolumeFilters {
+            labels: labels.into_iter().map(kv).collect(),
+            not_labels: not_labels.into_iter().map(kv).collect(),
+            ..VolumeFilters::default()
+        }
+    }
+
+    /// `volume prune`'s filters: dockerd 20.10 accepts only labels.
+    pub fn parse_prune(raw: &[String]) -> Result<VolumeFilters> {
+        Self::parse_accepting(raw, &["label", "label!"])
+    }
+
+    /// `key=value` strings as the docker CLI sends them (key lowercased,
+    /// both trimmed, empty strings ignored), values deduplicated as in Go's
+    /// map; every key is checked before any value, as dockerd does.
+    fn parse_accepting(raw: &[String], accepted: &[&str]) -> Result<VolumeFilters> {
+        let mut by_key: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for r in raw.iter().filter(|r| !r.is_empty()) {
             let Some((k, v)) = r.split_once('=') else {
                 return Err(Error::invalid("Bad format of filter (expected name=value)"));
             };
-            match k.trim().to_ascii_lowercase().as_str() {
+            by_key
+                .entry(k.trim().to_ascii_lowercase())
+                .or_default()
+                .insert(v.trim().to_string());
+        }
+        if let Some(k) = by_key.keys().find(|k| !accepted.contains(&k.as_str())) {
+            return Err(Error::invalid(format!("Invalid filter '{k}'")));
+        }
+        let kv = |v: &String| match v.split_once('=') {
+            Some((lk, lv)) => (lk.to_string(), Some(lv.to_string())),
+            None => (v.clone(), None),
+        };
+        let mut f = VolumeFilters::default();
+        for (k, values) in &by_key {
+            match k.as_str() {
                 "dangling" => {
-                    f.dangling = Some(match v {
-                        "true" | "1" => true,
-                        "false" | "0" => false,
-                        _ => {
-                            return Err(Error::invalid(format!("Invalid filter 'dangling=[{v}]'")))
-                        }
-                    })
+                    let has = |a: &str, b: &str| values.contains(a) || values.contains(b);
+                    f.dangling = if has("true", "1") {
+                        Some(true)
+                    } else if has("false", "0") {
+                        Some(false)
+                    } else {
+                        let shown: Vec<&str> = values.iter().map(String::as_str).collect();
+                        return Err(Error::invalid(format!(
+                            "Invalid filter 'dangling=[{}]'",
+                            shown.join(" ")
+                        )));
+                    };
                 }
-                "name" => f.names.push(v.to_string()),
-                "driver" => f.drivers.push(v.to_string()),
-                "label" => f.labels.push(label_filter(v)),
-                _ => return Err(Error::invalid(format!("Invalid filter '{k}'"))),
+                "name" => {
+                    f.names = values
+                        .iter()
+                        .map(|v| (v.clone(), regex::Regex::new(v).ok()))
+                        .collect()
+                }
+                "driver" => f.drivers = values.iter().cloned().collect(),
+                "label" => f.labels = values.iter().map(kv).collect(),
+                _ => f.not_labels = values.iter().map(kv).collect(),
             }
         }
         Ok(f)
-    }
-
-    /// A prune's filters: dockerd's volume prune takes only `label` and
-    /// `label!`.
-    pub fn for_prune(labels: Vec<&str>, not_labels: Vec<&str>) -> VolumeFilters {
-        VolumeFilters {
-            labels: labels.into_iter().map(label_filter).collect(),
-            not_labels: not_labels.into_iter().map(label_filter).collect(),
-            ..VolumeFilters::default()
-        }
     }
 
     fn matches(&self, v: &Volume, used: bool) -> bool {
         if self.dangling.is_some_and(|d| d == used) {
             return false;
         }
-        if !self.names.is_empty() && !self.names.iter().any(|n| v.name.contains(n.as_str())) {
+        let name_ok = |(exact, re): &(String, Option<regex::Regex>)| {
+            *exact == v.name || re.as_ref().is_some_and(|re| re.is_match(&v.name))
+        };
+        if !self.names.is_empty() && !self.names.iter().any(name_ok) {
             return false;
         }
         if !self.drivers.is_empty() && !self.drivers.contains(&v.driver) {
             return false;
         }
-        let labels = v.labels.clone().unwrap_or_default();
-        let has = |(k, want): &(String, Option<String>)| match (labels.get(k), want) {
-            (Some(_), None) => true,
-            (Some(have), Some(w)) => have == w,
-            (None, _) => false,
+        let empty = BTreeMap::new();
+        let labels = v.labels.as_ref().unwrap_or(&empty);
+        let all_match = |want: &[(String, Option<String>)]| {
+            want.iter().all(|(k, w)| match (labels.get(k), w) {
+                (Some(_), None) => true,
+                (Some(have), Some(w)) => have == w,
+                (None, _) => false,
+            })
         };
-        if !self.labels.iter().all(has) {
-            return false;
-        }
-        // dockerd's `label!`: excluded when every one of them matches.
-        self.not_labels.is_empty() || !self.not_labels.iter().all(has)
+        all_match(&self.labels) && (self.not_labels.is_empty() || !all_match(&self.not_labels))
     }
 }
 
@@ -407,13 +448,8 @@ impl Engine {
         // A driver mount (type/device options) goes first.
         let _ = berth_runtime::rootfs::unmount(&self.layout.volume_data(name));
         let dir = self.layout.volume_dir(name);
-        let grave = self
-            .layout
-            .tmp_dir()
-            .join(format!("rm-volume-{name}-{}", anonymous_name()?));
-        std::fs::rename(&dir, &grave).map_err(|e| internal(format!("remove {name}"), e))?;
-        berth_store::remove_tree(&grave)?;
-        Ok(())
+        Scratch::bury(&self.layout, &dir, "rm-volume")
+            .map_err(|e| internal(format!("remove {name}"), e))
     }
 
     /// Remove unused volumes: anonymous ones, or all with `all`. Returns
@@ -441,77 +477,6 @@ impl Engine {
         }
         Ok((removed, reclaimed))
     }
-}
-
-/// Copy `src` (a directory of the container's mounted rootfs) into an
-/// empty volume, keeping owners, modes and symlinks (Docker's copy-up).
-/// Never follows a symlink: a path through one is left alone, so an image
-/// cannot make this read or write outside the rootfs or the volume.
-fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> Result<()> {
-    let mut src = rootfs.to_path_buf();
-    for c in Path::new(dest).components() {
-        if let std::path::Component::Normal(n) = c {
-            src.push(n);
-            match std::fs::symlink_metadata(&src) {
-                Ok(m) if m.is_dir() => {}
-                // Missing, a file, or a symlink: nothing to copy.
-                _ => return Ok(()),
-            }
-        }
-    }
-    let is_empty = std::fs::read_dir(data)
-        .map_err(|e| internal(format!("read {}", data.display()), e))?
-        .next()
-        .is_none();
-    if !is_empty {
-        return Ok(());
-    }
-    copy_tree(&src, data)?;
-    // The volume's root takes the image directory's owner and mode.
-    copy_attrs(&src, data)
-}
-
-fn copy_attrs(src: &Path, dst: &Path) -> Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let m = std::fs::symlink_metadata(src)
-        .map_err(|e| internal(format!("stat {}", src.display()), e))?;
-    std::os::unix::fs::lchown(dst, Some(m.uid()), Some(m.gid()))
-        .map_err(|e| internal(format!("lchown {}", dst.display()), e))?;
-    if !m.file_type().is_symlink() {
-        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(m.mode() & 0o7777))
-            .map_err(|e| internal(format!("chmod {}", dst.display()), e))?;
-    }
-    Ok(())
-}
-
-fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    let entries =
-        std::fs::read_dir(src).map_err(|e| internal(format!("read {}", src.display()), e))?;
-    for e in entries {
-        let e = e.map_err(|e| internal(format!("read {}", src.display()), e))?;
-        let from = e.path();
-        let to = dst.join(e.file_name());
-        let ft = e
-            .file_type()
-            .map_err(|e| internal(format!("stat {}", from.display()), e))?;
-        if ft.is_dir() {
-            std::fs::create_dir(&to).map_err(|e| internal(format!("mkdir {}", to.display()), e))?;
-            copy_tree(&from, &to)?;
-        } else if ft.is_symlink() {
-            let target = std::fs::read_link(&from)
-                .map_err(|e| internal(format!("readlink {}", from.display()), e))?;
-            std::os::unix::fs::symlink(&target, &to)
-                .map_err(|e| internal(format!("symlink {}", to.display()), e))?;
-        } else if ft.is_file() {
-            std::fs::copy(&from, &to)
-                .map_err(|e| internal(format!("copy {}", from.display()), e))?;
-        } else {
-            // Devices, fifos and sockets: not copied up in this slice.
-            continue;
-        }
-        copy_attrs(&from, &to)?;
-    }
-    Ok(())
 }
 
 /// Mount flags of the local driver's `o` option; the rest is data.

@@ -34,6 +34,23 @@ impl Scratch {
         &self.dir
     }
 
+    /// Remove the tree at `dir` so that a crash at any instant leaves it
+    /// either whole in place or gone: it is renamed into a new scratch dir
+    /// (one rename, the commit point), then deleted. Should this process
+    /// die while deleting, the scratch dir's lock dies with it and the next
+    /// command's [`Scratch::sweep`] finishes the job. A missing `dir` is an
+    /// error (the caller checked it exists, under its own lock).
+    pub fn bury(layout: &Layout, dir: &Path, purpose: &str) -> Result<()> {
+        let grave = Scratch::new(layout, purpose)?;
+        let inside = grave.path().join("buried");
+        std::fs::rename(dir, &inside).ctx("rename", dir)?;
+        if let Some(parent) = dir.parent() {
+            crate::fsync_dir(parent)?;
+        }
+        remove_tree(&inside)?;
+        Ok(())
+    }
+
     /// Remove scratch directories left by processes that were killed.
     pub fn sweep(layout: &Layout) -> Result<usize> {
         let tmp = layout.tmp_dir();
@@ -73,8 +90,12 @@ impl Scratch {
             };
             if dead {
                 crate::fsutil::unmount_under(&path);
-                remove_tree(&path)?;
-                removed += 1;
+                // What cannot be removed now (an immutable file, a busy
+                // mount) is retried by the next sweep; failing here would
+                // make every command fail over leftover garbage.
+                if remove_tree(&path).is_ok() {
+                    removed += 1;
+                }
             }
         }
         Ok(removed)
@@ -120,5 +141,32 @@ mod tests {
         let p = live.path().to_path_buf();
         drop(live);
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn bury_removes_whole_trees_and_a_dead_grave_is_swept() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path().join("root"), d.path().join("run"));
+        layout.init().unwrap();
+        let victim = layout.volumes_dir().join("v");
+        std::fs::create_dir_all(victim.join("a/b")).unwrap();
+        std::fs::write(victim.join("a/b/f"), b"x").unwrap();
+        Scratch::bury(&layout, &victim, "rm-test").unwrap();
+        assert!(!victim.exists());
+        assert_eq!(std::fs::read_dir(layout.tmp_dir()).unwrap().count(), 0);
+        assert!(Scratch::bury(&layout, &victim, "rm-test").is_err());
+        assert_eq!(std::fs::read_dir(layout.tmp_dir()).unwrap().count(), 0);
+
+        // What a process killed mid-delete leaves: its grave, lock free.
+        let grave = Scratch::new(&layout, "rm-test").unwrap();
+        std::fs::create_dir_all(grave.path().join("buried/x")).unwrap();
+        let left = grave.path().to_path_buf();
+        std::mem::forget(grave);
+        assert_eq!(Scratch::sweep(&layout).unwrap(), 0, "its owner lives");
+        // The owner's lock fd is leaked above; a dead owner's lock is free.
+        std::fs::remove_file(left.join(LOCK_NAME)).unwrap();
+        std::fs::write(left.join(LOCK_NAME), b"").unwrap();
+        assert_eq!(Scratch::sweep(&layout).unwrap(), 1);
+        assert!(!left.exists());
     }
 }

@@ -123,7 +123,23 @@ fn row(v: &Volume) -> Value {
     })
 }
 
+/// The docker CLI itself rejects a filter without `=`, as a flag error.
+fn check_filter_format(path: &str, flag: &str, raw: &[String]) -> CliResult {
+    let Some(bad) = raw.iter().find(|f| !f.is_empty() && !f.contains('=')) else {
+        return Ok(());
+    };
+    let words: Vec<String> = path.split(' ').map(str::to_string).collect();
+    Err(CliError::Coded(
+        format!(
+            "invalid argument \"{bad}\" for \"{flag}\" flag: bad format of filter (expected name=value)\n\nUsage:  {}\n\nRun 'berth {path} --help' for more information",
+            crate::usage_of(&words)
+        ),
+        125,
+    ))
+}
+
 fn list(engine: &Engine, a: VolumeLsArgs) -> CliResult {
+    check_filter_format("volume ls", "-f, --filter", &a.filter)?;
     let filters = VolumeFilters::parse(&a.filter)?;
     let vols = engine.volume_list(&filters)?;
     if a.quiet {
