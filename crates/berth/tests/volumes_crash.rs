@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::Root;
 
-const DIRS: usize = 20;
+const DIRS: usize = 8;
 const PER_DIR: usize = 1000;
 /// `volume rm` renames the volume away within milliseconds of starting;
 /// `volume prune` first sizes every volume it removes.
