@@ -38,9 +38,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use berth_image::unpack::{open_in_root, Ownership, UnpackOptions};
-use rustix::fs::{
-    self as rfs, AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid,
-};
+use rustix::fs::{self as rfs, AtFlags, FileType, Gid, Mode, OFlags, Stat, Uid};
 use rustix::io::Errno;
 
 /// One `COPY`/`ADD` instruction, after variable expansion and flag parsing.
@@ -879,7 +877,7 @@ impl Copier<'_> {
                 // it then moves them on, as in Docker 20.10's BuildKit: a
                 // directory that got entries shows the copy's time, one
                 // that stayed empty its own.
-                rfs::futimens(&ddir, &times(st))
+                rfs::futimens(&ddir, &berth_image::unpack::stat_times(st))
                     .map_err(|e| io_err("chtimes", shown.clone(), errno_io(e)))?;
             }
             let names = read_dir_sorted(&sdir).map_err(|e| io_err("open", display(src_rel), e))?;
@@ -1016,7 +1014,7 @@ impl Copier<'_> {
             // Times were set before the entries were written (copy_entry).
             return Ok(());
         }
-        rfs::futimens(fd, &times(st)).map_err(errno_io)
+        rfs::futimens(fd, &berth_image::unpack::stat_times(st)).map_err(errno_io)
     }
 
     /// The same for entries that are not opened (symlinks, devices).
@@ -1039,7 +1037,13 @@ impl Copier<'_> {
             )
             .map_err(errno_io)?;
         }
-        rfs::utimensat(dir, name, &times(st), AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io)
+        rfs::utimensat(
+            dir,
+            name,
+            &berth_image::unpack::stat_times(st),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(errno_io)
     }
 
     /// Share the extents when the filesystem can (FICLONE), else let the
@@ -1126,19 +1130,6 @@ impl Copier<'_> {
     }
 }
 
-fn times(st: &Stat) -> Timestamps {
-    Timestamps {
-        last_access: Timespec {
-            tv_sec: st.st_atime as _,
-            tv_nsec: st.st_atime_nsec as _,
-        },
-        last_modification: Timespec {
-            tv_sec: st.st_mtime as _,
-            tv_nsec: st.st_mtime_nsec as _,
-        },
-    }
-}
-
 /// Extended attributes (capabilities, SELinux labels...) travel with the
 /// file; like BuildKit, a failure to copy one is not fatal.
 fn copy_xattrs(src: &OwnedFd, dst: &OwnedFd) {
@@ -1208,6 +1199,7 @@ fn is_archive(dir: &OwnedFd, name: &OsStr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::fs::{Timespec, Timestamps};
     use std::fs;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 

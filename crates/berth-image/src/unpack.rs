@@ -166,6 +166,20 @@ pub fn open_in_root(root: BorrowedFd<'_>, rel: &[u8], flags: OFlags) -> io::Resu
     .map_err(errno_io)
 }
 
+/// A stat's access and modification times, to set them on a copy.
+pub fn stat_times(st: &rustix::fs::Stat) -> Timestamps {
+    Timestamps {
+        last_access: Timespec {
+            tv_sec: st.st_atime as _,
+            tv_nsec: st.st_atime_nsec as _,
+        },
+        last_modification: Timespec {
+            tv_sec: st.st_mtime as _,
+            tv_nsec: st.st_mtime_nsec as _,
+        },
+    }
+}
+
 /// `mkdir -p` of `path` inside `root`, never leaving it: each component is
 /// resolved with `RESOLVE_IN_ROOT`, so a symlink on the way (even an
 /// absolute one) stays inside. New directories are 0755, owned by `owner`.

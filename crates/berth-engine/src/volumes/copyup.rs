@@ -27,8 +27,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{
-    self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, SeekFrom, Stat, Timespec,
-    Timestamps, XattrFlags,
+    self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, SeekFrom, Stat, XattrFlags,
 };
 use rustix::io::Errno;
 
@@ -158,7 +157,8 @@ impl Copier {
         )
         .map_err(|e| fail("lchown", &dpath, e))?;
         rfs::fchmod(dst, perm(st)).map_err(|e| fail("chmod", &dpath, e))?;
-        rfs::futimens(dst, &times(st)).map_err(|e| fail("utimes", &dpath, e))?;
+        rfs::futimens(dst, &berth_image::unpack::stat_times(st))
+            .map_err(|e| fail("utimes", &dpath, e))?;
         copy_xattrs(src.as_fd(), dst.as_fd(), &self.src_top.join(rel), &dpath)?;
         let names = read_names(src).map_err(|e| fail("read", &self.src_top.join(rel), e))?;
         for name in names {
@@ -261,7 +261,8 @@ impl Copier {
         // After chown, which clears set-id bits and file capabilities.
         rfs::fchmod(&d, perm(st)).map_err(|e| fail("chmod", &dpath, e))?;
         copy_xattrs(s.as_fd(), d.as_fd(), &spath, &dpath)?;
-        rfs::futimens(&d, &times(st)).map_err(|e| fail("utimes", &dpath, e))?;
+        rfs::futimens(&d, &berth_image::unpack::stat_times(st))
+            .map_err(|e| fail("utimes", &dpath, e))?;
         if st.st_nlink > 1 {
             self.links.insert(key, rel.to_path_buf());
         }
@@ -326,8 +327,13 @@ impl Copier {
             rfs::chmod(&dproc, perm(st)).map_err(|e| fail("chmod", &dpath, e))?;
         }
         copy_xattrs_by_path(&proc_fd(&s), &dproc, &spath, &dpath)?;
-        rfs::utimensat(rfs::CWD, &dproc, &times(st), AtFlags::empty())
-            .map_err(|e| fail("utimes", &dpath, e))?;
+        rfs::utimensat(
+            rfs::CWD,
+            &dproc,
+            &berth_image::unpack::stat_times(st),
+            AtFlags::empty(),
+        )
+        .map_err(|e| fail("utimes", &dpath, e))?;
         Ok(())
     }
 
@@ -404,19 +410,6 @@ impl Copier {
 
 fn perm(st: &Stat) -> Mode {
     Mode::from_raw_mode(st.st_mode & 0o7777)
-}
-
-fn times(st: &Stat) -> Timestamps {
-    Timestamps {
-        last_access: Timespec {
-            tv_sec: st.st_atime as _,
-            tv_nsec: st.st_atime_nsec as _,
-        },
-        last_modification: Timespec {
-            tv_sec: st.st_mtime as _,
-            tv_nsec: st.st_mtime_nsec as _,
-        },
-    }
 }
 
 fn proc_fd(fd: &OwnedFd) -> String {

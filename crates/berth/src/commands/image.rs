@@ -165,11 +165,24 @@ pub fn inspect_any(engine: &Engine, a: InspectArgs, path: &str, fixed: Option<&s
             Err(e) => errors.push(e.message),
         }
     }
+    print_inspect(&ok, a.format.as_deref())?;
+    for e in &errors {
+        eprintln!("Error: {e}");
+    }
+    if !errors.is_empty() {
+        return Err(CliError::Exit(1));
+    }
+    Ok(())
+}
+
+/// inspect's output for every object found: the JSON array as the docker
+/// CLI indents it, or `--format` applied to each.
+pub fn print_inspect(ok: &[Value], format: Option<&str>) -> CliResult {
     let mut out = std::io::stdout().lock();
-    match &a.format {
+    match format {
         Some(f) => {
             let f = Format::parse(f)?;
-            for v in &ok {
+            for v in ok {
                 writeln!(out, "{}", f.render(v)?)?;
             }
         }
@@ -182,13 +195,6 @@ pub fn inspect_any(engine: &Engine, a: InspectArgs, path: &str, fixed: Option<&s
             let text = String::from_utf8_lossy(&buf);
             writeln!(out, "{text}")?;
         }
-    }
-    drop(out);
-    for e in &errors {
-        eprintln!("Error: {e}");
-    }
-    if !errors.is_empty() {
-        return Err(CliError::Exit(1));
     }
     Ok(())
 }

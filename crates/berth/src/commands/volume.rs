@@ -11,7 +11,6 @@ use super::need;
 use crate::cli::{
     VolumeCommand, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs, VolumeRmArgs,
 };
-use crate::render::Format;
 use crate::runopts;
 use crate::{CliError, CliResult};
 
@@ -75,23 +74,7 @@ fn inspect(engine: &Engine, a: VolumeInspectArgs) -> CliResult {
             Err(e) => errors.push(e.message),
         }
     }
-    let mut out = std::io::stdout().lock();
-    match &a.format {
-        Some(f) => {
-            let f = Format::parse(f)?;
-            for v in &ok {
-                writeln!(out, "{}", f.render(v)?)?;
-            }
-        }
-        None => {
-            let mut buf = Vec::new();
-            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-            serde::Serialize::serialize(&ok, &mut ser).map_err(anyhow::Error::from)?;
-            writeln!(out, "{}", String::from_utf8_lossy(&buf))?;
-        }
-    }
-    drop(out);
+    super::image::print_inspect(&ok, a.format.as_deref())?;
     // The docker CLI stops at the first error and reports it as the
     // daemon's.
     if let Some(e) = errors.first() {

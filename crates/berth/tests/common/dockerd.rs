@@ -86,7 +86,11 @@ impl Dockerd {
     /// daemon, else the one on PATH.
     pub fn docker(&self, args: &[&str]) -> Out {
         let cli = Path::new("/usr/bin/docker");
-        let cli = if cli.exists() { cli } else { Path::new("docker") };
+        let cli = if cli.exists() {
+            cli
+        } else {
+            Path::new("docker")
+        };
         self.docker_with(cli, &[], args)
     }
 
