@@ -141,6 +141,27 @@ fn binds_volumes_and_tmpfs_inside_and_in_inspect() {
         r#"[{"Type":"tmpfs","Target":"/mt","TmpfsOptions":{"SizeBytes":1048576,"Mode":448}}] {"/t1":"size=2m,uid=5"} {"/anon":{}}"#
     );
 
+    // --read-only: the rootfs refuses writes, its volumes and tmpfs take them.
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "-v",
+        "data:/data",
+        "--tmpfs",
+        "/run",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /data/ro-ok /run/ok && echo writable; touch /nope 2>/dev/null || echo refused",
+    ]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "writable\nrefused\n"),
+        "{}",
+        o.stderr
+    );
+
     // rm -v: the anonymous volume goes, the named one stays.
     assert_eq!(volumes(&r).len(), 2);
     r.ok(&["rm", "-v", "c1"]);
@@ -310,6 +331,7 @@ fn bad_mounts_fail_with_dockers_words_and_change_nothing() {
         (&["--mount", "type=tmpfs,dst=/x,tmpfs-size=abc"], 125, "invalid value for tmpfs-size: abc"),
         (&["--mount", "type=volume,src=v1,dst=/x,volume-driver=nope"], 125, "error looking up volume plugin nope: plugin \"nope\" not found"),
         (&["--volumes-from", "nope"], 125, "No such container: nope"),
+        (&["--volume-driver", "nope", "-v", "vx:/y"], 125, "error looking up volume plugin nope: plugin \"nope\" not found"),
     ];
     for (flags, code, msg) in cases {
         let mut args = vec!["run", "--rm"];
