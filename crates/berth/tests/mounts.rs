@@ -402,6 +402,26 @@ fn volumes_with_driver_options_are_mounted_while_used() {
     // A tmpfs volume's data ends with its last user, as on Docker.
     let o = r.run(&["run", "--rm", "-v", "tv:/t", "busybox", "ls", "/t"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.stderr);
+    // A start that fails takes a --rm container's anonymous volumes along.
+    let h2 = host_dir();
+    std::fs::write(h2.path().join("file"), "x").unwrap();
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "/anon",
+        "-v",
+        &format!("{}/file:/bin", h2.path().display()),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(o.code, 125, "{}", o.stderr);
+    assert_eq!(r.ok(&["ps", "-aq"]), "");
+    assert!(
+        !volumes(&r).iter().any(|v| v.len() == 64),
+        "{:?}",
+        volumes(&r)
+    );
     // A device that does not exist fails the start, with the mount's error.
     r.ok(&[
         "volume",

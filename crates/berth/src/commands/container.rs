@@ -325,7 +325,7 @@ pub fn run(engine: &Engine, a: RunArgs, path: &str) -> CliResult {
                 _ => 125,
             };
             if opts.host_config.auto_remove {
-                let _ = engine.container_remove(&id, true);
+                let _ = engine.container_remove_with(&id, true, true);
             }
             return Err(CliError::Coded(
                 format!("berth: Error response from daemon: {}.", e.message),
