@@ -172,9 +172,15 @@ impl Engine {
         ]
     }
 
+    /// A container removed meanwhile (its directory, and the lock file in
+    /// it, gone) is "No such container", as a lookup would say.
     fn container_lock(&self, id: &str) -> Result<StoreLock> {
-        StoreLock::acquire(&self.layout.container_lock(id), LockMode::Exclusive)
-            .map_err(Error::from_store)
+        StoreLock::acquire(&self.layout.container_lock(id), LockMode::Exclusive).map_err(|e| {
+            if !self.layout.container_dir(id).exists() {
+                return Error::not_found(format!("No such container: {id}"));
+            }
+            Error::from_store(e)
+        })
     }
 
     pub(crate) fn load_record(&self, id: &str) -> Result<Option<Record>> {
