@@ -677,3 +677,60 @@ fn mounts_match_dockerd() {
     }
     r.assert_no_leftovers();
 }
+
+/// `cp` sees a container's volumes and binds at their places, running or
+/// stopped, as dockerd shows them; a read-only mount refuses writes, a
+/// read-only rootfs does not stop a write into a volume.
+#[test]
+fn cp_goes_through_volumes_and_binds() {
+    let r = Root::new();
+    r.busybox("busybox:latest");
+    let h = host_dir();
+    let hp = h.path().display().to_string();
+    std::fs::write(h.path().join("in-host"), "host\n").unwrap();
+    let src = host_dir();
+    let f = src.path().join("f");
+    std::fs::write(&f, "copied\n").unwrap();
+    let f = f.display().to_string();
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cpc",
+        "--read-only",
+        "-v",
+        "cpv:/data",
+        "-v",
+        &format!("{hp}:/ro:ro"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    r.ok(&["cp", &f, "cpc:/data/"]);
+    assert_eq!(r.ok(&["exec", "cpc", "cat", "/data/f"]), "copied\n");
+    assert!(r.path().join("volumes/cpv/_data/f").is_file());
+    let out = src.path().join("back");
+    r.ok(&["cp", "cpc:/ro/in-host", &out.display().to_string()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "host\n");
+    let o = r.run(&["cp", &f, "cpc:/ro/"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("mounted volume is marked read-only"),
+        "{}",
+        o.stderr
+    );
+    let o = r.run(&["cp", &f, "cpc:/"]);
+    assert!(
+        o.stderr.contains("container rootfs is marked read-only"),
+        "{}",
+        o.stderr
+    );
+    // Stopped: the same paths still lead into the volume.
+    r.ok(&["stop", "-t", "0", "cpc"]);
+    r.ok(&["cp", &f, "cpc:/data/second"]);
+    assert!(r.path().join("volumes/cpv/_data/second").is_file());
+    r.ok(&["rm", "-f", "cpc"]);
+    r.ok(&["volume", "rm", "cpv"]);
+    assert!(!h.path().join("f").exists());
+    r.assert_no_leftovers();
+}

@@ -464,10 +464,29 @@ fn mount_detached(lowers: &[PathBuf], upper: Option<(&Path, &Path)>) -> std::io:
     Ok(fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?)
 }
 
+/// A container mount as `cp` sees it: its destination, and its source
+/// opened as the root for paths under it.
+struct MountRoot {
+    dest: Vec<Vec<u8>>,
+    source: OwnedFd,
+    rw: bool,
+}
+
+/// Where a container path lives: the root to resolve it in, the path
+/// inside that root, and the mount it is under (with its `rw`).
+struct Located<'a> {
+    root: BorrowedFd<'a>,
+    rel: Vec<Vec<u8>>,
+    mount_rw: Option<bool>,
+}
+
 /// A container's filesystem opened for one operation, with its lock held.
 struct Session {
     rec: Record,
     root: OwnedFd,
+    /// Volumes and binds, for `cp` only (diff, export and commit see the
+    /// container's own layer); empty otherwise.
+    mounts: Vec<MountRoot>,
     lowers: Lowers,
     /// The container's `created` time, for the init layer's entries.
     created: i64,
@@ -481,6 +500,47 @@ struct ViewFilter<'a> {
     dir: PathBuf,
     /// `cp` sees the bind mounts; `export` sees the init layer's files.
     binds: bool,
+}
+
+impl Session {
+    fn mount_of(&self, comps: &[Vec<u8>]) -> Option<&MountRoot> {
+        self.mounts
+            .iter()
+            .filter(|m| comps.starts_with(&m.dest))
+            .max_by_key(|m| m.dest.len())
+    }
+
+    /// The root a resolved container path is under: a stopped
+    /// container's mount source, else the container's root.
+    fn locate(&self, comps: &[Vec<u8>]) -> Located<'_> {
+        match self.mount_of(comps) {
+            Some(m) => Located {
+                root: m.source.as_fd(),
+                rel: comps[m.dest.len()..].to_vec(),
+                mount_rw: Some(m.rw),
+            },
+            None => Located {
+                root: self.root.as_fd(),
+                rel: comps.to_vec(),
+                mount_rw: None,
+            },
+        }
+    }
+
+    /// [`follow_in_scope`] that enters a stopped container's mounts: the
+    /// part of `path` below a mount point resolves in the mount's source.
+    fn follow(&self, path: &str) -> std::result::Result<Vec<Vec<u8>>, Errno> {
+        let lexical = comps_of(&go_clean_abs(path));
+        if let Some(m) = self.mount_of(&lexical) {
+            let mut out = m.dest.clone();
+            out.extend(follow_in_scope(
+                m.source.as_fd(),
+                &path_of(&lexical[m.dest.len()..]),
+            )?);
+            return Ok(out);
+        }
+        follow_in_scope(self.root.as_fd(), path)
+    }
 }
 
 impl ViewFilter<'_> {
@@ -576,6 +636,13 @@ impl Engine {
     /// Open a container's filesystem: its rootfs mount when it runs, a
     /// private detached overlay otherwise (read-only unless `write`).
     fn fs_session(&self, input: &str, write: bool) -> Result<Session> {
+        self.fs_session_with(input, write, false)
+    }
+
+    /// With `mounts` (`cp`), the container's volumes and binds are seen
+    /// at their places, running or not, as dockerd shows them: a path
+    /// under a mount point resolves in the mount's source.
+    fn fs_session_with(&self, input: &str, write: bool, mounts: bool) -> Result<Session> {
         let id = self.container_resolve(input)?;
         self.container_refresh(&id)?;
         let mode = if write {
@@ -594,6 +661,30 @@ impl Engine {
         let lowers = Lowers::open(&lower_dirs)?;
         let upper = self.layout.container_upper(&id);
         let rootfs = self.layout.container_rootfs(&id);
+        // A mount's source on the host holds what the container sees there
+        // (tmpfs aside, which `docker cp` does not see either).
+        let mut mount_roots = Vec::new();
+        if mounts {
+            for p in rec
+                .private
+                .mount_points
+                .iter()
+                .filter(|p| p.kind != "tmpfs")
+            {
+                // A file bind or a vanished source: left to the rootfs.
+                if let Ok(fd) = rfs::open(
+                    p.source.as_str(),
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    mount_roots.push(MountRoot {
+                        dest: comps_of(&p.destination),
+                        source: fd,
+                        rw: p.rw,
+                    });
+                }
+            }
+        }
         let root = if rec.state.running && berth_runtime::rootfs::is_mounted(&rootfs) {
             rfs::open(
                 &rootfs,
@@ -628,6 +719,7 @@ impl Engine {
         Ok(Session {
             rec,
             root,
+            mounts: mount_roots,
             lowers,
             created,
             _lock: lock,
@@ -685,7 +777,7 @@ impl Engine {
 
     /// `HEAD /containers/{id}/archive?path=`: the entry at `path`.
     pub fn container_stat_path(&self, input: &str, path: &str) -> Result<PathStat> {
-        let s = self.fs_session(input, false)?;
+        let s = self.fs_session_with(input, false, true)?;
         self.stat_in(&s, input, path).map(|(st, _)| st)
     }
 
@@ -698,8 +790,9 @@ impl Engine {
         top: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<PathStat> {
-        let s = self.fs_session(input, false)?;
+        let s = self.fs_session_with(input, false, true)?;
         let (st, target) = self.stat_in(&s, input, path)?;
+        let at = s.locate(&target);
         let abs = container_abs(path);
         let top = top.map(str::to_string).unwrap_or_else(|| go_base(&abs));
         let mut w = TarWriter::new(out);
@@ -711,18 +804,17 @@ impl Engine {
         let cpath = path_of(&target);
         let res = match f.over(&cpath) {
             Some(v) => w.append_virtual_tree(top.as_bytes(), cpath.as_bytes(), v, &mut f),
-            None => match target.split_last() {
+            None => match at.rel.split_last() {
                 None => w.append_tree(
-                    s.root.as_fd(),
+                    at.root,
                     OsStr::new("."),
                     top.as_bytes(),
-                    b"/",
+                    cpath.as_bytes(),
                     &mut f,
                 ),
                 Some((last, parents)) => {
-                    let parent =
-                        open_in_root(s.root.as_fd(), parents, OFlags::PATH | OFlags::DIRECTORY)
-                            .map_err(|e| internal("archive", e))?;
+                    let parent = open_in_root(at.root, parents, OFlags::PATH | OFlags::DIRECTORY)
+                        .map_err(|e| internal("archive", e))?;
                     w.append_tree(
                         parent.as_fd(),
                         OsStr::from_bytes(last),
@@ -750,7 +842,7 @@ impl Engine {
             ))
         };
         let other = |e: Errno| Error::invalid(format!("lstat {abs}: {}", errno_text(e)));
-        let mut target = follow_in_scope(s.root.as_fd(), dir).map_err(|e| match e {
+        let mut target = s.follow(dir).map_err(|e| match e {
             Errno::NOENT => not_found(),
             e => other(e),
         })?;
@@ -791,19 +883,21 @@ impl Engine {
                 target,
             ));
         }
-        let fd = open_in_root(s.root.as_fd(), &target, OFlags::PATH | OFlags::NOFOLLOW).map_err(
-            |e| match e {
-                Errno::NOENT => not_found(),
-                e => other(e),
-            },
-        )?;
+        let at = s.locate(&target);
+        let fd =
+            open_in_root(at.root, &at.rel, OFlags::PATH | OFlags::NOFOLLOW).map_err(
+                |e| match e {
+                    Errno::NOENT => not_found(),
+                    e => other(e),
+                },
+            )?;
         // A trailing slash names a directory (lstat("x/") of a file fails).
         let st = rfs::fstat(&fd).map_err(other)?;
         if abs.ends_with('/') && !is_dir(&st) {
             return Err(other(Errno::NOTDIR));
         }
         let link_target = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            path_of(&follow_in_scope(s.root.as_fd(), &abs).map_err(other)?)
+            path_of(&s.follow(&abs).map_err(other)?)
         } else {
             String::new()
         };
@@ -829,29 +923,35 @@ impl Engine {
         content: &mut dyn Read,
         copy_uid_gid: bool,
     ) -> Result<()> {
-        let s = self.fs_session(input, true)?;
+        let s = self.fs_session_with(input, true, true)?;
         let abs = container_abs(path);
         let not_found = || {
             Error::not_found(format!(
                 "Could not find the file {path} in container {input}"
             ))
         };
-        let resolved = follow_in_scope(s.root.as_fd(), &abs).map_err(|e| match e {
+        let resolved = s.follow(&abs).map_err(|e| match e {
             Errno::NOENT => not_found(),
             e => Error::invalid(format!("lstat {abs}: {}", errno_text(e))),
         })?;
-        let fd = open_in_root(s.root.as_fd(), &resolved, OFlags::PATH | OFlags::NOFOLLOW).map_err(
-            |e| match e {
-                Errno::NOENT => not_found(),
-                e => Error::invalid(format!("lstat {abs}: {}", errno_text(e))),
-            },
-        )?;
+        let at = s.locate(&resolved);
+        let fd =
+            open_in_root(at.root, &at.rel, OFlags::PATH | OFlags::NOFOLLOW).map_err(
+                |e| match e {
+                    Errno::NOENT => not_found(),
+                    e => Error::invalid(format!("lstat {abs}: {}", errno_text(e))),
+                },
+            )?;
         let st = rfs::fstat(&fd).map_err(|e| internal("stat", e))?;
         if !is_dir(&st) {
             return Err(Error::invalid("extraction point is not a directory"));
         }
-        if s.rec.host_config.readonly_rootfs {
-            return Err(Error::conflict("container rootfs is marked read-only"));
+        match at.mount_rw {
+            Some(false) => return Err(Error::conflict("mounted volume is marked read-only")),
+            None if s.rec.host_config.readonly_rootfs => {
+                return Err(Error::conflict("container rootfs is marked read-only"))
+            }
+            _ => {}
         }
         let ownership = if copy_uid_gid && !s.rec.config.user.is_empty() {
             let root = &s.root;
@@ -870,8 +970,8 @@ impl Engine {
         } else {
             Ownership::FromHeader
         };
-        let opts = UnpackOptions::copy(resolved.clone(), path_of(&resolved), ownership);
-        unpack::unpack_into(content, s.root.as_fd(), opts).map_err(|e| {
+        let opts = UnpackOptions::copy(at.rel.clone(), path_of(&resolved), ownership);
+        unpack::unpack_into(content, at.root, opts).map_err(|e| {
             Error::invalid(format!("Error processing tar file(exit status 1): {e}"))
         })?;
         Ok(())
