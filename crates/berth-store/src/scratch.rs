@@ -74,12 +74,15 @@ impl Scratch {
                 .to_string_lossy()
                 .starts_with(STAGING_PREFIX);
             // Never create a lock file here. A staging directory, or one
-            // without a lock file, is only abandoned once it is a minute old.
+            // without a lock file, is abandoned once the process named in it
+            // is gone, or else once it is a minute old.
             let dead = if !staging && lock_path.exists() {
                 matches!(
                     StoreLock::try_acquire_existing(&lock_path, LockMode::Exclusive),
                     Ok(Some(_))
                 )
+            } else if owner_gone(&entry.file_name().to_string_lossy()) {
+                true
             } else {
                 let age = std::fs::metadata(&path)
                     .and_then(|m| m.modified())
@@ -99,6 +102,18 @@ impl Scratch {
             }
         }
         Ok(removed)
+    }
+}
+
+/// Scratch names end in `-<pid>-<random>`: true when that process no
+/// longer exists (a process killed between making its staging dir and
+/// renaming it). A reused pid only delays the sweep to the age rule.
+fn owner_gone(name: &str) -> bool {
+    let mut parts = name.rsplit('-');
+    let _random = parts.next();
+    match parts.next().and_then(|p| p.parse::<u32>().ok()) {
+        Some(pid) if pid > 0 => !Path::new(&format!("/proc/{pid}")).exists(),
+        _ => false,
     }
 }
 
@@ -141,6 +156,23 @@ mod tests {
         let p = live.path().to_path_buf();
         drop(live);
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn a_staging_dir_of_a_dead_process_is_swept_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path().join("root"), d.path().join("run"));
+        layout.init().unwrap();
+        // Killed between mkdir and rename: no lock, a pid that is gone.
+        let dead = layout.tmp_dir().join(".new-load-4194303-0123456789ab");
+        std::fs::create_dir_all(&dead).unwrap();
+        let mine = layout
+            .tmp_dir()
+            .join(format!(".new-load-{}-0123456789ab", std::process::id()));
+        std::fs::create_dir_all(&mine).unwrap();
+        assert_eq!(Scratch::sweep(&layout).unwrap(), 1);
+        assert!(!dead.exists());
+        assert!(mine.exists(), "a live process's staging dir stays");
     }
 
     #[test]
