@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -159,7 +159,12 @@ impl Copier {
         rfs::fchmod(dst, perm(st)).map_err(|e| fail("chmod", &dpath, e))?;
         rfs::futimens(dst, &berth_image::unpack::stat_times(st))
             .map_err(|e| fail("utimes", &dpath, e))?;
-        copy_xattrs(src.as_fd(), dst.as_fd(), &self.src_top.join(rel), &dpath)?;
+        copy_xattrs_by_path(
+            &proc_fd(src),
+            &proc_fd(dst),
+            &self.src_top.join(rel),
+            &dpath,
+        )?;
         let names = read_names(src).map_err(|e| fail("read", &self.src_top.join(rel), e))?;
         for name in names {
             let child = rel.join(OsStr::from_bytes(name.to_bytes()));
@@ -260,7 +265,7 @@ impl Copier {
         .map_err(|e| fail("lchown", &dpath, e))?;
         // After chown, which clears set-id bits and file capabilities.
         rfs::fchmod(&d, perm(st)).map_err(|e| fail("chmod", &dpath, e))?;
-        copy_xattrs(s.as_fd(), d.as_fd(), &spath, &dpath)?;
+        copy_xattrs_by_path(&proc_fd(&s), &proc_fd(&d), &spath, &dpath)?;
         rfs::futimens(&d, &berth_image::unpack::stat_times(st))
             .map_err(|e| fail("utimes", &dpath, e))?;
         if st.st_nlink > 1 {
@@ -441,32 +446,9 @@ fn sized(
     }
 }
 
-/// Every xattr of an open file or directory onto another.
-fn copy_xattrs(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, spath: &Path, dpath: &Path) -> Result<()> {
-    let list = match sized(|| rfs::flistxattr_query(src), |b| rfs::flistxattr(src, b)) {
-        Ok(l) => l,
-        Err(Errno::OPNOTSUPP) => return Ok(()),
-        Err(e) => return Err(fail("listxattr", spath, e)),
-    };
-    for name in xattr_names(&list) {
-        let name = OsStr::from_bytes(name);
-        let value = match sized(
-            || rfs::fgetxattr_query(src, name),
-            |b| rfs::fgetxattr(src, name, b),
-        ) {
-            Ok(v) => v,
-            // Removed meanwhile.
-            Err(Errno::NODATA) => continue,
-            Err(e) => return Err(fail("getxattr", spath, e)),
-        };
-        rfs::fsetxattr(dst, name, &value, XattrFlags::empty())
-            .map_err(|e| fail("setxattr", dpath, e))?;
-    }
-    Ok(())
-}
-
-/// The same for entries without a readable descriptor (symlinks, devices,
-/// fifos), named by `/proc/self/fd/N` of an `O_PATH` descriptor.
+/// Every xattr of one entry onto another, both named by `/proc/self/fd/N`
+/// (which leads to the entry itself, symlinks, devices and fifos included,
+/// so one way serves every kind).
 fn copy_xattrs_by_path(src: &str, dst: &str, spath: &Path, dpath: &Path) -> Result<()> {
     let list = match sized(|| rfs::listxattr_query(src), |b| rfs::listxattr(src, b)) {
         Ok(l) => l,
