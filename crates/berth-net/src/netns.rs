@@ -66,29 +66,26 @@ pub fn create(path: &Path) -> Result<()> {
     let target = cstr(path)?;
     // A thread of our own enters the new namespace and dies with it; the
     // bind mount is what keeps the namespace alive.
-    let made = std::thread::scope(|s| {
-        s.spawn(|| -> io::Result<()> {
-            // SAFETY: unshare affects only this thread's namespaces.
-            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let src = c"/proc/thread-self/ns/net";
-            // SAFETY: both paths are valid C strings; a bind mount takes no data.
-            let rc = unsafe {
-                libc::mount(
-                    src.as_ptr(),
-                    target.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND,
-                    std::ptr::null(),
-                )
-            };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        })
-        .join()
+    let made = on_own_thread(|| -> io::Result<()> {
+        // SAFETY: unshare affects only this thread's namespaces.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let src = c"/proc/thread-self/ns/net";
+        // SAFETY: both paths are valid C strings; a bind mount takes no data.
+        let rc = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     });
     let made = match made {
         Ok(r) => r,
@@ -132,20 +129,50 @@ where
     F: FnOnce() -> T + Send,
 {
     let ns = File::open(path).map_err(io_err(format!("open netns {}", path.display())))?;
-    let joined = std::thread::scope(|s| {
-        s.spawn(|| -> io::Result<T> {
-            // SAFETY: ns is an open fd; setns changes only this thread.
-            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(f())
-        })
-        .join()
+    let joined = on_own_thread(|| -> io::Result<T> {
+        // SAFETY: ns is an open fd; setns changes only this thread.
+        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(f())
     });
     match joined {
         Ok(r) => r.map_err(io_err(format!("enter netns {}", path.display()))),
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// Runs `f` on a new thread and returns once that thread is gone from
+/// `/proc/self/task`, not merely joined: the kernel wakes a joiner before
+/// it unlists the exited thread (seen here about once in 2,000 joins), and
+/// a caller that was single-threaded must be so again when this returns,
+/// because libcontainer refuses to fork from a multi-threaded process.
+fn on_own_thread<T: Send>(f: impl FnOnce() -> T + Send) -> std::thread::Result<T> {
+    let (tid, out) = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() };
+            (
+                tid,
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)),
+            )
+        });
+        match h.join() {
+            Ok(r) => r,
+            Err(p) => (0, Err(p)),
+        }
+    });
+    if tid > 0 {
+        let task = format!("/proc/self/task/{tid}");
+        // Bounded: a thread that already returned is unlisted in microseconds.
+        for _ in 0..10_000 {
+            if !Path::new(&task).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+    }
+    out
 }
 
 /// Names of the files in `dir` (the engine's netns directory), for a

@@ -49,7 +49,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::{check_name, io_err, Error, Result, IFNAME_MAX};
+use crate::{check_name, Error, Result, IFNAME_MAX};
 
 /// Longest container key accepted (a full 64-hex container ID fits).
 pub const KEY_MAX: usize = 64;
@@ -129,6 +129,11 @@ impl Firewall {
     /// The table `table`, edited with the `nft` at `nft`.
     pub fn with_binary(table: &str, nft: &Path) -> Result<Firewall> {
         check_name("nftables table", table, 64)?;
+        if !table.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(Error::Invalid(format!(
+                "invalid nftables table name {table:?}: must start with a letter"
+            )));
+        }
         Ok(Firewall {
             table: table.to_string(),
             nft: nft.to_path_buf(),
@@ -168,7 +173,15 @@ impl Firewall {
         }
         let t = &self.table;
         let br = &net.bridge;
-        let subnet = format!("{}/{}", net.subnet, net.prefix_len);
+        // The network address, host bits cleared (nft wants a prefix).
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(net.prefix_len))
+            .unwrap_or(0);
+        let subnet = format!(
+            "{}/{}",
+            Ipv4Addr::from(u32::from(net.subnet) & mask),
+            net.prefix_len
+        );
         let fwd = format!("n-{br}-fwd");
         let post = format!("n-{br}-post");
         let mut s = self.preamble();
@@ -240,22 +253,28 @@ impl Firewall {
              flush chain ip {t} {out}\n"
         ));
         for p in ports {
-            let dst = match p.host_ip {
-                Some(ip) if ip.is_loopback() => continue, // the proxy's job, see above
-                Some(ip) if !ip.is_unspecified() => format!("ip daddr {ip}"),
-                _ => "fib daddr type local".to_string(),
+            // Which destinations: one address, or (like Docker's
+            // `--dst-type LOCAL`) any of the host's, loopback excepted for
+            // the host's own connections (see the module docs).
+            let (dst_in, dst_out) = match p.host_ip {
+                Some(ip) if ip.is_loopback() => continue, // the proxy's job
+                Some(ip) if !ip.is_unspecified() => {
+                    (format!("ip daddr {ip}"), format!("ip daddr {ip}"))
+                }
+                _ => (
+                    "fib daddr type local".to_string(),
+                    "ip daddr != 127.0.0.0/8 fib daddr type local".to_string(),
+                ),
             };
-            let m = format!(
-                "{dst} {proto} dport {hp} dnat to {cip}:{cp}",
+            let nat = format!(
+                "{proto} dport {hp} dnat to {cip}:{cp}",
                 proto = p.protocol.as_str(),
                 hp = p.host_port,
                 cip = p.container_ip,
                 cp = p.container_port
             );
-            s.push_str(&format!("add rule ip {t} {pre} {m}\n"));
-            s.push_str(&format!(
-                "add rule ip {t} {out} ip daddr != 127.0.0.0/8 {m}\n"
-            ));
+            s.push_str(&format!("add rule ip {t} {pre} {dst_in} {nat}\n"));
+            s.push_str(&format!("add rule ip {t} {out} {dst_out} {nat}\n"));
         }
         self.apply(&s, &format!("publish the ports of container {key}"))
     }
@@ -399,8 +418,7 @@ impl Firewall {
         }
         let out = child
             .wait_with_output()
-            .map_err(io_err(format!("wait for {}", self.nft.display())))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("cannot wait for {}: {e}", self.nft.display()))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -429,5 +447,6 @@ mod tests {
         let err = fw.unpublish("x; flush ruleset").unwrap_err().to_string();
         assert!(err.contains("invalid container key name"), "{err}");
         assert!(Firewall::with_binary("a b", Path::new("/x")).is_err());
+        assert!(Firewall::with_binary("-x", Path::new("/x")).is_err());
     }
 }

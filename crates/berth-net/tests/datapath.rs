@@ -155,6 +155,14 @@ fn netns_lifecycle_leaves_the_caller_where_it_was() {
         assert_ne!(inside, me);
         assert_eq!(ns_inode(p.to_str().unwrap()), inside);
         assert_eq!(ns_inode("/proc/thread-self/ns/net"), me);
+        // The helper thread is gone, not just joined, when run_in returns
+        // (a single-threaded caller may fork right after).
+        // SAFETY: gettid has no preconditions.
+        let tid = netns::run_in(&p, || unsafe { libc::gettid() }).unwrap();
+        assert!(!Path::new(&format!("/proc/self/task/{tid}")).exists());
+        // A panic inside comes back to the caller.
+        let caught = std::panic::catch_unwind(|| netns::run_in(&p, || panic!("inside")));
+        assert!(caught.is_err());
         // A fresh namespace has only lo; loopback_up works inside it.
         link::loopback_up(&p).unwrap();
         let names: Vec<String> = netns::run_in(&p, || link::list().unwrap())
@@ -272,7 +280,7 @@ fn published_ports_masquerade_hairpin_isolation_and_exact_removal() {
         let gw2 = Ipv4Addr::new(10, 90, 0, 1);
         let net2 = NetworkRules {
             bridge: "btest2".into(),
-            subnet: Ipv4Addr::new(10, 90, 0, 0),
+            subnet: gw2, // host bits are cleared: 10.90.0.0/24
             prefix_len: 24,
             internal: false,
         };
@@ -330,7 +338,8 @@ fn published_ports_masquerade_hairpin_isolation_and_exact_removal() {
         fw.publish("c", &ports).unwrap(); // idempotent: same rules, not twice
         fw.ensure_network(&net1).unwrap();
         assert_eq!(fw.ruleset().unwrap().unwrap(), before);
-        assert!(before.contains("masquerade"), "{before}");
+        assert!(before.contains("ip saddr 10.89.0.0/24 oifname != \"btest1\" masquerade"));
+        assert!(before.contains("ip saddr 10.90.0.0/24 oifname != \"btest2\" masquerade"));
         assert!(before.contains("dnat to 10.89.0.2:80"), "{before}");
         assert!(
             before.contains("udp dport 5353 dnat to 10.89.0.2:53"),
