@@ -176,10 +176,27 @@ fn add_address(nl: &mut Netlink, name: &str, index: u32, ip: Ipv4Addr, prefix: u
     }
 }
 
-/// Creates the bridge `cfg.name` (or keeps the one there), sets its MTU,
-/// owner tag and gateway address, and brings it up. A link of that name
-/// that is not a bridge is an error, not replaced.
-pub fn ensure_bridge(cfg: &BridgeConfig, tag: &str) -> Result<()> {
+/// Who a bridge belongs to, as [`ensure_bridge`] found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Created by this call, or earlier with the same owner tag: berth
+    /// deletes it with its network.
+    Ours,
+    /// It was there already, made by someone else (a bridge the user named
+    /// with `com.docker.network.bridge.name`): berth uses it, adds its
+    /// gateway address and brings it up, but leaves its tag and MTU alone
+    /// and must not delete it.
+    Foreign,
+}
+
+/// Creates the bridge `cfg.name` (or uses the one there), gives it the
+/// gateway address and brings it up; a bridge berth made also gets its MTU
+/// and owner tag. A link of that name that is not a bridge is an error.
+/// The tag is set right after creation (the kernel ignores an alias in
+/// the creating request): a crash in between leaves an untagged bridge
+/// that a retry takes for [`Ownership::Foreign`], so the engine should
+/// also remember which bridges it created.
+pub fn ensure_bridge(cfg: &BridgeConfig, tag: &str) -> Result<Ownership> {
     check_name("bridge", &cfg.name, IFNAME_MAX)?;
     let mut nl = open()?;
     let mut m = LinkMessage::default();
@@ -189,11 +206,11 @@ pub fn ensure_bridge(cfg: &BridgeConfig, tag: &str) -> Result<()> {
         .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
             InfoKind::Bridge,
         )]));
-    match nl.request(RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL) {
-        Ok(()) => {}
-        Err(e) if is_errno(&e, libc::EEXIST) => {}
+    let created = match nl.request(RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL) {
+        Ok(()) => true,
+        Err(e) if is_errno(&e, libc::EEXIST) => false,
         Err(e) => return Err(io_err(format!("create bridge {}", cfg.name))(e)),
-    }
+    };
     let link = get_link(&mut nl, &cfg.name)?.ok_or_else(|| {
         Error::Invalid(format!("bridge {} vanished while being created", cfg.name))
     })?;
@@ -203,22 +220,27 @@ pub fn ensure_bridge(cfg: &BridgeConfig, tag: &str) -> Result<()> {
             cfg.name
         )));
     }
+    let owner = if created || alias_of(&link).as_deref() == Some(tag) {
+        Ownership::Ours
+    } else {
+        Ownership::Foreign
+    };
     let index = link.header.index;
     add_address(&mut nl, &cfg.name, index, cfg.gateway, cfg.prefix_len)?;
-    set_link(
-        &mut nl,
-        &cfg.name,
-        index,
-        vec![
+    let attrs = match owner {
+        Ownership::Ours => vec![
             LinkAttribute::Mtu(cfg.mtu),
             LinkAttribute::IfAlias(tag.to_string()),
         ],
-        true,
-    )
+        Ownership::Foreign => Vec::new(),
+    };
+    set_link(&mut nl, &cfg.name, index, attrs, true)?;
+    Ok(owner)
 }
 
 /// Deletes the link `name` (a bridge, or a veth pair by either end, which
-/// deletes both). A link that is not there is fine.
+/// deletes both). A link that is not there is fine. Whatever its owner:
+/// do not call it for a bridge [`ensure_bridge`] reported as foreign.
 pub fn delete_link(name: &str) -> Result<()> {
     check_name("link", name, IFNAME_MAX)?;
     let mut nl = open()?;

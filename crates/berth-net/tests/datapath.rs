@@ -186,8 +186,25 @@ fn containers_on_a_bridge_talk_and_removal_leaves_nothing() {
     in_fresh_ns(|dir| {
         let gw = Ipv4Addr::new(10, 88, 0, 1);
         let (ip_a, ip_b) = (Ipv4Addr::new(10, 88, 0, 2), Ipv4Addr::new(10, 88, 0, 3));
-        link::ensure_bridge(&bridge("btest0", gw), TAG).unwrap();
-        link::ensure_bridge(&bridge("btest0", gw), TAG).unwrap(); // idempotent
+        let ours = link::Ownership::Ours;
+        assert_eq!(
+            link::ensure_bridge(&bridge("btest0", gw), TAG).unwrap(),
+            ours
+        );
+        // idempotent, and still ours
+        assert_eq!(
+            link::ensure_bridge(&bridge("btest0", gw), TAG).unwrap(),
+            ours
+        );
+        // Someone else's bridge is used but stays theirs (the tag is kept).
+        let other = bridge("bother0", Ipv4Addr::new(10, 87, 0, 1));
+        link::ensure_bridge(&other, "another-owner").unwrap();
+        assert_eq!(
+            link::ensure_bridge(&other, TAG).unwrap(),
+            link::Ownership::Foreign
+        );
+        assert!(!tagged_links().contains(&"bother0".to_string()));
+        link::delete_link("bother0").unwrap();
         let (ns_a, ns_b) = (dir.join("a"), dir.join("b"));
         let (ep_a, ep_b) = (
             endpoint("btest0", "ctr-a", ip_a, Some(gw)),
