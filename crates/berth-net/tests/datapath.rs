@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::JoinHandle;
@@ -404,6 +404,22 @@ fn published_ports_masquerade_hairpin_isolation_and_exact_removal() {
         let peer = round_trip(Some(&ns_c), l, sa(out_ip, 9000));
         assert_eq!(peer.ip(), up_ip);
 
+        // UDP: a datagram from outside to the published port reaches c.
+        let u = netns::run_in(&ns_c, || UdpSocket::bind(sa(ip_c, 53)))
+            .unwrap()
+            .unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        netns::run_in(&ns_out, || {
+            let s = UdpSocket::bind(sa(out_ip, 0))?;
+            s.send_to(b"ping", sa(up_ip, 5353))
+        })
+        .unwrap()
+        .unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = u.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from.ip()), (&b"ping"[..], out_ip.into()));
+        drop(u);
+
         // Exact removal: c's chains go, network 2 stays as it was.
         fw.unpublish("c").unwrap();
         fw.unpublish("c").unwrap(); // idempotent
@@ -463,7 +479,7 @@ fn published_ports_masquerade_hairpin_isolation_and_exact_removal() {
 }
 
 #[test]
-fn internal_networks_stay_inside_and_foreign_drops_are_reported() {
+fn internal_networks_stay_inside() {
     in_fresh_ns(|dir| {
         sysctl::enable_ip_forward().unwrap();
         let fw = Firewall::new("berthtest").unwrap();
@@ -482,7 +498,8 @@ fn internal_networks_stay_inside_and_foreign_drops_are_reported() {
         let (ns_a, ns_b) = (dir.join("a"), dir.join("b"));
         netns::create(&ns_a).unwrap();
         netns::create(&ns_b).unwrap();
-        link::attach(&ns_a, &endpoint("bint0", "a", ip_a, None), TAG).unwrap();
+        // a even has a default route: the drop is the firewall's doing.
+        link::attach(&ns_a, &endpoint("bint0", "a", ip_a, Some(gw)), TAG).unwrap();
         link::attach(&ns_b, &endpoint("bint0", "b", ip_b, None), TAG).unwrap();
         // Inside the network: fine.
         let peer = round_trip(
@@ -491,32 +508,95 @@ fn internal_networks_stay_inside_and_foreign_drops_are_reported() {
             sa(ip_b, 7000),
         );
         assert_eq!(peer.ip(), ip_a);
+        // Out of it: dropped, though forwarding is on and a route exists.
+        let (up_ip, out_ip) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+        link::ensure_bridge(&bridge("bup2", up_ip), "someone-else").unwrap();
+        let ns_out = dir.join("outside");
+        netns::create(&ns_out).unwrap();
+        let up_ep = endpoint("bup2", "outside", out_ip, Some(up_ip));
+        link::attach(&ns_out, &up_ep, "someone-else").unwrap();
+        let _l = listen_in(&ns_out, sa(out_ip, 7001));
+        let r = netns::run_in(&ns_a, || try_connect(sa(out_ip, 7001))).unwrap();
+        assert!(r.is_err(), "an internal network reached the outside");
+        // ...and into it from outside.
+        let _l = listen_in(&ns_b, sa(ip_b, 7002));
+        let r = netns::run_in(&ns_out, || try_connect(sa(ip_b, 7002))).unwrap();
+        assert!(r.is_err(), "the outside reached an internal network");
 
-        // Our own table is never reported; another table's drop policy is.
+        sweep::sweep(TAG, &fw, Some(dir), &Keep::default()).unwrap();
+        assert!(!fw.exists().unwrap());
+        assert!(tagged_links().is_empty());
+        link::delete_link(&up_ep.host_name).unwrap();
+        link::delete_link("bup2").unwrap();
+    });
+}
+
+/// What the nft module documents: an accept in berth's table cannot
+/// overrule another table's drop policy on the same hook.
+#[test]
+fn a_foreign_forward_drop_overrules_berths_accepts() {
+    in_fresh_ns(|dir| {
+        sysctl::enable_ip_forward().unwrap();
+        let fw = Firewall::new("berthtest").unwrap();
+        let (up_ip, out_ip) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+        link::ensure_bridge(&bridge("bup1", up_ip), "someone-else").unwrap();
+        let ns_out = dir.join("outside");
+        netns::create(&ns_out).unwrap();
+        let up_ep = endpoint("bup1", "outside", out_ip, None);
+        link::attach(&ns_out, &up_ep, "someone-else").unwrap();
+        let gw = Ipv4Addr::new(10, 92, 0, 1);
+        let ip_c = Ipv4Addr::new(10, 92, 0, 2);
+        link::ensure_bridge(&bridge("btest3", gw), TAG).unwrap();
+        fw.ensure_network(&NetworkRules {
+            bridge: "btest3".into(),
+            subnet: gw,
+            prefix_len: 24,
+            internal: false,
+        })
+        .unwrap();
+        let ns_c = dir.join("c");
+        netns::create(&ns_c).unwrap();
+        link::attach(&ns_c, &endpoint("btest3", "c", ip_c, Some(gw)), TAG).unwrap();
+        let port = PortMapping {
+            host_ip: None,
+            protocol: Protocol::Tcp,
+            host_port: 8080,
+            container_ip: ip_c,
+            container_port: 80,
+        };
+        fw.publish("c", &[port]).unwrap();
+        let c80 = sa(ip_c, 80);
+        round_trip(Some(&ns_out), listen_in(&ns_c, c80), sa(up_ip, 8080));
+
+        // Our own table is never reported; another table's drop policy is,
+        // and it wins.
         assert!(fw.foreign_forward_drops().unwrap().is_empty());
-        let nft = Command::new("nft")
+        let mut nft = Command::new("nft")
             .args(["-f", "-"])
             .stdin(std::process::Stdio::piped())
             .spawn()
-            .and_then(|mut c| {
-                c.stdin.take().unwrap().write_all(
-                    b"add table ip filter\nadd chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }\n",
-                )?;
-                c.wait()
-            })
             .unwrap();
-        assert!(nft.success());
-        assert_eq!(
-            fw.foreign_forward_drops().unwrap(),
-            ["ip filter FORWARD".to_string()]
-        );
-        // The sweep leaves that table alone.
+        nft.stdin
+            .take()
+            .unwrap()
+            .write_all(
+                b"add table ip filter\n\
+                  add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }\n",
+            )
+            .unwrap();
+        assert!(nft.wait().unwrap().success());
+        assert_eq!(fw.foreign_forward_drops().unwrap(), ["ip filter FORWARD"]);
+        let _l = listen_in(&ns_c, c80);
+        let r = netns::run_in(&ns_out, || try_connect(sa(up_ip, 8080))).unwrap();
+        assert!(r.is_err(), "the foreign drop did not apply");
+        drop(_l);
+
+        // The sweep removes all of berth's and leaves that table alone.
         sweep::sweep(TAG, &fw, Some(dir), &Keep::default()).unwrap();
-        assert_eq!(
-            fw.foreign_forward_drops().unwrap(),
-            ["ip filter FORWARD".to_string()]
-        );
+        assert_eq!(fw.foreign_forward_drops().unwrap(), ["ip filter FORWARD"]);
         assert!(!fw.exists().unwrap());
         assert!(tagged_links().is_empty());
+        link::delete_link(&up_ep.host_name).unwrap();
+        link::delete_link("bup1").unwrap();
     });
 }
