@@ -10,7 +10,8 @@
 //! the engine):
 //! - the bridge itself ([`link::ensure_bridge`]), with the gateway address
 //!   and MTU, up, its `ifalias` set to the engine's *owner tag* so a sweep
-//!   can tell berth's links (of this state root) from everyone else's;
+//!   can tell berth's links (of this state root) from everyone else's (a
+//!   bridge that was already there keeps its owner);
 //! - in berth's nftables table ([`nft::Firewall`], `table ip <name>`, one
 //!   per state root, default `berth`): the bridge's name in the set
 //!   `bridges`, a chain `n-<bridge>-fwd` (`filter` hook `forward`, priority
@@ -24,7 +25,8 @@
 //! - a network namespace bind-mounted on a file under the engine's run dir
 //!   ([`netns::create`]), the way `ip netns add` does it;
 //! - per network, a veth pair ([`link::attach`]): the host end (a name the
-//!   engine picks, see [`link::host_veth_name`]) enslaved to the bridge, the
+//!   engine picks, see [`link::host_veth_name`]) enslaved to the bridge in
+//!   hairpin mode (so a container reaches its own published ports), the
 //!   other end created directly inside the namespace as `eth0` (`eth1`...)
 //!   with the container's MAC, MTU, address and default route;
 //! - for published ports, two nftables chains keyed by the container:

@@ -37,7 +37,7 @@
 //! which the kernel drops as martian unless `route_localnet=1` is set on
 //! it (plus a masquerade of 127.0.0.0/8), a sysctl that also exposes
 //! 127.0.0.1 services to the bridge. A userland proxy listening on
-//! 127.0.0.1:<host port> and connecting to the container reaches it
+//! `127.0.0.1:<host port>` and connecting to the container reaches it
 //! without that; mappings whose host IP is a loopback address get no rule
 //! here for that reason.
 

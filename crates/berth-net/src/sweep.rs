@@ -36,7 +36,10 @@ pub struct Swept {
 /// network and container chains of `fw`'s table that are not kept (the
 /// table itself when nothing is kept), and the namespaces in `netns_dir`
 /// that are not kept. Links of other owners are never looked at beyond
-/// their alias. Goes on past a failure and returns the first one.
+/// their alias. A veth pair whose host end a crash left untagged (it is
+/// tagged right after creation) goes with its namespace: deleting the
+/// namespace destroys the end inside it, and so the pair. Goes on past a
+/// failure and returns the first one.
 pub fn sweep(tag: &str, fw: &Firewall, netns_dir: Option<&Path>, keep: &Keep) -> Result<Swept> {
     if tag.is_empty() {
         return Err(Error::Invalid("sweep needs an owner tag".into()));
