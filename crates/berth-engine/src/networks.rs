@@ -550,6 +550,7 @@ impl Engine {
                 )));
             }
         }
+        let id = new_id()?;
         if let Some(b) = req.options.get(OPT_BRIDGE_NAME) {
             if let Some(other) = recs
                 .iter()
@@ -558,8 +559,8 @@ impl Engine {
                 return Err(Error::new(
                     ErrorKind::Forbidden,
                     format!(
-                        "cannot create network {} ({}): conflicts with network {} ({}): networks have same bridge name",
-                        "", req.name, other.network.id, other.network.name
+                        "cannot create network {id} ({b}): conflicts with network {} ({b}): networks have same bridge name",
+                        other.network.id
                     ),
                 ));
             }
@@ -567,7 +568,7 @@ impl Engine {
         let (config, private) = plan_ipam(req, &recs)?;
         let net = Network {
             name: req.name.clone(),
-            id: new_id()?,
+            id,
             created: now(),
             scope: "local".into(),
             driver: driver.into(),
@@ -592,9 +593,10 @@ impl Engine {
         })
     }
 
-    /// Find a network as dockerd's inspect does: full ID, then exact name,
-    /// then a unique ID prefix.
-    fn network_find(&self, term: &str) -> Result<NetworkRecord> {
+    /// Find a network as dockerd does: full ID, then exact name, then a
+    /// unique ID prefix. dockerd words ambiguity two ways: its inspect
+    /// route (`inspect_style`) and everything else (`FindNetwork`).
+    fn network_find(&self, term: &str, inspect_style: bool) -> Result<NetworkRecord> {
         let recs = self.network_records()?;
         let mut by_name = Vec::new();
         let mut by_prefix = Vec::new();
@@ -609,9 +611,16 @@ impl Engine {
             }
         }
         let ambiguous = |n: usize, how: &str| {
-            Error::invalid(format!(
-                "{n} matches found based on {how}: network {term} is ambiguous"
-            ))
+            Error::invalid(if inspect_style {
+                format!("{n} matches found based on {how}: network {term} is ambiguous")
+            } else {
+                let how = if how == "name" {
+                    "on name"
+                } else {
+                    "based on ID prefix"
+                };
+                format!("network {term} is ambiguous ({n} matches found {how})")
+            })
         };
         match (by_name.len(), by_prefix.len()) {
             (1, _) => Ok(by_name.remove(0)),
@@ -625,7 +634,7 @@ impl Engine {
     /// One network by ID, name or ID prefix, with its containers.
     pub fn network_get(&self, term: &str) -> Result<Network> {
         self.network_ensure_builtins()?;
-        Ok(self.network_find(term)?.network)
+        Ok(self.network_find(term, true)?.network)
     }
 
     /// Networks matching `filters`, in ID order (the docker CLI sorts).
@@ -643,7 +652,7 @@ impl Engine {
     pub fn network_remove(&self, term: &str) -> Result<()> {
         self.network_ensure_builtins()?;
         let _lock = self.networks_lock()?;
-        let rec = self.network_find(term)?;
+        let rec = self.network_find(term, false)?;
         let net = &rec.network;
         if is_predefined(&net.name) {
             return Err(Error::new(
@@ -686,7 +695,9 @@ impl Engine {
         self.network_ensure_builtins()?;
         let _lock = self.networks_lock()?;
         let mut removed = Vec::new();
-        for rec in self.network_records()? {
+        let mut recs = self.network_records()?;
+        recs.sort_by(|a, b| a.network.name.cmp(&b.network.name));
+        for rec in recs {
             let net = &rec.network;
             if is_predefined(&net.name) || !net.containers.is_empty() {
                 continue;
@@ -722,7 +733,7 @@ impl Engine {
         want: Option<Ipv4Addr>,
     ) -> Result<Option<Endpoint>> {
         self.network_ensure_builtins()?;
-        let rec = self.network_find(term)?;
+        let rec = self.network_find(term, false)?;
         let net = &rec.network;
         if want.is_some() {
             if net.name == "bridge" {
@@ -775,7 +786,7 @@ impl Engine {
 
     /// Release `container`'s address on the network; none is no error.
     pub fn network_release(&self, term: &str, container_id: &str) -> Result<()> {
-        let rec = self.network_find(term)?;
+        let rec = self.network_find(term, false)?;
         let id = &rec.network.id;
         let _lock = StoreLock::acquire(&self.layout.network_lock(id), LockMode::Exclusive)?;
         if !self.layout.network_record(id).exists() {

@@ -76,16 +76,30 @@ fn inspect(engine: &Engine, a: NetworkInspectArgs) -> CliResult {
     for n in &a.args {
         match engine.network_get(n) {
             Ok(net) => ok.push(serde_json::to_value(&net).map_err(anyhow::Error::from)?),
-            Err(e) => errors.push(format!("Error response from daemon: {}", e.message)),
+            Err(e) => errors.push(daemon_error(n, &e)),
         }
     }
     super::image::print_inspect(&ok, a.format.as_deref())?;
+    // A template that rendered nothing still ends its (empty) output.
+    if ok.is_empty() && a.format.is_some() {
+        writeln!(std::io::stdout().lock())?;
+    }
     // The docker CLI prints what it found, then every error.
     if !errors.is_empty() {
         eprintln!("{}", errors.join("\n"));
         return Err(CliError::Exit(1));
     }
     Ok(())
+}
+
+/// How the docker 20.10 CLI reports a failed lookup: its own words for
+/// a network that is not there, the daemon's for anything else.
+fn daemon_error(term: &str, e: &berth_engine::Error) -> String {
+    if e.kind == berth_engine::ErrorKind::NotFound {
+        format!("Error: No such network: {term}")
+    } else {
+        format!("Error response from daemon: {}", e.message)
+    }
 }
 
 /// The docker CLI's network formatter fields.
@@ -208,7 +222,7 @@ fn remove(engine: &Engine, a: NetworkRmArgs) -> CliResult {
         match engine.network_remove(n) {
             Ok(()) => writeln!(std::io::stdout().lock(), "{n}")?,
             Err(e) => {
-                eprintln!("Error response from daemon: {}", e.message);
+                eprintln!("{}", daemon_error(n, &e));
                 failed = true;
             }
         }
@@ -236,7 +250,8 @@ fn prune(engine: &Engine, a: NetworkPruneArgs) -> CliResult {
     let path = "network prune";
     need(path, &a.args, 0, Some(0))?;
     let filters = super::prune::parse_filters(&a.filter, path)?;
-    let warning = "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?";
+    let warning =
+        "WARNING! This will remove all custom networks not used by at least one container.";
     // Declined: the docker CLI prints nothing more (no total for networks).
     if !a.force && !confirm(warning)? {
         return Ok(());
