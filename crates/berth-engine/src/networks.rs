@@ -443,9 +443,10 @@ impl Engine {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
             let mut net = builtin("bridge", BRIDGE_DRIVER, new_id()?);
+            // dockerd shows no gateway for a default bridge it had to
+            // create (it shows one read back from an existing bridge).
             net.ipam.config = vec![IpamConfig {
                 subnet: subnet.to_string(),
-                gateway: gateway.to_string(),
                 ..IpamConfig::default()
             }];
             net.options = options;
