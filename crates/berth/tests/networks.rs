@@ -523,6 +523,50 @@ fn concurrent_allocation_has_no_duplicates() {
     r.ok(&["network", "rm", "alloc"]);
 }
 
+/// 8 berth processes create the same name at once: one wins, the others
+/// get Docker's error; 8 more create networks with automatic subnets at
+/// once: all get different subnets.
+#[test]
+fn concurrent_creates() {
+    let r = Root::new();
+    let run_all = |names: Vec<String>| -> Vec<std::process::Output> {
+        let children: Vec<_> = names
+            .iter()
+            .map(|n| {
+                r.cmd()
+                    .args(["network", "create", n])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect()
+    };
+    let outs = run_all(vec!["same".to_string(); 8]);
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1);
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            "Error response from daemon: network with name same already exists\n"
+        );
+    }
+    let outs = run_all((0..8).map(|i| format!("auto{i}")).collect());
+    assert!(outs.iter().all(|o| o.status.success()));
+    let subnets: BTreeSet<String> = r
+        .ok(&["network", "ls", "-q", "--no-trunc"])
+        .lines()
+        .map(|id| inspect(&r, id)["IPAM"]["Config"][0]["Subnet"].to_string())
+        .collect();
+    // bridge, same, auto0..7 (host and none have none: one "null").
+    assert_eq!(subnets.len(), 11, "{subnets:?}");
+    assert_eq!(r.ok(&["network", "ls", "-q"]).lines().count(), 12);
+}
+
 #[test]
 fn static_addresses() {
     let r = Root::new();
@@ -754,6 +798,10 @@ fn networks_match_dockerd() {
             assert_eq!(norm_json(&bj.stdout), norm_json(&dj.stdout), "{c:?}");
         }
     }
+    // The built-ins other than the bridge (dockerd runs without one).
+    let dj = d.docker(&["network", "inspect", "host", "none"]);
+    let bj = r.run(&["network", "inspect", "host", "none"]);
+    assert_eq!(norm_json(&bj.stdout), norm_json(&dj.stdout));
     // ls: the same rows once IDs are masked (dockerd has no bridge here).
     let ls = |o: String| -> Vec<String> {
         o.lines()
