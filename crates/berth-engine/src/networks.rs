@@ -349,20 +349,20 @@ impl Engine {
             return Ok(None);
         };
         let allocs = self.network_allocations(id)?;
+        let bits = rec
+            .private
+            .subnet
+            .as_deref()
+            .and_then(|s| ipam::parse_cidr(s).ok())
+            .map(|n| match n {
+                IpNet::V4(n) => n.prefix,
+                IpNet::V6(n) => n.prefix,
+            })
+            .unwrap_or(32);
         rec.network.containers = allocs
             .endpoints
             .iter()
             .map(|(cid, e)| {
-                let bits = rec
-                    .private
-                    .subnet
-                    .as_deref()
-                    .and_then(|s| ipam::parse_cidr(s).ok())
-                    .map(|n| match n {
-                        IpNet::V4(n) => n.prefix,
-                        IpNet::V6(n) => n.prefix,
-                    })
-                    .unwrap_or(32);
                 (
                     cid.clone(),
                     NetworkContainer {
@@ -456,17 +456,23 @@ impl Engine {
                 gateway: Some(gateway),
                 user_subnet: false,
             };
-            self.network_place(NetworkRecord {
-                network: net,
-                private,
-            })?;
+            self.network_place(
+                NetworkRecord {
+                    network: net,
+                    private,
+                },
+                &Allocations::default(),
+            )?;
         }
         for (name, driver) in [("host", HOST_DRIVER), ("none", NULL_DRIVER)] {
             if !have(&recs, name) {
-                self.network_place(NetworkRecord {
-                    network: builtin(name, driver, new_id()?),
-                    private: NetworkPrivate::default(),
-                })?;
+                self.network_place(
+                    NetworkRecord {
+                        network: builtin(name, driver, new_id()?),
+                        private: NetworkPrivate::default(),
+                    },
+                    &Allocations::default(),
+                )?;
             }
         }
         Ok(())
@@ -474,14 +480,14 @@ impl Engine {
 
     /// Build the network's directory in scratch and rename it into place;
     /// the caller holds [`Engine::networks_lock`].
-    fn network_place(&self, rec: NetworkRecord) -> Result<Network> {
+    fn network_place(&self, rec: NetworkRecord, allocs: &Allocations) -> Result<Network> {
         let id = rec.network.id.clone();
         let scratch = Scratch::new(&self.layout, "network-create")?;
         let staged = scratch.path().join("network");
         std::fs::create_dir_all(&staged)
             .map_err(|e| internal(format!("create {}", staged.display()), e))?;
         berth_store::atomic_write_json(&staged.join("network.json"), &rec)?;
-        berth_store::atomic_write_json(&staged.join("ipam.json"), &Allocations::default())?;
+        berth_store::atomic_write_json(&staged.join("ipam.json"), allocs)?;
         let target = self.layout.network_dir(&id);
         std::fs::rename(&staged, &target)
             .map_err(|e| internal(format!("rename {}", target.display()), e))?;
@@ -566,7 +572,7 @@ impl Engine {
                 ));
             }
         }
-        let (config, private) = plan_ipam(req, &recs)?;
+        let (config, private, allocs) = plan_ipam(req, &recs)?;
         let net = Network {
             name: req.name.clone(),
             id,
@@ -588,10 +594,13 @@ impl Engine {
             options: req.options.clone(),
             labels: req.labels.clone(),
         };
-        self.network_place(NetworkRecord {
-            network: net,
-            private,
-        })
+        self.network_place(
+            NetworkRecord {
+                network: net,
+                private,
+            },
+            &allocs,
+        )
     }
 
     /// Find a network as dockerd does: full ID, then exact name, then a
@@ -857,7 +866,7 @@ fn used_subnets(r: &NetworkRecord) -> Vec<IpNet> {
 fn plan_ipam(
     req: &NetworkCreate,
     recs: &[NetworkRecord],
-) -> Result<(Vec<IpamConfig>, NetworkPrivate)> {
+) -> Result<(Vec<IpamConfig>, NetworkPrivate, Allocations)> {
     let taken: Vec<IpNet> = recs.iter().flat_map(used_subnets).collect();
     let overlap = || {
         Error::new(
@@ -882,6 +891,7 @@ fn plan_ipam(
         ));
     }
     let mut config = Vec::new();
+    let mut allocs = Allocations::default();
     let private = match v4.first() {
         Some((subnet, c)) => {
             if taken.iter().any(|t| t.overlaps(&IpNet::V4(*subnet))) {
@@ -917,6 +927,27 @@ fn plan_ipam(
                     )
                 })?
             };
+            // libnetwork reserves auxiliary addresses after the gateway.
+            let p = Pool {
+                subnet: *subnet,
+                range,
+                gateway,
+            };
+            for (k, a) in c.aux_addresses.iter().flatten() {
+                let taken = |e: String| {
+                    Error::new(
+                        ErrorKind::Forbidden,
+                        format!("failed to allocate secondary ip address ({k}:{a}): {e}"),
+                    )
+                };
+                let ip: Ipv4Addr = a
+                    .parse()
+                    .map_err(|_| taken(AllocError::OutOfRange.to_string()))?;
+                let ip = p
+                    .allocate(&allocs, Some(ip))
+                    .map_err(|e| taken(e.to_string()))?;
+                allocs.aux.push(ip);
+            }
             config.push((*c).clone());
             NetworkPrivate {
                 subnet: Some(subnet.to_string()),
@@ -964,7 +995,7 @@ fn plan_ipam(
         }
         None => {}
     }
-    Ok((config, private))
+    Ok((config, private, allocs))
 }
 
 #[cfg(test)]

@@ -632,6 +632,39 @@ fn static_addresses() {
         daemon("user specified IP address is supported only when connecting to networks with user configured subnets")
     );
     assert_eq!(alloc("none", "c", None).1, "none\n");
+    // Auxiliary addresses are never handed out; one on the gateway is
+    // refused.
+    r.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.126.0.0/24",
+        "--aux-address",
+        "a=10.126.0.2",
+        "aux",
+    ]);
+    assert_eq!(
+        inspect(&r, "aux")["IPAM"]["Config"],
+        serde_json::json!([{"Subnet": "10.126.0.0/24", "AuxiliaryAddresses": {"a": "10.126.0.2"}}])
+    );
+    assert_eq!(alloc("aux", "f", None).1, "10.126.0.3 02:42:0a:7e:00:03\n");
+    assert_eq!(
+        alloc("aux", "g", Some("10.126.0.2")),
+        daemon("Address already in use")
+    );
+    let o = r.run(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.127.0.0/24",
+        "--aux-address",
+        "a=10.127.0.1",
+        "aux2",
+    ]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Error response from daemon: failed to allocate secondary ip address (a:10.127.0.1): Address already in use\n")
+    );
     assert_eq!(
         alloc("nope", "c", None),
         (
@@ -767,6 +800,27 @@ fn networks_match_dockerd() {
         vec!["--ipv6", "x5"],
         vec!["-o", "com.docker.network.driver.mtu=abc", "x5"],
         vec!["--ipam-opt", "k=v", "--subnet", "10.212.0.0/16", "x6"],
+        vec![
+            "--subnet",
+            "10.213.0.0/24",
+            "--aux-address",
+            "a=10.213.0.1",
+            "x7",
+        ],
+        vec![
+            "--subnet",
+            "10.214.0.0/24",
+            "--aux-address",
+            "a=10.214.0.5",
+            "x7",
+        ],
+        vec![
+            "--subnet",
+            "10.215.0.0/24",
+            "--aux-address",
+            "a=10.216.0.5",
+            "x8",
+        ],
     ];
     let norm_err = |s: &str| s.replace("docker", "berth");
     let norm_json = |s: &str| -> Value {

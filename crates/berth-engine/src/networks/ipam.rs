@@ -247,6 +247,9 @@ pub struct Allocations {
     pub last: Option<Ipv4Addr>,
     #[serde(default)]
     pub endpoints: BTreeMap<String, Endpoint>,
+    /// `--aux-address` values: never handed out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aux: Vec<Ipv4Addr>,
 }
 
 /// libnetwork's allocator errors, with its wording.
@@ -304,7 +307,9 @@ impl Pool {
         want: Option<Ipv4Addr>,
     ) -> Result<Ipv4Addr, AllocError> {
         let used = |ip: u32| {
-            self.reserved(ip) || allocs.endpoints.values().any(|e| u32::from(e.ipv4) == ip)
+            self.reserved(ip)
+                || allocs.aux.iter().any(|a| u32::from(*a) == ip)
+                || allocs.endpoints.values().any(|e| u32::from(e.ipv4) == ip)
         };
         if let Some(w) = want {
             if !self.subnet.contains(w) {
