@@ -774,9 +774,16 @@ impl Engine {
         if let Some(e) = allocs.endpoints.get(container_id) {
             return Ok(Some(e.clone()));
         }
-        let ip = pool.allocate(&allocs, want).map_err(|e| match e {
-            AllocError::InUse => Error::conflict(e.to_string()),
-            AllocError::OutOfRange | AllocError::Exhausted => Error::invalid(e.to_string()),
+        // libnetwork's endpoint layer words these (`assignAddressVersion`).
+        let ip = pool.allocate(&allocs, want).map_err(|e| match (e, want) {
+            (AllocError::InUse, _) => Error::conflict(AllocError::InUse.to_string()),
+            (AllocError::OutOfRange, Some(w)) => Error::invalid(format!(
+                "Invalid address {w}: It does not belong to any of this network's subnets"
+            )),
+            _ => Error::conflict(format!(
+                "no available IPv4 addresses on this network's address pools: {} ({})",
+                net.name, net.id
+            )),
         })?;
         let ep = Endpoint {
             container_name: container_name.to_string(),

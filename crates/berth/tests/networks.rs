@@ -473,6 +473,22 @@ fn concurrent_allocation_has_no_duplicates() {
         }
     }
     assert_eq!((n, ips.len()), (80, 80));
+    // A /30 holds the gateway and one container.
+    let full = r.ok(&["network", "create", "--subnet", "10.122.0.0/30", "tiny"]);
+    assert_eq!(
+        r.ok(&["debug", "network-alloc", "tiny", "t1"]),
+        "10.122.0.2 02:42:0a:7a:00:02\n"
+    );
+    assert_eq!(
+        err(&r, &["debug", "network-alloc", "tiny", "t2"]),
+        (
+            1,
+            format!(
+                "Error response from daemon: no available IPv4 addresses on this network's address pools: tiny ({})\n",
+                full.trim()
+            )
+        )
+    );
     // Serial: the next one follows the highest, 10.123.0.82.
     assert_eq!(
         r.ok(&["debug", "network-alloc", "alloc", "next"]),
@@ -506,7 +522,7 @@ fn concurrent_allocation_has_no_duplicates() {
             "--format",
             "{{.Name}}"
         ]),
-        "alloc\nbridge\nhost\nnone\n"
+        "alloc\nbridge\nhost\nnone\ntiny\n"
     );
     for p in 0..8 {
         for i in 0..10 {
@@ -520,7 +536,8 @@ fn concurrent_allocation_has_no_duplicates() {
         }
     }
     r.ok(&["debug", "network-alloc", "--release", "alloc", "next"]);
-    r.ok(&["network", "rm", "alloc"]);
+    r.ok(&["debug", "network-alloc", "--release", "tiny", "t1"]);
+    assert_eq!(r.ok(&["network", "rm", "alloc", "tiny"]), "alloc\ntiny\n");
 }
 
 /// 8 berth processes create the same name at once: one wins, the others
@@ -621,7 +638,7 @@ fn static_addresses() {
     );
     assert_eq!(
         alloc("st", "c", Some("10.125.0.1")),
-        daemon("requested address is out of range")
+        daemon("Invalid address 10.125.0.1: It does not belong to any of this network's subnets")
     );
     assert_eq!(
         alloc("bridge", "c", Some("172.17.0.9")),
