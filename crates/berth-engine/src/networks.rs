@@ -801,6 +801,54 @@ impl Engine {
         Ok(Some(ep))
     }
 
+    /// What `debug check-store` finds wrong with networks: unreadable
+    /// records, a record under another ID's directory, a name used twice,
+    /// an address given to two containers or outside its subnet.
+    pub(crate) fn network_check(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let dir = self.layout.networks_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(problems),
+            Err(e) => return Err(internal(format!("read {}", dir.display()), e)),
+        };
+        let mut names = BTreeSet::new();
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let rec = match self.network_read(&id) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    problems.push(format!("network {id}: no network.json"));
+                    continue;
+                }
+                Err(err) => {
+                    problems.push(format!("network {id}: {}", err.message));
+                    continue;
+                }
+            };
+            if rec.network.id != id {
+                problems.push(format!("network {id}: record names ID {}", rec.network.id));
+            }
+            if !names.insert(rec.network.name.clone()) {
+                problems.push(format!("network name {} used twice", rec.network.name));
+            }
+            let subnet = rec.private.subnet.as_deref().map(v4_of).transpose();
+            let allocs = self.network_allocations(&id)?;
+            let mut seen = BTreeSet::new();
+            for (cid, ep) in &allocs.endpoints {
+                if !seen.insert(ep.ipv4) {
+                    problems.push(format!("network {id}: {} given twice", ep.ipv4));
+                }
+                if let Ok(Some(n)) = &subnet {
+                    if !n.contains(ep.ipv4) {
+                        problems.push(format!("network {id}: {cid} has {} outside {n}", ep.ipv4));
+                    }
+                }
+            }
+        }
+        Ok(problems)
+    }
+
     /// Release `container`'s address on the network; none is no error.
     pub fn network_release(&self, term: &str, container_id: &str) -> Result<()> {
         let rec = self.network_find(term, false)?;

@@ -473,6 +473,7 @@ fn concurrent_allocation_has_no_duplicates() {
         }
     }
     assert_eq!((n, ips.len()), (80, 80));
+    assert_eq!(r.ok(&["debug", "check-store"]), "store is consistent\n");
     // A /30 holds the gateway and one container.
     let full = r.ok(&["network", "create", "--subnet", "10.122.0.0/30", "tiny"]);
     assert_eq!(
@@ -931,4 +932,21 @@ fn networks_match_dockerd() {
     // dockerd made bridges for its networks: all gone with them.
     let left = d.docker(&["network", "ls", "-q", "-f", "type=custom"]);
     assert_eq!(left.stdout, "");
+}
+
+/// `debug check-store` notices an address given to two containers.
+#[test]
+fn check_store_finds_duplicate_addresses() {
+    let r = Root::new();
+    let id = r.ok(&["network", "create", "--subnet", "10.128.0.0/24", "chk"]);
+    let id = id.trim();
+    r.ok(&["debug", "network-alloc", "chk", "a"]);
+    r.ok(&["debug", "network-alloc", "chk", "b"]);
+    assert_eq!(r.ok(&["debug", "check-store"]), "store is consistent\n");
+    let path = r.path().join("networks").join(id).join("ipam.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("10.128.0.3", "10.128.0.2")).unwrap();
+    let o = r.run(&["debug", "check-store"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr, format!("network {id}: 10.128.0.2 given twice\n"));
 }
