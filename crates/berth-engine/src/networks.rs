@@ -770,6 +770,7 @@ impl Engine {
         if !self.layout.network_record(&net.id).exists() {
             return Err(Error::not_found(format!("network {term} not found")));
         }
+        self.network_sweep_temp(&net.id);
         let mut allocs = self.network_allocations(&net.id)?;
         if let Some(e) = allocs.endpoints.get(container_id) {
             return Ok(Some(e.clone()));
@@ -849,6 +850,23 @@ impl Engine {
         Ok(problems)
     }
 
+    /// Remove temp files of `ipam.json` writers that were killed; only a
+    /// holder of the network's lock writes there, so with the lock held
+    /// every one is stale.
+    fn network_sweep_temp(&self, id: &str) {
+        let Ok(entries) = std::fs::read_dir(self.layout.network_dir(id)) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(".ipam.json.tmp-")
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
     /// Release `container`'s address on the network; none is no error.
     pub fn network_release(&self, term: &str, container_id: &str) -> Result<()> {
         let rec = self.network_find(term, false)?;
@@ -857,6 +875,7 @@ impl Engine {
         if !self.layout.network_record(id).exists() {
             return Ok(());
         }
+        self.network_sweep_temp(id);
         let mut allocs = self.network_allocations(id)?;
         if allocs.endpoints.remove(container_id).is_some() {
             berth_store::atomic_write_json(&self.layout.network_ipam(id), &allocs)?;
