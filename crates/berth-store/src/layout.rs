@@ -36,6 +36,7 @@ impl Layout {
             self.container_names_dir(),
             self.build_cache_dir(),
             self.volumes_dir(),
+            self.networks_dir(),
         ] {
             std::fs::create_dir_all(&d).ctx("create", &d)?;
         }
@@ -170,6 +171,25 @@ impl Layout {
     pub fn volume_record(&self, name: &str) -> PathBuf {
         self.volume_dir(name).join("volume.json")
     }
+    /// Networks, one directory per network, named by its 64-hex ID.
+    pub fn networks_dir(&self) -> PathBuf {
+        self.root.join("networks")
+    }
+    pub fn network_dir(&self, id: &str) -> PathBuf {
+        self.networks_dir().join(id)
+    }
+    /// The network's record: name, driver, IPAM config, options, labels.
+    pub fn network_record(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("network.json")
+    }
+    /// Held while the network's address allocations change.
+    pub fn network_lock(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("lock")
+    }
+    /// The network's address allocations, one per container.
+    pub fn network_ipam(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("ipam.json")
+    }
     /// The OCI runtime's own state (`--root` of runc), one per runtime.
     pub fn runtime_state_dir(&self, runtime: &str) -> PathBuf {
         self.runroot.join("runtime").join(runtime)
@@ -221,6 +241,10 @@ mod tests {
             (l.volumes_dir(), "`volumes/`"),
             (l.volume_data("<name>"), "`volumes/<name>/_data`"),
             (l.volume_record("<name>"), "`volumes/<name>/volume.json`"),
+            (l.networks_dir(), "`networks/`"),
+            (l.network_record("<id>"), "`networks/<id>/network.json`"),
+            (l.network_lock("<id>"), "`networks/<id>/lock`"),
+            (l.network_ipam("<id>"), "`networks/<id>/ipam.json`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
             let r = rel(p);

@@ -57,6 +57,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand, override_usage = "berth volume COMMAND")]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand, override_usage = "berth network COMMAND")]
+    Network(NetworkCommand),
     /// Manage berth
     #[command(subcommand, override_usage = "berth system COMMAND")]
     System(SystemCommand),
@@ -465,6 +468,120 @@ pub struct VolumeRmArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    #[command(override_usage = "berth network create [OPTIONS] NETWORK")]
+    Create(NetworkCreateArgs),
+    /// Display detailed information on one or more networks
+    #[command(override_usage = "berth network inspect [OPTIONS] NETWORK [NETWORK...]")]
+    Inspect(NetworkInspectArgs),
+    /// List networks
+    #[command(
+        visible_alias = "list",
+        name = "ls",
+        override_usage = "berth network ls [OPTIONS]"
+    )]
+    Ls(NetworkLsArgs),
+    /// Remove all unused networks
+    #[command(override_usage = "berth network prune [OPTIONS]")]
+    Prune(NetworkPruneArgs),
+    /// Remove one or more networks
+    #[command(
+        visible_alias = "remove",
+        override_usage = "berth network rm NETWORK [NETWORK...]"
+    )]
+    Rm(NetworkRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Enable manual container attachment
+    #[arg(long)]
+    pub attachable: bool,
+    /// Auxiliary IPv4 or IPv6 addresses used by Network driver
+    #[arg(long = "aux-address", value_name = "map")]
+    pub aux_address: Vec<String>,
+    /// Driver to manage the Network
+    #[arg(short, long, value_name = "string", default_value = "bridge")]
+    pub driver: String,
+    /// IPv4 or IPv6 Gateway for the master subnet
+    #[arg(long, value_name = "strings", value_delimiter = ',')]
+    pub gateway: Vec<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    pub internal: bool,
+    /// Allocate container ip from a sub-range
+    #[arg(long = "ip-range", value_name = "strings", value_delimiter = ',')]
+    pub ip_range: Vec<String>,
+    /// IP Address Management Driver
+    #[arg(long = "ipam-driver", value_name = "string", default_value = "default")]
+    pub ipam_driver: String,
+    /// Set IPAM driver specific options
+    #[arg(long = "ipam-opt", value_name = "map")]
+    pub ipam_opt: Vec<String>,
+    /// Enable IPv6 networking
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Set metadata on a network
+    #[arg(long, value_name = "list")]
+    pub label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short, long = "opt", value_name = "map")]
+    pub opt: Vec<String>,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long, value_name = "strings", value_delimiter = ',')]
+    pub subnet: Vec<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
+    /// Verbose output for diagnostics
+    #[arg(short, long)]
+    pub verbose: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Provide filter values (e.g. 'driver=bridge')
+    #[arg(short, long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print networks using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Do not truncate the output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Provide filter values (e.g. 'until=<timestamp>')
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkRmArgs {
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Show docker disk usage
     #[command(override_usage = "berth system df [OPTIONS]")]
@@ -573,6 +690,21 @@ pub struct CompletionArgs {
 pub enum DebugCommand {
     /// Verify every ref, record, blob digest and snapshot in the store
     CheckStore,
+    /// Allocate (or with --release, release) a container's IPv4 address
+    /// on a network and print it with its MAC
+    #[command(
+        override_usage = "berth debug network-alloc [--ip IP] [--release] NETWORK CONTAINER-ID"
+    )]
+    NetworkAlloc {
+        network: String,
+        container: String,
+        /// A static address (`--ip`)
+        #[arg(long)]
+        ip: Option<std::net::Ipv4Addr>,
+        /// Release instead of allocating
+        #[arg(long)]
+        release: bool,
+    },
     /// Print a Dockerfile's parse tree as BuildKit's parser dumps it
     #[command(override_usage = "berth debug dockerfile-ast FILE|-")]
     DockerfileAst {
