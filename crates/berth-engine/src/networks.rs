@@ -6,9 +6,16 @@
 //! of any network operation, the default bridge with Docker's first free
 //! default pool.
 //!
-//! This module creates no interfaces: [`Engine::datapath_create`] and
-//! [`Engine::datapath_remove`] are where the datapath (bridges, NAT) will
-//! be set up and torn down.
+//! A bridge network's datapath (its Linux bridge, `route_localnet`, its
+//! chains in berth's nftables table) is made with the network and removed
+//! with it ([`Engine::datapath_create`], [`Engine::datapath_remove`]), and
+//! remade by the first container start that finds it missing (after a
+//! reboot). Containers join networks in `containers/network.rs`.
+//!
+//! Several state roots can share one host (every test has its own): each
+//! root has its own nftables table, default bridge name and owner tag
+//! ([`Engine::net_tag`]), and subnets are chosen under a host-wide lock so
+//! two roots never pick the same one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -29,6 +36,26 @@ pub const NULL_DRIVER: &str = "null";
 pub const DEFAULT_BRIDGE_IFACE: &str = "berth0";
 pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
+/// Host-wide: every state root picks subnets under it.
+const HOST_NET_LOCK: &str = "/run/berth-subnets.lock";
+/// The embedded DNS's table in a network's directory.
+const NAMES_FILE: &str = "names.json";
+
+/// A bridge network's link and firewall rules.
+#[derive(Debug, Clone)]
+pub(crate) struct BridgePlan {
+    pub link: berth_net::link::BridgeConfig,
+    pub rules: berth_net::nft::NetworkRules,
+}
+
+/// The Linux bridge of a bridge network: the name the user gave, or
+/// Docker's `br-<12 hex of the ID>`.
+pub fn bridge_iface(net: &Network) -> String {
+    match net.options.get(OPT_BRIDGE_NAME) {
+        Some(b) if !b.is_empty() => b.clone(),
+        _ => format!("br-{}", &net.id[..12.min(net.id.len())]),
+    }
+}
 
 /// moby's `IsPreDefinedNetwork`.
 pub fn is_predefined(name: &str) -> bool {
@@ -408,6 +435,52 @@ impl Engine {
         Ok(out)
     }
 
+    /// A short, stable key of this state root (8 hex digits).
+    fn root_key(&self) -> String {
+        let d = berth_store::Digest::of(self.layout.root().as_os_str().as_encoded_bytes());
+        d.hex().chars().take(8).collect()
+    }
+
+    fn is_default_root(&self) -> bool {
+        self.layout.root() == std::path::Path::new(crate::DEFAULT_ROOT)
+    }
+
+    /// The `ifalias` berth sets on the links it makes for this root, so a
+    /// sweep tells them from everyone else's (other roots' included).
+    pub(crate) fn net_tag(&self) -> String {
+        format!("berth:{}", self.root_key())
+    }
+
+    /// This root's nftables table: `berth`, or `berth_<key>` for any root
+    /// but the default one.
+    pub(crate) fn firewall(&self) -> Result<berth_net::nft::Firewall> {
+        let table = if self.is_default_root() {
+            "berth".to_string()
+        } else {
+            format!("berth_{}", self.root_key())
+        };
+        berth_net::nft::Firewall::new(&table).map_err(|e| internal("firewall", e))
+    }
+
+    /// The default bridge's interface: `berth0` (Docker's `docker0`), or
+    /// `berth<key>` for any root but the default one.
+    fn default_bridge_iface(&self) -> String {
+        if self.is_default_root() {
+            DEFAULT_BRIDGE_IFACE.to_string()
+        } else {
+            format!("berth{}", self.root_key())
+        }
+    }
+
+    /// Held (after the root's own lock) while a subnet is chosen and its
+    /// bridge made: roots share the host's routing table.
+    fn host_subnet_lock(&self) -> Result<StoreLock> {
+        Ok(StoreLock::acquire(
+            std::path::Path::new(HOST_NET_LOCK),
+            LockMode::Exclusive,
+        )?)
+    }
+
     /// Make the built-in networks that are missing: `bridge` (with the first
     /// default pool that no network and no host route overlaps), `host` and
     /// `none`. Every network operation calls this first.
@@ -420,6 +493,7 @@ impl Engine {
         let _lock = self.networks_lock()?;
         let recs = self.network_records()?;
         if !have(&recs, "bridge") {
+            let _host = self.host_subnet_lock()?;
             let mut taken = ipam::host_routes();
             taken.extend(recs.iter().flat_map(used_subnets));
             let pool = ipam::pick_pool(&taken).ok_or_else(|| {
@@ -436,7 +510,7 @@ impl Engine {
                 ("com.docker.network.bridge.enable_icc", "true"),
                 ("com.docker.network.bridge.enable_ip_masquerade", "true"),
                 ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
-                (OPT_BRIDGE_NAME, DEFAULT_BRIDGE_IFACE),
+                (OPT_BRIDGE_NAME, self.default_bridge_iface().as_str()),
                 (OPT_MTU, "1500"),
             ]
             .iter()
@@ -500,15 +574,94 @@ impl Engine {
         Ok(rec.network)
     }
 
-    /// Hook for the datapath: create the network's Linux bridge (and NAT)
-    /// here. Nothing yet; a failure must leave no interface behind.
-    fn datapath_create(&self, _net: &Network) -> Result<()> {
+    /// Make a bridge network's Linux bridge (gateway address, MTU, up,
+    /// `route_localnet`) and its nftables chains. Idempotent. A failure
+    /// leaves nothing behind that berth made.
+    pub(crate) fn datapath_create(&self, net: &Network) -> Result<()> {
+        let Some(p) = self.bridge_plan(net)? else {
+            return Ok(());
+        };
+        let dp = |e: berth_net::Error| internal(format!("network {}", net.name), e);
+        berth_net::sysctl::enable_ip_forward().map_err(dp)?;
+        let owner = berth_net::link::ensure_bridge(&p.link, &self.net_tag()).map_err(dp)?;
+        let rest = (|| {
+            if !net.internal {
+                berth_net::sysctl::set_route_localnet(&p.link.name)?;
+            }
+            self.firewall()
+                .map_err(|e| berth_net::Error::Nft(e.message))?
+                .ensure_network(&p.rules)
+        })();
+        if let Err(e) = rest {
+            if owner == berth_net::link::Ownership::Ours {
+                let _ = berth_net::link::delete_link(&p.link.name);
+            }
+            return Err(dp(e));
+        }
         Ok(())
     }
 
-    /// Hook for the datapath: delete the network's bridge and rules.
-    fn datapath_remove(&self, _net: &Network) -> Result<()> {
+    /// The bridge exists (made again if a reboot took it); cheap when it
+    /// does: one netlink query.
+    pub(crate) fn datapath_ensure(&self, net: &Network) -> Result<()> {
+        let Some(p) = self.bridge_plan(net)? else {
+            return Ok(());
+        };
+        if berth_net::link::exists(&p.link.name).unwrap_or(false) {
+            return Ok(());
+        }
+        self.datapath_create(net)
+    }
+
+    /// Delete a bridge network's chains, and its bridge if berth made it.
+    fn datapath_remove(&self, net: &Network) -> Result<()> {
+        let Some(p) = self.bridge_plan(net)? else {
+            return Ok(());
+        };
+        let dp = |e: berth_net::Error| internal(format!("network {}", net.name), e);
+        self.firewall()?.remove_network(&p.link.name).map_err(dp)?;
+        let tag = self.net_tag();
+        let ours = berth_net::link::list()
+            .map_err(dp)?
+            .into_iter()
+            .any(|l| l.name == p.link.name && l.alias.as_deref() == Some(tag.as_str()));
+        if ours {
+            berth_net::link::delete_link(&p.link.name).map_err(dp)?;
+        }
         Ok(())
+    }
+
+    /// A bridge network's link and rules; `None` for host and none.
+    pub(crate) fn bridge_plan(&self, net: &Network) -> Result<Option<BridgePlan>> {
+        if net.driver != BRIDGE_DRIVER {
+            return Ok(None);
+        }
+        let rec = self.network_find(&net.id, false)?;
+        let (Some(subnet), Some(gateway)) = (&rec.private.subnet, rec.private.gateway) else {
+            return Ok(None);
+        };
+        let subnet = v4_of(subnet)?;
+        let name = bridge_iface(net);
+        let mtu = net
+            .options
+            .get(OPT_MTU)
+            .and_then(|m| m.parse::<u32>().ok())
+            .filter(|m| *m > 0)
+            .unwrap_or(1500);
+        Ok(Some(BridgePlan {
+            link: berth_net::link::BridgeConfig {
+                name: name.clone(),
+                mtu,
+                gateway,
+                prefix_len: subnet.prefix,
+            },
+            rules: berth_net::nft::NetworkRules {
+                bridge: name,
+                subnet: subnet.addr,
+                prefix_len: subnet.prefix,
+                internal: net.internal,
+            },
+        }))
     }
 
     /// `network create`: dockerd's checks in dockerd's order, then the
@@ -525,6 +678,7 @@ impl Engine {
             ));
         }
         let _lock = self.networks_lock()?;
+        let _host = self.host_subnet_lock()?;
         let recs = self.network_records()?;
         if recs.iter().any(|r| r.network.name == req.name) {
             return Err(Error::conflict(format!(
@@ -741,6 +895,7 @@ impl Engine {
         container_id: &str,
         container_name: &str,
         want: Option<Ipv4Addr>,
+        aliases: &[String],
     ) -> Result<Option<Endpoint>> {
         self.network_ensure_builtins()?;
         let rec = self.network_find(term, false)?;
@@ -791,6 +946,7 @@ impl Engine {
             endpoint_id: new_id()?,
             ipv4: ip,
             mac: ipam::mac_for(ip),
+            aliases: aliases.to_vec(),
         };
         if want.is_none() {
             allocs.last = Some(ip);
@@ -799,6 +955,7 @@ impl Engine {
             .endpoints
             .insert(container_id.to_string(), ep.clone());
         berth_store::atomic_write_json(&self.layout.network_ipam(&net.id), &allocs)?;
+        self.network_write_names(net, &allocs)?;
         Ok(Some(ep))
     }
 
@@ -879,8 +1036,104 @@ impl Engine {
         let mut allocs = self.network_allocations(id)?;
         if allocs.endpoints.remove(container_id).is_some() {
             berth_store::atomic_write_json(&self.layout.network_ipam(id), &allocs)?;
+            self.network_write_names(&rec.network, &allocs)?;
         }
         Ok(())
+    }
+
+    /// The embedded DNS's table for the network (`names.json`), derived
+    /// from `ipam.json` and written after it under the same lock; a crash
+    /// between the two leaves a stale table that the next change rewrites.
+    fn network_write_names(&self, net: &Network, allocs: &Allocations) -> Result<()> {
+        let records: Vec<serde_json::Value> = allocs
+            .endpoints
+            .values()
+            .map(|e| {
+                let mut names = vec![e.container_name.trim_start_matches('/').to_string()];
+                names.extend(e.aliases.iter().cloned());
+                names.dedup();
+                serde_json::json!({"names": names, "ipv4": e.ipv4.to_string()})
+            })
+            .collect();
+        let doc = serde_json::json!({"network": net.name, "records": records});
+        berth_store::atomic_write_json(&self.layout.network_dir(&net.id).join(NAMES_FILE), &doc)?;
+        Ok(())
+    }
+
+    /// Remove whatever of this root's datapath no record accounts for:
+    /// tagged links, firewall chains and pinned namespaces of containers
+    /// that are not running, bridges of networks that are gone. With
+    /// `all`, everything (an uninstall, or the end of a test): refused
+    /// while a container runs.
+    pub fn network_sweep(&self, all: bool) -> Result<berth_net::sweep::Swept> {
+        let mut keep = berth_net::sweep::Keep::default();
+        let mut running = Vec::new();
+        for id in self.container_ids()? {
+            if let Some(r) = self.container_refresh(&id)? {
+                if r.state.running {
+                    running.push(r);
+                }
+            }
+        }
+        if all {
+            if let Some(r) = running.first() {
+                return Err(Error::conflict(format!(
+                    "container {} is running: stop it first",
+                    &r.id[..12]
+                )));
+            }
+        } else {
+            for rec in self.network_records()? {
+                if let Some(p) = self.bridge_plan(&rec.network)? {
+                    keep.bridges.insert(p.link.name);
+                }
+            }
+            for r in &running {
+                keep.containers.insert(r.id.clone());
+                keep.netns.insert(r.id.clone());
+                for (name, ep) in crate::containers::network::endpoints(r) {
+                    let term = if ep.network_id.is_empty() {
+                        name
+                    } else {
+                        ep.network_id
+                    };
+                    keep.veths
+                        .insert(berth_net::link::host_veth_name(&r.id, &term));
+                }
+            }
+        }
+        let dir = self.layout.runroot().join("netns");
+        berth_net::sweep::sweep(&self.net_tag(), &self.firewall()?, Some(&dir), &keep)
+            .map_err(|e| internal("network sweep", e))
+    }
+
+    /// This root's datapath as the host has it (for `debug net-state`).
+    pub fn network_state(&self) -> Result<serde_json::Value> {
+        let fw = self.firewall()?;
+        let tag = self.net_tag();
+        let links: Vec<String> = berth_net::link::list()
+            .map_err(|e| internal("list links", e))?
+            .into_iter()
+            .filter(|l| l.alias.as_deref() == Some(tag.as_str()))
+            .map(|l| l.name)
+            .collect();
+        let st = fw.state().map_err(|e| internal("firewall state", e))?;
+        let netns = berth_net::netns::list(&self.layout.runroot().join("netns"))
+            .map_err(|e| internal("list netns", e))?;
+        Ok(serde_json::json!({
+            "Table": fw.table(),
+            "TableExists": fw.exists().unwrap_or(false),
+            "Tag": tag,
+            "Links": links,
+            "FirewallNetworks": st.networks,
+            "FirewallContainers": st.containers,
+            "Netns": netns,
+        }))
+    }
+
+    /// Where the embedded DNS of a container reads network `id`'s names.
+    pub(crate) fn network_names_path(&self, id: &str) -> std::path::PathBuf {
+        self.layout.network_dir(id).join(NAMES_FILE)
     }
 }
 

@@ -54,6 +54,7 @@ pub mod link;
 mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod reserve;
 pub mod sweep;
 pub mod sysctl;
 

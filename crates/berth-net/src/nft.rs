@@ -31,15 +31,16 @@
 //! alone).
 //!
 //! **Published ports on 127.0.0.1.** Locally generated connections to a
-//! published port on a non-loopback address of the host are DNATed in
-//! `c-<key>-out`. Loopback destinations are excluded on purpose: after
-//! DNAT, a packet with source 127.0.0.1 would leave through the bridge,
-//! which the kernel drops as martian unless `route_localnet=1` is set on
-//! it (plus a masquerade of 127.0.0.0/8), a sysctl that also exposes
-//! 127.0.0.1 services to the bridge. A userland proxy listening on
-//! `127.0.0.1:<host port>` and connecting to the container reaches it
-//! without that; mappings whose host IP is a loopback address get no rule
-//! here for that reason.
+//! published port on any local address, loopback included, are DNATed in
+//! `c-<key>-out`. After DNAT a packet from 127.0.0.1 leaves through the
+//! bridge, which the kernel allows only with `route_localnet=1` on that
+//! bridge (the engine sets it, see [`crate::sysctl::set_route_localnet`]);
+//! `n-<bridge>-post` masquerades it to the gateway address so the reply
+//! comes back. `route_localnet` alone would also let a container reach the
+//! host's 127.0.0.1 services by sending to a loopback address through the
+//! bridge: `n-<bridge>-pre` (prerouting, priority `raw`) drops every packet
+//! that arrives from the bridge for 127.0.0.0/8. No userland proxy is
+//! needed, so 127.0.0.1 gets kernel forwarding speed.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -72,7 +73,7 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
@@ -184,7 +185,15 @@ impl Firewall {
         );
         let fwd = format!("n-{br}-fwd");
         let post = format!("n-{br}-post");
+        let pre = format!("n-{br}-pre");
         let mut s = self.preamble();
+        // The guard that makes `route_localnet` on the bridge safe: nothing
+        // arriving from the bridge may address the host's loopback.
+        s.push_str(&format!(
+            "add chain ip {t} {pre} {{ type filter hook prerouting priority raw; policy accept; }}\n\
+             flush chain ip {t} {pre}\n\
+             add rule ip {t} {pre} iifname \"{br}\" ip daddr 127.0.0.0/8 drop\n"
+        ));
         s.push_str(&format!(
             "add chain ip {t} {fwd} {{ type filter hook forward priority filter - 10; policy accept; }}\n\
              flush chain ip {t} {fwd}\n"
@@ -214,7 +223,8 @@ impl Firewall {
         if !net.internal {
             s.push_str(&format!(
                 "add rule ip {t} {post} ip saddr {subnet} oifname != \"{br}\" masquerade\n\
-                 add rule ip {t} {post} ip saddr {subnet} oifname \"{br}\" ct status dnat masquerade\n"
+                 add rule ip {t} {post} ip saddr {subnet} oifname \"{br}\" ct status dnat masquerade\n\
+                 add rule ip {t} {post} ip saddr 127.0.0.0/8 oifname \"{br}\" masquerade\n"
             ));
         }
         s.push_str(&format!("add element ip {t} bridges {{ \"{br}\" }}\n"));
@@ -229,6 +239,7 @@ impl Firewall {
         let mut s = self.preamble();
         self.drop_chain(&mut s, &format!("n-{bridge}-fwd"));
         self.drop_chain(&mut s, &format!("n-{bridge}-post"));
+        self.drop_chain(&mut s, &format!("n-{bridge}-pre"));
         s.push_str(&format!(
             "add element ip {t} bridges {{ \"{bridge}\" }}\ndelete element ip {t} bridges {{ \"{bridge}\" }}\n"
         ));
@@ -256,14 +267,17 @@ impl Firewall {
             // Which destinations: one address, or (like Docker's
             // `--dst-type LOCAL`) any of the host's, loopback excepted for
             // the host's own connections (see the module docs).
+            // Which destinations: one address, or (like Docker's
+            // `--dst-type LOCAL`) any of the host's, loopback included for
+            // the host's own connections (see the module docs).
             let (dst_in, dst_out) = match p.host_ip {
-                Some(ip) if ip.is_loopback() => continue, // the proxy's job
+                Some(ip) if ip.is_loopback() => (None, format!("ip daddr {ip}")),
                 Some(ip) if !ip.is_unspecified() => {
-                    (format!("ip daddr {ip}"), format!("ip daddr {ip}"))
+                    (Some(format!("ip daddr {ip}")), format!("ip daddr {ip}"))
                 }
                 _ => (
+                    Some("fib daddr type local".to_string()),
                     "fib daddr type local".to_string(),
-                    "ip daddr != 127.0.0.0/8 fib daddr type local".to_string(),
                 ),
             };
             let nat = format!(
@@ -273,7 +287,9 @@ impl Firewall {
                 cip = p.container_ip,
                 cp = p.container_port
             );
-            s.push_str(&format!("add rule ip {t} {pre} {dst_in} {nat}\n"));
+            if let Some(dst_in) = dst_in {
+                s.push_str(&format!("add rule ip {t} {pre} {dst_in} {nat}\n"));
+            }
             s.push_str(&format!("add rule ip {t} {out} {dst_out} {nat}\n"));
         }
         self.apply(&s, &format!("publish the ports of container {key}"))
@@ -313,6 +329,7 @@ impl Firewall {
                     if let Some(br) = rest
                         .strip_suffix("-fwd")
                         .or_else(|| rest.strip_suffix("-post"))
+                        .or_else(|| rest.strip_suffix("-pre"))
                     {
                         st.networks.insert(br.to_string());
                     }

@@ -19,6 +19,16 @@ pub fn enable_ip_forward() -> Result<()> {
     std::fs::write(IP_FORWARD, "1").map_err(io_err(format!("write 1 to {IP_FORWARD}")))
 }
 
+/// Sets `net.ipv4.conf.<iface>.route_localnet=1` on one of berth's
+/// bridges, so connections to a published port on 127.0.0.1 can be DNATed
+/// out through it (see [`crate::nft`] for the guard that comes with it).
+/// Only berth's own bridges get it; the host's interfaces are untouched.
+pub fn set_route_localnet(iface: &str) -> Result<()> {
+    crate::check_name("bridge", iface, crate::IFNAME_MAX)?;
+    let p = format!("/proc/sys/net/ipv4/conf/{iface}/route_localnet");
+    std::fs::write(&p, "1").map_err(io_err(format!("write 1 to {p}")))
+}
+
 /// Whether IPv4 forwarding is on in the calling thread's namespace.
 pub fn ip_forward() -> Result<bool> {
     let cur = std::fs::read_to_string(IP_FORWARD).map_err(io_err(format!("read {IP_FORWARD}")))?;

@@ -469,6 +469,12 @@ pub struct VolumeRmArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
+    /// Connect a container to a network
+    #[command(override_usage = "berth network connect [OPTIONS] NETWORK CONTAINER")]
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network
+    #[command(override_usage = "berth network disconnect [OPTIONS] NETWORK CONTAINER")]
+    Disconnect(NetworkDisconnectArgs),
     /// Create a network
     #[command(override_usage = "berth network create [OPTIONS] NETWORK")]
     Create(NetworkCreateArgs),
@@ -491,6 +497,39 @@ pub enum NetworkCommand {
         override_usage = "berth network rm NETWORK [NETWORK...]"
     )]
     Rm(NetworkRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long, value_name = "strings")]
+    pub alias: Vec<String>,
+    /// Driver options for the network
+    #[arg(long, value_name = "strings")]
+    pub driver_opt: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long, value_name = "string")]
+    pub ip6: Option<String>,
+    /// Add link to another container
+    #[arg(long, value_name = "list")]
+    pub link: Vec<String>,
+    /// Add a link-local address for the container
+    #[arg(long, value_name = "strings")]
+    pub link_local_ip: Vec<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -705,6 +744,16 @@ pub enum DebugCommand {
         #[arg(long)]
         release: bool,
     },
+    /// Remove this root's network leftovers (links, firewall chains,
+    /// namespaces no container accounts for); with --all, all of them
+    NetSweep {
+        /// Everything: bridges and the firewall table too (no container may run)
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print this root's datapath on the host (tagged links, firewall
+    /// chains, pinned namespaces) as JSON
+    NetState,
     /// Print a Dockerfile's parse tree as BuildKit's parser dumps it
     #[command(override_usage = "berth debug dockerfile-ast FILE|-")]
     DockerfileAst {
@@ -869,6 +918,39 @@ pub struct CreateFlags {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish", value_name = "list")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "list")]
+    pub expose: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long, value_name = "string")]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long, value_name = "string")]
+    pub mac_address: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long, value_name = "list")]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "list")]
+    pub dns: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "list")]
+    pub dns_option: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long, value_name = "list")]
+    pub dns_search: Vec<String>,
     /// Connect a container to a network
     #[arg(
         long = "network",

@@ -2043,3 +2043,129 @@ mod tests {
         assert_eq!(go_quote("\u{1F600}"), "\"\u{1F600}\"");
     }
 }
+
+/// The docker CLI's `ValidateExtraHost`: `name:ip` (or `host-gateway`).
+pub fn check_extra_host(h: &str) -> Result<(), String> {
+    let bad = || format!("bad format for add-host: {h:?}");
+    let (name, ip) = h.split_once(':').ok_or_else(bad)?;
+    if name.is_empty() {
+        return Err(bad());
+    }
+    if ip == "host-gateway" {
+        return Ok(());
+    }
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    ip.parse::<std::net::IpAddr>()
+        .map(drop)
+        .map_err(|_| format!("invalid IP address in add-host: {ip:?}"))
+}
+
+/// A MAC address as Go's `net.ParseMAC` takes the 6-byte forms.
+pub fn is_mac(m: &str) -> bool {
+    let parts: Vec<&str> = m.split([':', '-']).collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// One `-p` binding as `HostConfig.PortBindings` holds it.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct PortBindingSpec {
+    #[serde(rename = "HostIp")]
+    pub host_ip: String,
+    #[serde(rename = "HostPort")]
+    pub host_port: String,
+}
+
+fn port_range(s: &str, what: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("Invalid {what}: {s}");
+    let (a, z) = s.split_once('-').unwrap_or((s, s));
+    let a: u16 = a.parse().map_err(|_| bad())?;
+    let z: u16 = z.parse().map_err(|_| bad())?;
+    if z < a {
+        return Err(bad());
+    }
+    Ok((a, z))
+}
+
+/// `-p [ip:][hostPort:]containerPort[/proto]` (ranges on both sides) into
+/// `PortBindings` and the ports it exposes.
+pub fn parse_publish(
+    specs: &[String],
+) -> Result<
+    (
+        std::collections::BTreeMap<String, Vec<PortBindingSpec>>,
+        std::collections::BTreeSet<String>,
+    ),
+    String,
+> {
+    let mut bindings: std::collections::BTreeMap<String, Vec<PortBindingSpec>> = Default::default();
+    let mut exposed = std::collections::BTreeSet::new();
+    for spec in specs {
+        let (rest, proto) = spec.rsplit_once('/').unwrap_or((spec.as_str(), "tcp"));
+        let proto = if proto.is_empty() { "tcp" } else { proto };
+        if !matches!(proto, "tcp" | "udp" | "sctp") {
+            return Err(format!("Invalid proto: {proto}"));
+        }
+        let (ip, host, cport) = match rest.rsplit_once(':') {
+            None => ("", "", rest),
+            Some((left, c)) => match left.rsplit_once(':') {
+                None => ("", left, c),
+                Some((ip, h)) => (ip, h, c),
+            },
+        };
+        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+        if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!("Invalid ip address: {ip}"));
+        }
+        if cport.is_empty() {
+            return Err(format!("No port specified: {spec}<empty>"));
+        }
+        let (c0, c1) = port_range(cport, "containerPort")?;
+        let (h0, h1) = if host.is_empty() {
+            (0, 0)
+        } else {
+            port_range(host, "hostPort")?
+        };
+        let hn = if host.is_empty() { 0 } else { h1 - h0 };
+        if !host.is_empty() && c1 - c0 != hn && c1 != c0 {
+            return Err(format!(
+                "Invalid ranges specified for container and host Ports: {cport} and {host}"
+            ));
+        }
+        for (i, c) in (c0..=c1).enumerate() {
+            let key = format!("{c}/{proto}");
+            exposed.insert(key.clone());
+            let host_port = if host.is_empty() {
+                String::new()
+            } else if c1 == c0 && h1 != h0 {
+                format!("{h0}-{h1}")
+            } else {
+                (h0 + i as u16).to_string()
+            };
+            bindings.entry(key).or_default().push(PortBindingSpec {
+                host_ip: ip.to_string(),
+                host_port,
+            });
+        }
+    }
+    Ok((bindings, exposed))
+}
+
+/// `--expose port[-port][/proto]`.
+pub fn parse_expose(specs: &[String]) -> Result<std::collections::BTreeSet<String>, String> {
+    let mut out = std::collections::BTreeSet::new();
+    for spec in specs {
+        let (p, proto) = spec.rsplit_once('/').unwrap_or((spec.as_str(), "tcp"));
+        if p.contains(':') {
+            return Err(format!("invalid port format for --expose: {spec}"));
+        }
+        let (a, z) = port_range(p, "range format for --expose")
+            .map_err(|_| format!("invalid range format for --expose: {spec}, error: {p}"))?;
+        for port in a..=z {
+            out.insert(format!("{port}/{proto}"));
+        }
+    }
+    Ok(out)
+}

@@ -236,6 +236,10 @@ pub struct Endpoint {
     pub endpoint_id: String,
     pub ipv4: Ipv4Addr,
     pub mac: String,
+    /// Other names the embedded DNS answers for this container on this
+    /// network: `--network-alias`es, the short ID, the hostname.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// What `ipam.json` holds: every container's address, and the last

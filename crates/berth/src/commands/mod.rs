@@ -168,6 +168,18 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(engine.build_step_cleanup(&id)?)
         }
         Command::Debug(DebugCommand::CheckStore) => system::check_store(&engine),
+        Command::Debug(DebugCommand::NetSweep { all }) => {
+            let swept = engine.network_sweep(all)?;
+            if !swept.links.is_empty() || !swept.netns.is_empty() || !swept.containers.is_empty() {
+                eprintln!("swept: {swept:?}");
+            }
+            Ok(())
+        }
+        Command::Debug(DebugCommand::NetState) => {
+            let st = engine.network_state()?;
+            println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+            Ok(())
+        }
         Command::Debug(DebugCommand::NetworkAlloc {
             network,
             container,

@@ -10,20 +10,56 @@ use serde_json::{json, Value};
 use super::image::{confirm, print_rows};
 use super::need;
 use crate::cli::{
-    NetworkCommand, NetworkCreateArgs, NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs,
-    NetworkRmArgs,
+    NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs,
+    NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs,
 };
 use crate::runopts;
 use crate::{CliError, CliResult};
 
 pub fn run(engine: &Engine, sub: NetworkCommand) -> CliResult {
     match sub {
+        NetworkCommand::Connect(a) => connect(engine, a),
+        NetworkCommand::Disconnect(a) => disconnect(engine, a),
         NetworkCommand::Create(a) => create(engine, a),
         NetworkCommand::Inspect(a) => inspect(engine, a),
         NetworkCommand::Ls(a) => list(engine, a),
         NetworkCommand::Prune(a) => prune(engine, a),
         NetworkCommand::Rm(a) => remove(engine, a),
     }
+}
+
+fn connect(engine: &Engine, a: NetworkConnectArgs) -> CliResult {
+    need("network connect", &a.args, 2, Some(2))?;
+    use berth_engine::containers::network::{EndpointIpamConfig, EndpointSettings};
+    if let Some(ip) = a.ip.as_deref().filter(|i| !i.is_empty()) {
+        if ip.parse::<std::net::Ipv4Addr>().is_err() {
+            // dockerd's own wording, stray parenthesis included.
+            return Err(
+                berth_engine::Error::invalid(format!("Invalid IPv4 address: {ip})")).into(),
+            );
+        }
+    }
+    let req = EndpointSettings {
+        ipam_config: a
+            .ip
+            .as_ref()
+            .filter(|i| !i.is_empty())
+            .map(|ip| EndpointIpamConfig {
+                ipv4_address: ip.clone(),
+                ..Default::default()
+            }),
+        aliases: (!a.alias.is_empty()).then(|| a.alias.clone()),
+        links: (!a.link.is_empty()).then(|| a.link.clone()),
+        ..Default::default()
+    };
+    engine.network_connect(&a.args[0], &a.args[1], &req)?;
+    Ok(())
+}
+
+fn disconnect(engine: &Engine, a: NetworkDisconnectArgs) -> CliResult {
+    need("network disconnect", &a.args, 2, Some(2))?;
+    engine.network_disconnect(&a.args[0], &a.args[1], a.force)?;
+    Ok(())
 }
 
 fn create(engine: &Engine, a: NetworkCreateArgs) -> CliResult {
@@ -276,7 +312,7 @@ pub fn debug_alloc(
         engine.network_release(network, container)?;
         return Ok(());
     }
-    match engine.network_allocate(network, container, container, ip)? {
+    match engine.network_allocate(network, container, container, ip, &[])? {
         Some(e) => writeln!(std::io::stdout().lock(), "{} {}", e.ipv4, e.mac)?,
         None => writeln!(std::io::stdout().lock(), "none")?,
     }
