@@ -28,6 +28,11 @@ use crate::{Engine, Error, ErrorKind, Result};
 
 pub mod ipam;
 use ipam::{AllocError, Allocations, Endpoint, IpNet, Pool, V4Net};
+pub mod ports;
+pub use ports::{
+    format_ports, parse_expose, parse_publish, port_lines, publish_all, PortBinding, PortMap,
+    PortSet,
+};
 
 pub const BRIDGE_DRIVER: &str = "bridge";
 pub const HOST_DRIVER: &str = "host";

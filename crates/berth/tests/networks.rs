@@ -742,26 +742,28 @@ fn default_pools_avoid_host_routes() {
     );
 }
 
-/// Removes a private dockerd's networks (and so its bridges) before the
-/// daemon stops.
-struct PruneOnDrop<'a>(&'a common::dockerd::Dockerd);
-
-impl Drop for PruneOnDrop<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.docker(&["network", "prune", "-f"]);
-    }
+/// The host's network interfaces, by name.
+fn host_links() -> Vec<String> {
+    let o = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    let mut names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect();
+    names.sort();
+    names
 }
 
 /// The same `network create` commands on a private dockerd (20.10, no
 /// default bridge there) and on berth: the same `network inspect` (IDs
-/// and times normalised) and `network ls`, or the same error.
+/// and times normalised) and `network ls`, or the same error. dockerd runs
+/// in a network namespace of its own, so the bridge it makes per network
+/// never appears on the host (and goes with the namespace).
 #[test]
 fn networks_match_dockerd() {
-    let Some(d) = common::dockerd::Dockerd::start() else {
+    let Some(d) = common::dockerd::Dockerd::start_in_own_netns() else {
         return;
     };
-    // dockerd makes a Linux bridge per network: removed even if we fail.
-    let _cleanup = PruneOnDrop(&d);
     let r = Root::new();
     let cases: Vec<Vec<&str>> = vec![
         vec!["--subnet", "10.201.0.0/16", "x1"],
@@ -870,6 +872,28 @@ fn networks_match_dockerd() {
             assert_eq!(norm_json(&bj.stdout), norm_json(&dj.stdout), "{c:?}");
         }
     }
+    // dockerd's bridges, one per network, are in its namespace; none of
+    // them is on the host.
+    let ids = d
+        .docker(&["network", "ls", "-q", "-f", "type=custom"])
+        .stdout;
+    let ns = format!("--net=/proc/{}/ns/net", d.pid());
+    let o = Command::new("nsenter")
+        .args([ns.as_str(), "ip", "-o", "link"])
+        .output()
+        .unwrap();
+    let bridges: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .filter(|n| *n != "lo")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(bridges.len(), ids.lines().count(), "{bridges:?}");
+    assert!(bridges.iter().any(|b| b == "berthxck0"), "{bridges:?}");
+    let host = host_links();
+    for b in &bridges {
+        assert!(!host.contains(b), "{b} on the host");
+    }
     // The built-ins other than the bridge (dockerd runs without one).
     let dj = d.docker(&["network", "inspect", "host", "none"]);
     let bj = r.run(&["network", "inspect", "host", "none"]);
@@ -932,6 +956,11 @@ fn networks_match_dockerd() {
     // dockerd made bridges for its networks: all gone with them.
     let left = d.docker(&["network", "ls", "-q", "-f", "type=custom"]);
     assert_eq!(left.stdout, "");
+    drop(d);
+    let host = host_links();
+    for b in &bridges {
+        assert!(!host.contains(b), "{b} on the host");
+    }
 }
 
 /// `debug check-store` notices an address given to two containers.
