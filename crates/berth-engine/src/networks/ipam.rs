@@ -303,8 +303,8 @@ impl Pool {
     }
 
     /// An address for a new endpoint: `want` if given (anywhere in the
-    /// subnet, as libnetwork allows), else the next free one after `last`
-    /// in the range, wrapping around once.
+    /// subnet, as libnetwork allows), else the lowest free one in the
+    /// range (dockerd 20.10's order).
     pub fn allocate(
         &self,
         allocs: &Allocations,
@@ -328,10 +328,9 @@ impl Pool {
         if lo > hi {
             return Err(AllocError::Exhausted);
         }
-        let start = match allocs.last.map(u32::from) {
-            Some(l) if l >= lo && l < hi => l + 1,
-            _ => lo,
-        };
+        // Docker 20.10 hands out the lowest free address (a released one
+        // is reused at once), whatever was handed out last.
+        let start = lo;
         let span = u64::from(hi - lo) + 1;
         for i in 0..span {
             let off = (u64::from(start - lo) + i) % span;
