@@ -142,6 +142,11 @@ impl Layout {
     pub fn container_rootfs(&self, id: &str) -> PathBuf {
         self.container_run_dir(id).join("rootfs")
     }
+    /// The container's embedded-DNS config (tables and upstream servers),
+    /// read by its monitor's resolver.
+    pub fn container_dns_config(&self, id: &str) -> PathBuf {
+        self.container_run_dir(id).join("dns.json")
+    }
     /// Build cache records: one file per cached step result.
     pub fn build_cache_dir(&self) -> PathBuf {
         self.root.join("build-cache")
@@ -189,6 +194,11 @@ impl Layout {
     /// The network's address allocations, one per container.
     pub fn network_ipam(&self, id: &str) -> PathBuf {
         self.network_dir(id).join("ipam.json")
+    }
+    /// The network's DNS table (names and addresses of its endpoints),
+    /// read by the resolver of every container on it.
+    pub fn network_names(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("names.json")
     }
     /// The OCI runtime's own state (`--root` of runc), one per runtime.
     pub fn runtime_state_dir(&self, runtime: &str) -> PathBuf {
@@ -245,6 +255,7 @@ mod tests {
             (l.network_record("<id>"), "`networks/<id>/network.json`"),
             (l.network_lock("<id>"), "`networks/<id>/lock`"),
             (l.network_ipam("<id>"), "`networks/<id>/ipam.json`"),
+            (l.network_names("<id>"), "`networks/<id>/names.json`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
             let r = rel(p);
@@ -259,5 +270,12 @@ mod tests {
                 "{shown}"
             );
         }
+        // The run root's table.
+        let dns = l.container_dns_config("<id>");
+        assert_eq!(
+            dns.strip_prefix("/RUN").unwrap(),
+            Path::new("containers/<id>/dns.json")
+        );
+        assert!(doc.contains("`containers/<id>/dns.json`"));
     }
 }
