@@ -52,6 +52,21 @@ impl Sockets {
         Ok(Sockets { udp, tcp })
     }
 
+    /// Takes sockets made elsewhere (the engine binds them inside the
+    /// container's namespace before the container starts, so no query can
+    /// come before the resolver listens, and passes them to the monitor).
+    pub fn from_fds(udp: std::os::fd::OwnedFd, tcp: std::os::fd::OwnedFd) -> Sockets {
+        Sockets {
+            udp: UdpSocket::from(udp),
+            tcp: TcpListener::from(tcp),
+        }
+    }
+
+    /// The two descriptors, udp then tcp.
+    pub fn into_fds(self) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+        (self.udp.into(), self.tcp.into())
+    }
+
     /// The address the sockets listen on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.udp.local_addr()

@@ -43,8 +43,6 @@ pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
 /// Host-wide: every state root picks subnets under it.
 const HOST_NET_LOCK: &str = "/run/berth-subnets.lock";
-/// The embedded DNS's table in a network's directory.
-const NAMES_FILE: &str = "names.json";
 
 /// A bridge network's link and firewall rules.
 #[derive(Debug, Clone)]
@@ -1061,7 +1059,7 @@ impl Engine {
             })
             .collect();
         let doc = serde_json::json!({"network": net.name, "records": records});
-        berth_store::atomic_write_json(&self.layout.network_dir(&net.id).join(NAMES_FILE), &doc)?;
+        berth_store::atomic_write_json(&self.layout.network_names(&net.id), &doc)?;
         Ok(())
     }
 
@@ -1138,7 +1136,7 @@ impl Engine {
 
     /// Where the embedded DNS of a container reads network `id`'s names.
     pub(crate) fn network_names_path(&self, id: &str) -> std::path::PathBuf {
-        self.layout.network_dir(id).join(NAMES_FILE)
+        self.layout.network_names(id)
     }
 }
 

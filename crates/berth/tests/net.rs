@@ -202,11 +202,9 @@ fn published_ports_reach_the_container() {
     // the container itself.
     let gw = r.ok(&["inspect", "-f", "{{.NetworkSettings.Gateway}}", "web"]);
     let url = format!("http://{}:{fixed}/", gw.trim());
-    let other = r.ok(&[
-        "run", "--rm", "busybox", "wget", "-q", "-O", "-", "-T", "3", &url,
-    ]);
+    let other = r.ok(&["run", "--rm", "busybox", "wget", "-q", "-O", "-", &url]);
     assert_eq!(other.trim(), "hello");
-    let hairpin = r.ok(&["exec", "web", "wget", "-q", "-O", "-", "-T", "3", &url]);
+    let hairpin = r.ok(&["exec", "web", "wget", "-q", "-O", "-", &url]);
     assert_eq!(hairpin.trim(), "hello");
     // A second container cannot have the same host port.
     let fp = r.fingerprint();

@@ -393,7 +393,7 @@ fn port_taken(name: &str, ep_id: &str, r: &PortRequest, port: u16, by_berth: boo
         )
     };
     Error::new(
-        ErrorKind::Conflict,
+        ErrorKind::Internal,
         format!(
             "driver failed programming external connectivity on endpoint {name} ({ep_id}): {what}"
         ),
@@ -559,7 +559,7 @@ impl Engine {
                     .container_refresh(&other)?
                     .ok_or_else(|| Error::not_found(format!("No such container: {other}")))?;
                 if !target.state.running {
-                    return Err(Error::conflict(format!(
+                    return Err(Error::invalid(format!(
                         "cannot join network of a non running container: {}",
                         target.id
                     )));
@@ -832,7 +832,7 @@ impl Engine {
             "servers": servers,
             "search": search,
         });
-        let path = self.layout.container_run_dir(&rec.id).join("dns.json");
+        let path = self.layout.container_dns_config(&rec.id);
         berth_store::atomic_write_json(&path, &cfg)?;
         let (u, t) = berth_dns_sockets(ns)?;
         Ok((u, t, path))
@@ -1011,7 +1011,7 @@ impl Engine {
     /// Rewrite a running container's `dns.json` after its networks
     /// changed (its resolver re-reads it).
     fn net_dns_refresh(&self, rec: &Record) -> Result<()> {
-        let path = self.layout.container_run_dir(&rec.id).join("dns.json");
+        let path = self.layout.container_dns_config(&rec.id);
         let Some(mut cfg) = berth_store::read_json::<Value>(&path)? else {
             return Ok(());
         };
@@ -1097,9 +1097,7 @@ fn parse_mac(m: &str) -> Result<[u8; 6]> {
 
 /// Sockets for the embedded DNS at 127.0.0.11:53 inside `ns`.
 fn berth_dns_sockets(ns: &std::path::Path) -> Result<(OwnedFd, OwnedFd)> {
-    let _ = ns;
-    Err(Error::new(
-        ErrorKind::Internal,
-        "the embedded DNS is not available yet",
-    ))
+    berth_dns::bind_in(ns)
+        .map(berth_dns::Sockets::into_fds)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("embedded DNS: {e}")))
 }

@@ -150,8 +150,9 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
             return Err(oe(format!("invalid IPv4 address: {ip}")));
         }
     }
-    let (port_bindings, mut exposed) = runopts::parse_publish(&f.publish).map_err(oe)?;
-    exposed.extend(runopts::parse_expose(&f.expose).map_err(oe)?);
+    let (port_bindings, mut exposed) =
+        berth_engine::networks::ports::parse_publish(&f.publish).map_err(oe)?;
+    exposed.extend(berth_engine::networks::ports::parse_expose(&f.expose).map_err(oe)?);
     // Checked by the engine, as dockerd checks them; the CLI only sorts
     // `-v /path` (a new anonymous volume) from binds, as docker's does.
     let (binds, anon_volumes) = runopts::split_volumes(&f.volume).map_err(oe)?;
@@ -851,12 +852,14 @@ pub(crate) fn container_row(engine: &Engine, r: &Record, trunc: bool, size: Stri
         "RunningFor": format!("{} ago", render::human_duration(since)),
         "Status": status_text(r),
         "State": if r.state.paused { "paused".to_string() } else { r.state.status.clone() },
-        "Ports": "",
+        "Ports": berth_engine::networks::ports::format_ports(
+            &serde_json::from_value(r.network_settings["Ports"].clone()).unwrap_or_default()
+        ),
         "Names": r.bare_name(),
         "Labels": labels,
         "Size": size,
         "Mounts": mounts,
-        "Networks": if r.host_config.network_mode == "default" { "bridge".to_string() } else { r.host_config.network_mode.clone() },
+        "Networks": berth_engine::containers::network::endpoints(r).keys().cloned().collect::<Vec<_>>().join(","),
         "LocalVolumes": local_volumes.to_string(),
     }))
 }
