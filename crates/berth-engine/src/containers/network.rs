@@ -256,6 +256,9 @@ fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest
     Ok(out)
 }
 
+/// Host port reservations and what `NetworkSettings.Ports` shows.
+type Published = (Vec<OwnedFd>, Vec<(String, PortBinding)>);
+
 /// What a start set up that the rest of the start needs.
 #[derive(Debug, Default)]
 pub(crate) struct NetUp {
@@ -727,11 +730,7 @@ impl Engine {
     /// Binds every published host port (held by the monitor from then on)
     /// and installs the DNAT rules. Returns the sockets and what
     /// `NetworkSettings.Ports` shows.
-    fn net_publish(
-        &self,
-        rec: &Record,
-        ip: Ipv4Addr,
-    ) -> Result<(Vec<OwnedFd>, Vec<(String, PortBinding)>)> {
+    fn net_publish(&self, rec: &Record, ip: Ipv4Addr) -> Result<Published> {
         let reqs = port_requests(&rec.host_config, &rec.config)?;
         if reqs.is_empty() {
             return Ok((Vec::new(), Vec::new()));

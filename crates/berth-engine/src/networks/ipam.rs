@@ -477,6 +477,7 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
             endpoint_id: String::new(),
             ipv4: ip,
             mac: mac_for(ip),
+            aliases: Vec::new(),
         }
     }
 

@@ -450,26 +450,22 @@ mod tests {
     }
 
     #[test]
-    fn nat_ports_like_docker() {
-        assert_eq!(nat_port("tcp", "80").unwrap(), "80/tcp");
-        assert_eq!(nat_port("tcp", "080").unwrap(), "80/tcp");
-        assert_eq!(nat_port("udp", "").unwrap(), "0/udp");
-        assert_eq!(nat_port("tcp", "80-81").unwrap(), "80-81/tcp");
+    fn port_errors_like_docker() {
+        let none = berth_engine::networks::ports::PortSet::new();
+        let err =
+            |p: &str| berth_engine::networks::ports::port_lines(&none, Some(p), "c").unwrap_err();
+        assert_eq!(err("80"), "Error: No public port '80/tcp' published for c");
         assert_eq!(
-            nat_port("tcp", "abc").unwrap_err(),
+            err("080/udp"),
+            "Error: No public port '080/udp' published for c"
+        );
+        assert_eq!(
+            err("abc"),
             "strconv.ParseUint: parsing \"abc\": invalid syntax"
         );
         assert_eq!(
-            nat_port("tcp", "70000").unwrap_err(),
+            err("70000"),
             "strconv.ParseUint: parsing \"70000\": value out of range"
-        );
-        assert_eq!(
-            nat_port("tcp", "80/").unwrap_err(),
-            "strconv.ParseUint: parsing \"80/\": invalid syntax"
-        );
-        assert_eq!(
-            nat_port("tcp", "80-79").unwrap_err(),
-            "Invalid range specified for the Port: 80-79"
         );
     }
 
