@@ -1018,10 +1018,9 @@ impl Engine {
             return;
         };
         for e in entries.flatten() {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(".ipam.json.tmp-")
-            {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            if n.starts_with(".ipam.json.tmp-") || n.starts_with(".names.json.tmp-") {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -1105,7 +1104,7 @@ impl Engine {
                 }
             }
         }
-        let dir = self.layout.runroot().join("netns");
+        let dir = self.layout.netns_dir();
         berth_net::sweep::sweep(&self.net_tag(), &self.firewall()?, Some(&dir), &keep)
             .map_err(|e| internal("network sweep", e))
     }
@@ -1121,7 +1120,7 @@ impl Engine {
             .map(|l| l.name)
             .collect();
         let st = fw.state().map_err(|e| internal("firewall state", e))?;
-        let netns = berth_net::netns::list(&self.layout.runroot().join("netns"))
+        let netns = berth_net::netns::list(&self.layout.netns_dir())
             .map_err(|e| internal("list netns", e))?;
         Ok(serde_json::json!({
             "Table": fw.table(),

@@ -200,6 +200,13 @@ impl Layout {
     pub fn network_names(&self, id: &str) -> PathBuf {
         self.network_dir(id).join("names.json")
     }
+    /// Pinned network namespaces of running containers.
+    pub fn netns_dir(&self) -> PathBuf {
+        self.runroot.join("netns")
+    }
+    pub fn container_netns(&self, id: &str) -> PathBuf {
+        self.netns_dir().join(id)
+    }
     /// The OCI runtime's own state (`--root` of runc), one per runtime.
     pub fn runtime_state_dir(&self, runtime: &str) -> PathBuf {
         self.runroot.join("runtime").join(runtime)
@@ -277,5 +284,8 @@ mod tests {
             Path::new("containers/<id>/dns.json")
         );
         assert!(doc.contains("`containers/<id>/dns.json`"));
+        let ns = l.container_netns("<id>");
+        assert_eq!(ns.strip_prefix("/RUN").unwrap(), Path::new("netns/<id>"));
+        assert!(doc.contains("`netns/<id>`"));
     }
 }

@@ -406,7 +406,7 @@ fn port_taken(name: &str, ep_id: &str, r: &PortRequest, port: u16, by_berth: boo
 impl Engine {
     /// Where a container's network namespace is pinned.
     fn netns_path(&self, id: &str) -> PathBuf {
-        self.layout.runroot().join("netns").join(id)
+        self.layout.container_netns(id)
     }
 
     /// `create`: dockerd's checks of the networking options, and the

@@ -182,12 +182,6 @@ impl Root {
         self.test_image("busybox", reference)
     }
 
-    /// Import the Debian minbase test image (debootstrap, cached between
-    /// runs) through the repo's script.
-    pub fn debian(&self, reference: &str) -> String {
-        self.test_image("debian", reference)
-    }
-
     fn test_image(&self, kind: &str, reference: &str) -> String {
         let berth = format!(
             "{BERTH} --root {} --runroot {}",
