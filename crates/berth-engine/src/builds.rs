@@ -49,6 +49,8 @@ impl Engine {
             log: None,
             monitor_exe: &monitor,
             cleanup,
+            monitor_fds: Vec::new(),
+            monitor_args: Vec::new(),
         })
         .map_err(|e| match e {
             LaunchError::NotFound(m) => Error::new(ErrorKind::NotFound, m),

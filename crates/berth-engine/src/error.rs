@@ -4,6 +4,8 @@ pub enum ErrorKind {
     NotFound,
     Conflict,
     InvalidArgument,
+    /// Refused by rule, whatever the state (a pre-defined network).
+    Forbidden,
     Internal,
 }
 

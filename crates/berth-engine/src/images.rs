@@ -526,7 +526,9 @@ impl Engine {
 
     /// Every problem `debug check-store` finds; empty means consistent.
     pub fn check_store(&self) -> Result<Vec<String>> {
-        Ok(self.images.check()?)
+        let mut problems = self.images.check()?;
+        problems.extend(self.network_check()?);
+        Ok(problems)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod builds;
 pub mod containers;
 mod error;
 pub mod images;
+pub mod networks;
 pub mod prune;
 pub mod system;
 pub mod types;

@@ -167,6 +167,8 @@ pub struct SystemPruneOptions {
 #[derive(Debug, Default)]
 pub struct SystemPruned {
     pub containers: Pruned,
+    /// Names of the removed networks.
+    pub networks: Vec<String>,
     pub volumes: Pruned,
     pub images: Vec<DeleteItem>,
     pub images_reclaimed: u64,
@@ -225,7 +227,7 @@ impl Engine {
         Ok(out)
     }
 
-    /// `system prune`: containers, then (with `volumes`) every unused
+    /// `system prune`: containers, then unused custom networks, then (with `volumes`) every unused
     /// volume, then images, then build cache. Docker 20.10's CLI prunes
     /// volumes with API 1.41, which removes named volumes as well as
     /// anonymous ones; so does this. Every filter is checked before
@@ -243,6 +245,7 @@ impl Engine {
             containers: self.container_prune(f)?,
             ..Default::default()
         };
+        out.networks = self.network_prune(f)?;
         if opts.volumes {
             let (removed, reclaimed) = self.volume_prune(true, &f.volume_filters())?;
             out.volumes = Pruned { removed, reclaimed };

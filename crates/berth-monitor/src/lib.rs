@@ -5,6 +5,7 @@
 //! cleanup to `berth` (or to an attached `berth run` that owns it).
 #![allow(unsafe_code)] // a small libc event loop: poll, signalfd, waitpid, exec
 
+mod dns;
 mod monitor;
 pub mod proto;
 

@@ -23,6 +23,13 @@ struct Config {
     exit_file: String,
     /// argv exec'd after the exit when no attached owner will clean up.
     cleanup: Vec<String>,
+    /// Kept open, untouched, until the monitor ends (host port
+    /// reservations: the ports stay taken while the container runs).
+    hold_fds: Vec<RawFd>,
+    /// The container's DNS resolver sockets (udp, tcp) and its config.
+    dns_udp_fd: Option<RawFd>,
+    dns_tcp_fd: Option<RawFd>,
+    dns_config: Option<String>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
@@ -49,6 +56,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--max-size" => c.max_size = Some(v.parse().map_err(|_| format!("bad {a}: {v}"))?),
             "--max-file" => c.max_file = v.parse().map_err(|_| format!("bad {a}: {v}"))?,
             "--exit-file" => c.exit_file = v,
+            "--hold-fd" => c.hold_fds.push(fd()?),
+            "--dns-udp-fd" => c.dns_udp_fd = Some(fd()?),
+            "--dns-tcp-fd" => c.dns_tcp_fd = Some(fd()?),
+            "--dns-config" => c.dns_config = Some(v),
             _ => return Err(format!("unknown option {a}")),
         }
     }
@@ -105,6 +116,18 @@ pub fn main() -> i32 {
         eprintln!("berth-monitor: signalfd: {}", io::Error::last_os_error());
         return 1;
     }
+    // Held descriptors must not outlive the monitor into the cleanup it
+    // execs (a restart would find its own ports taken).
+    for fd in cfg
+        .hold_fds
+        .iter()
+        .chain(cfg.dns_udp_fd.iter())
+        .chain(cfg.dns_tcp_fd.iter())
+    {
+        // SAFETY: setting close-on-exec on a descriptor passed to us.
+        unsafe { libc::fcntl(*fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    crate::dns::start(cfg.dns_udp_fd, cfg.dns_tcp_fd, cfg.dns_config.as_deref());
     let mut m = Monitor::new(cfg);
     m.run(sfd);
     m.finish()

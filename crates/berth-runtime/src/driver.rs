@@ -106,6 +106,11 @@ pub struct Launch<'a> {
     pub monitor_exe: &'a Path,
     /// Run by the monitor after the exit when no owner is attached.
     pub cleanup: Vec<String>,
+    /// Descriptors the monitor keeps for the container's lifetime, each
+    /// passed as `flag fd` (host port reservations, the DNS sockets).
+    pub monitor_fds: Vec<(&'static str, RawFd)>,
+    /// More `flag value` arguments for the monitor.
+    pub monitor_args: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -345,6 +350,10 @@ fn child(
         pass("--owner-fd", o.as_raw_fd(), &mut args);
     }
     pass("--listen-fd", listener.as_raw_fd(), &mut args);
+    for (flag, fd) in &l.monitor_fds {
+        pass(flag, *fd, &mut args);
+    }
+    args.extend(l.monitor_args.iter().cloned());
     if let Some(log) = &l.log {
         args.push("--log".into());
         args.push(log.path.display().to_string());

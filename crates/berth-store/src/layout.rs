@@ -36,6 +36,7 @@ impl Layout {
             self.container_names_dir(),
             self.build_cache_dir(),
             self.volumes_dir(),
+            self.networks_dir(),
         ] {
             std::fs::create_dir_all(&d).ctx("create", &d)?;
         }
@@ -141,6 +142,11 @@ impl Layout {
     pub fn container_rootfs(&self, id: &str) -> PathBuf {
         self.container_run_dir(id).join("rootfs")
     }
+    /// The container's embedded-DNS config (tables and upstream servers),
+    /// read by its monitor's resolver.
+    pub fn container_dns_config(&self, id: &str) -> PathBuf {
+        self.container_run_dir(id).join("dns.json")
+    }
     /// Build cache records: one file per cached step result.
     pub fn build_cache_dir(&self) -> PathBuf {
         self.root.join("build-cache")
@@ -169,6 +175,37 @@ impl Layout {
     /// The volume's record: driver, labels, options, creation time.
     pub fn volume_record(&self, name: &str) -> PathBuf {
         self.volume_dir(name).join("volume.json")
+    }
+    /// Networks, one directory per network, named by its 64-hex ID.
+    pub fn networks_dir(&self) -> PathBuf {
+        self.root.join("networks")
+    }
+    pub fn network_dir(&self, id: &str) -> PathBuf {
+        self.networks_dir().join(id)
+    }
+    /// The network's record: name, driver, IPAM config, options, labels.
+    pub fn network_record(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("network.json")
+    }
+    /// Held while the network's address allocations change.
+    pub fn network_lock(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("lock")
+    }
+    /// The network's address allocations, one per container.
+    pub fn network_ipam(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("ipam.json")
+    }
+    /// The network's DNS table (names and addresses of its endpoints),
+    /// read by the resolver of every container on it.
+    pub fn network_names(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("names.json")
+    }
+    /// Pinned network namespaces of running containers.
+    pub fn netns_dir(&self) -> PathBuf {
+        self.runroot.join("netns")
+    }
+    pub fn container_netns(&self, id: &str) -> PathBuf {
+        self.netns_dir().join(id)
     }
     /// The OCI runtime's own state (`--root` of runc), one per runtime.
     pub fn runtime_state_dir(&self, runtime: &str) -> PathBuf {
@@ -221,6 +258,11 @@ mod tests {
             (l.volumes_dir(), "`volumes/`"),
             (l.volume_data("<name>"), "`volumes/<name>/_data`"),
             (l.volume_record("<name>"), "`volumes/<name>/volume.json`"),
+            (l.networks_dir(), "`networks/`"),
+            (l.network_record("<id>"), "`networks/<id>/network.json`"),
+            (l.network_lock("<id>"), "`networks/<id>/lock`"),
+            (l.network_ipam("<id>"), "`networks/<id>/ipam.json`"),
+            (l.network_names("<id>"), "`networks/<id>/names.json`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
             let r = rel(p);
@@ -235,5 +277,15 @@ mod tests {
                 "{shown}"
             );
         }
+        // The run root's table.
+        let dns = l.container_dns_config("<id>");
+        assert_eq!(
+            dns.strip_prefix("/RUN").unwrap(),
+            Path::new("containers/<id>/dns.json")
+        );
+        assert!(doc.contains("`containers/<id>/dns.json`"));
+        let ns = l.container_netns("<id>");
+        assert_eq!(ns.strip_prefix("/RUN").unwrap(), Path::new("netns/<id>"));
+        assert!(doc.contains("`netns/<id>`"));
     }
 }

@@ -57,6 +57,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand, override_usage = "berth volume COMMAND")]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand, override_usage = "berth network COMMAND")]
+    Network(NetworkCommand),
     /// Manage berth
     #[command(subcommand, override_usage = "berth system COMMAND")]
     System(SystemCommand),
@@ -465,6 +468,159 @@ pub struct VolumeRmArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Connect a container to a network
+    #[command(override_usage = "berth network connect [OPTIONS] NETWORK CONTAINER")]
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network
+    #[command(override_usage = "berth network disconnect [OPTIONS] NETWORK CONTAINER")]
+    Disconnect(NetworkDisconnectArgs),
+    /// Create a network
+    #[command(override_usage = "berth network create [OPTIONS] NETWORK")]
+    Create(NetworkCreateArgs),
+    /// Display detailed information on one or more networks
+    #[command(override_usage = "berth network inspect [OPTIONS] NETWORK [NETWORK...]")]
+    Inspect(NetworkInspectArgs),
+    /// List networks
+    #[command(
+        visible_alias = "list",
+        name = "ls",
+        override_usage = "berth network ls [OPTIONS]"
+    )]
+    Ls(NetworkLsArgs),
+    /// Remove all unused networks
+    #[command(override_usage = "berth network prune [OPTIONS]")]
+    Prune(NetworkPruneArgs),
+    /// Remove one or more networks
+    #[command(
+        visible_alias = "remove",
+        override_usage = "berth network rm NETWORK [NETWORK...]"
+    )]
+    Rm(NetworkRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long, value_name = "strings")]
+    pub alias: Vec<String>,
+    /// Driver options for the network
+    #[arg(long, value_name = "strings")]
+    pub driver_opt: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long, value_name = "string")]
+    pub ip6: Option<String>,
+    /// Add link to another container
+    #[arg(long, value_name = "list")]
+    pub link: Vec<String>,
+    /// Add a link-local address for the container
+    #[arg(long, value_name = "strings")]
+    pub link_local_ip: Vec<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Enable manual container attachment
+    #[arg(long)]
+    pub attachable: bool,
+    /// Auxiliary IPv4 or IPv6 addresses used by Network driver
+    #[arg(long = "aux-address", value_name = "map")]
+    pub aux_address: Vec<String>,
+    /// Driver to manage the Network
+    #[arg(short, long, value_name = "string", default_value = "bridge")]
+    pub driver: String,
+    /// IPv4 or IPv6 Gateway for the master subnet
+    #[arg(long, value_name = "strings", value_delimiter = ',')]
+    pub gateway: Vec<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    pub internal: bool,
+    /// Allocate container ip from a sub-range
+    #[arg(long = "ip-range", value_name = "strings", value_delimiter = ',')]
+    pub ip_range: Vec<String>,
+    /// IP Address Management Driver
+    #[arg(long = "ipam-driver", value_name = "string", default_value = "default")]
+    pub ipam_driver: String,
+    /// Set IPAM driver specific options
+    #[arg(long = "ipam-opt", value_name = "map")]
+    pub ipam_opt: Vec<String>,
+    /// Enable IPv6 networking
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Set metadata on a network
+    #[arg(long, value_name = "list")]
+    pub label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short, long = "opt", value_name = "map")]
+    pub opt: Vec<String>,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long, value_name = "strings", value_delimiter = ',')]
+    pub subnet: Vec<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
+    /// Verbose output for diagnostics
+    #[arg(short, long)]
+    pub verbose: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Provide filter values (e.g. 'driver=bridge')
+    #[arg(short, long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print networks using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Do not truncate the output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Provide filter values (e.g. 'until=<timestamp>')
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkRmArgs {
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Show docker disk usage
     #[command(override_usage = "berth system df [OPTIONS]")]
@@ -573,6 +729,31 @@ pub struct CompletionArgs {
 pub enum DebugCommand {
     /// Verify every ref, record, blob digest and snapshot in the store
     CheckStore,
+    /// Allocate (or with --release, release) a container's IPv4 address
+    /// on a network and print it with its MAC
+    #[command(
+        override_usage = "berth debug network-alloc [--ip IP] [--release] NETWORK CONTAINER-ID"
+    )]
+    NetworkAlloc {
+        network: String,
+        container: String,
+        /// A static address (`--ip`)
+        #[arg(long)]
+        ip: Option<std::net::Ipv4Addr>,
+        /// Release instead of allocating
+        #[arg(long)]
+        release: bool,
+    },
+    /// Remove this root's network leftovers (links, firewall chains,
+    /// namespaces no container accounts for); with --all, all of them
+    NetSweep {
+        /// Everything: bridges and the firewall table too (no container may run)
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print this root's datapath on the host (tagged links, firewall
+    /// chains, pinned namespaces) as JSON
+    NetState,
     /// Print a Dockerfile's parse tree as BuildKit's parser dumps it
     #[command(override_usage = "berth debug dockerfile-ast FILE|-")]
     DockerfileAst {
@@ -737,6 +918,39 @@ pub struct CreateFlags {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish", value_name = "list")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "list")]
+    pub expose: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long, value_name = "string")]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long, value_name = "string")]
+    pub mac_address: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long, value_name = "list")]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "list")]
+    pub dns: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "list")]
+    pub dns_option: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long, value_name = "list")]
+    pub dns_search: Vec<String>,
     /// Connect a container to a network
     #[arg(
         long = "network",

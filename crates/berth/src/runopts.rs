@@ -1392,6 +1392,31 @@ pub fn parse_mount(value: &str) -> Result<MountSpec, String> {
     Ok(m)
 }
 
+/// The docker CLI's `ValidateExtraHost`: `name:ip` (or `host-gateway`).
+pub fn check_extra_host(h: &str) -> Result<(), String> {
+    let bad = || format!("bad format for add-host: {h:?}");
+    let (name, ip) = h.split_once(':').ok_or_else(bad)?;
+    if name.is_empty() {
+        return Err(bad());
+    }
+    if ip == "host-gateway" {
+        return Ok(());
+    }
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    ip.parse::<std::net::IpAddr>()
+        .map(drop)
+        .map_err(|_| format!("invalid IP address in add-host: {ip:?}"))
+}
+
+/// A MAC address as Go's `net.ParseMAC` takes the 6-byte forms.
+pub fn is_mac(m: &str) -> bool {
+    let parts: Vec<&str> = m.split([':', '-']).collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

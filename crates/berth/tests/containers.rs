@@ -881,11 +881,14 @@ fn survives_a_wiped_run_root() {
     });
     let run = r.dir.path().join("run");
     let rootfs = run.join("containers").join(&id).join("rootfs");
-    std::process::Command::new("umount")
-        .arg("-l")
-        .arg(&rootfs)
-        .status()
-        .unwrap();
+    // A reboot takes every mount: the rootfs and the pinned netns.
+    for m in [rootfs, run.join("netns").join(&id)] {
+        std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&m)
+            .status()
+            .unwrap();
+    }
     std::fs::remove_dir_all(&run).unwrap();
     let st = r.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     assert!(st.starts_with("boot Exited (255)"), "{st}");

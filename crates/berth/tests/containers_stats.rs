@@ -133,6 +133,8 @@ fn stats_no_stream_reads_the_cgroups() {
         &[
             "--name",
             "limited",
+            "--network",
+            "none",
             "-m",
             "64m",
             "busybox",
@@ -146,6 +148,8 @@ fn stats_no_stream_reads_the_cgroups() {
         &[
             "--name",
             "busy",
+            "--network",
+            "none",
             "--cpus",
             "0.5",
             "busybox",

@@ -11,6 +11,7 @@
 pub mod fs;
 pub mod mounts;
 pub mod names;
+pub mod network;
 pub mod record;
 pub mod stats;
 
@@ -46,6 +47,8 @@ pub struct CreateOptions {
     pub host_config: HostConfig,
     /// `--detach-keys` remembered for later attaches.
     pub detach_keys: Option<String>,
+    /// `--ip`, `--network-alias`: the primary network's endpoint request.
+    pub networking: network::NetworkingConfig,
 }
 
 #[derive(Debug)]
@@ -100,33 +103,6 @@ fn read_in_root(root: &Path, path: &str) -> Option<Vec<u8>> {
     f.read_to_end(&mut v).ok()?;
     Some(v)
 }
-
-/// The host's resolv.conf as Docker gives it to a container: loopback
-/// nameservers cannot work from the container's own namespace, so they go,
-/// and Google's public resolvers stand in if none remain (Docker's default).
-fn container_resolv_conf() -> String {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut out = String::new();
-    let mut ns = 0;
-    for line in host.lines() {
-        let mut w = line.split_whitespace();
-        if w.next() == Some("nameserver") {
-            let addr = w.next().unwrap_or("");
-            if addr.starts_with("127.") || addr == "::1" {
-                continue;
-            }
-            ns += 1;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if ns == 0 {
-        out.push_str("\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    out
-}
-
-const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
 /// A signal as dockerd reads it (`Invalid signal: X` otherwise).
 pub fn parse_signal(s: &str) -> Option<i32> {
@@ -319,6 +295,7 @@ impl Engine {
             }
         };
         self.release_runtime(&rec);
+        network::clear_runtime(&mut rec);
         rec.state = State {
             status: "exited".into(),
             exit_code: code,
@@ -369,6 +346,7 @@ impl Engine {
         let _ = driver::delete(&rt, &self.state_root(&rt), &rec.id, &cgroups_path(&rec.id));
         let rootfs = self.layout.container_rootfs(&rec.id);
         let _ = rootfs::unmount(&rootfs);
+        self.net_down(rec);
         let _ = std::fs::remove_dir_all(self.layout.container_run_dir(&rec.id));
         self.volumes_release(rec);
     }
@@ -468,8 +446,18 @@ impl Engine {
         let mut labels = img_cfg.labels.clone().unwrap_or_default();
         labels.extend(c.labels.clone().unwrap_or_default());
         c.labels = Some(labels);
+        let mut hc = o.host_config.clone();
+        let (network_settings, net_warnings) =
+            self.net_plan_create(&name, &mut c, &mut hc, &o.networking)?;
+        warnings.extend(net_warnings);
         if c.hostname.is_empty() {
-            c.hostname = id[..12].to_string();
+            c.hostname = match network::Mode::parse(&hc.network_mode) {
+                // Docker: the host's name, in the container's own UTS namespace.
+                network::Mode::Host => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_else(|_| id[..12].to_string()),
+                _ => id[..12].to_string(),
+            };
         }
         if !c.working_dir.is_empty() && !c.working_dir.starts_with('/') {
             return Err(Error::invalid(format!(
@@ -491,14 +479,13 @@ impl Engine {
         // Held until the record is in place (see mounts_for_create).
         let config_volumes: Vec<String> =
             c.volumes.iter().flatten().map(|(k, _)| k.clone()).collect();
-        let (mount_points, volumes_lock) = self.mounts_for_create(hc, &config_volumes)?;
+        let (mount_points, volumes_lock) = self.mounts_for_create(&hc, &config_volumes)?;
         let mounts = mount_points
             .iter()
             .filter(|p| !p.hidden)
             .map(mounts::MountPoint::inspect)
             .collect();
         let dir = self.layout.container_dir(&id);
-        let mut hc = o.host_config.clone();
         hc.runtime = runtime.name();
         store_resources(&mut hc, &res);
         let rec = Record {
@@ -532,7 +519,7 @@ impl Engine {
             }),
             mounts,
             config: c,
-            network_settings: record::network_settings_none(""),
+            network_settings,
             private: record::Private {
                 image_ref: o.config.image.clone(),
                 detach_keys: o.detach_keys.clone(),
@@ -595,6 +582,7 @@ impl Engine {
             Ok(l) => l,
             Err(e) => {
                 self.release_runtime(&rec);
+                network::clear_runtime(&mut rec);
                 rec.state.error = e.message.clone();
                 rec.state.exit_code = match e.kind {
                     ErrorKind::NotFound => 127,
@@ -652,12 +640,14 @@ impl Engine {
             )
             .map_err(|e| internal("mount rootfs", e))?;
         }
+        let net = self.net_up(rec)?;
         let c = &rec.config;
         let hc = &rec.host_config;
         let dir = self.layout.container_dir(&id);
+        let hostname = net.hostname.clone().unwrap_or_else(|| c.hostname.clone());
         let hostname_file = format!(
             "{}{}\n",
-            c.hostname,
+            hostname,
             if c.domainname.is_empty() {
                 String::new()
             } else {
@@ -670,19 +660,22 @@ impl Engine {
             std::fs::write(dir.join(name), data).map_err(|e| internal(name, e))
         };
         write("hostname", hostname_file.as_bytes())?;
-        if !dir.join("hosts").exists() {
-            write("hosts", HOSTS.as_bytes())?;
-        }
-        if !dir.join("resolv.conf").exists() {
-            write("resolv.conf", container_resolv_conf().as_bytes())?;
-        }
+        // A container joining another's namespace shares its files.
+        let files_dir = match &net.share_files_of {
+            Some(t) => self.layout.container_dir(&t.id),
+            None => {
+                write("hosts", net.hosts.as_bytes())?;
+                write("resolv.conf", net.resolv.as_bytes())?;
+                dir.clone()
+            }
+        };
         let read = |p: &str| read_in_root(&rootfs, p);
         let proc_ = process::resolve(
             &image_process(c),
             &process::RunOptions {
                 group_add: hc.group_add.clone().unwrap_or_default(),
                 tty: c.tty,
-                hostname: c.hostname.clone(),
+                hostname: hostname.clone(),
                 ..Default::default()
             },
             &read,
@@ -692,23 +685,43 @@ impl Engine {
             &proc_,
             &spec::SpecOptions {
                 rootfs: rootfs.display().to_string(),
-                hostname: c.hostname.clone(),
+                hostname: hostname.clone(),
                 cgroups_path: cgroups_path(&id),
                 terminal: c.tty,
                 shm_size: hc.shm_size.max(0) as u64,
                 etc_files: vec![
                     (
                         "/etc/resolv.conf".into(),
-                        dir.join("resolv.conf").display().to_string(),
+                        files_dir.join("resolv.conf").display().to_string(),
                     ),
                     (
                         "/etc/hostname".into(),
                         dir.join("hostname").display().to_string(),
                     ),
-                    ("/etc/hosts".into(), dir.join("hosts").display().to_string()),
+                    (
+                        "/etc/hosts".into(),
+                        files_dir.join("hosts").display().to_string(),
+                    ),
                 ],
             },
         );
+        if let Some(ns) = s["linux"]["namespaces"].as_array_mut() {
+            match &net.namespace {
+                None => {
+                    ns.retain(|n| n["type"] != "network");
+                    // The host's own network sysctls are not the container's to set.
+                    if let Some(sys) = s["linux"]["sysctl"].as_object_mut() {
+                        sys.retain(|k, _| !k.starts_with("net."));
+                    }
+                }
+                Some(Some(path)) => {
+                    for n in ns.iter_mut().filter(|n| n["type"] == "network") {
+                        n["path"] = serde_json::Value::from(path.clone());
+                    }
+                }
+                Some(None) => {}
+            }
+        }
         resources::apply(&mut s, &resources_of(hc)).map_err(Error::invalid)?;
         apply_host_config(&mut s, hc);
         let user_mounts = self.mounts_for_start(&mut rec.private.mount_points, &rootfs)?;
@@ -762,6 +775,7 @@ impl Engine {
         };
         let cleanup = self.internal_argv("cleanup", &id);
         let monitor = sibling_exe("berth-monitor", "BERTH_MONITOR");
+        let (monitor_fds, monitor_args) = net.monitor_fds();
         driver::launch(&Launch {
             id: &id,
             bundle: &bundle,
@@ -774,6 +788,8 @@ impl Engine {
             log,
             monitor_exe: &monitor,
             cleanup,
+            monitor_fds,
+            monitor_args,
         })
         .map_err(|e| match e {
             LaunchError::NotFound(m) => Error::new(ErrorKind::NotFound, m),

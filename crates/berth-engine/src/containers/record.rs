@@ -270,6 +270,10 @@ pub struct Private {
     /// `--volumes-from` and the image's volumes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mount_points: Vec<super::mounts::MountPoint>,
+    /// The interface name inside the container of each network (by
+    /// network ID) while it runs: `eth0` for the first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ifnames: BTreeMap<String, String>,
 }
 
 /// The stored container: inspect fields in Docker's order, then berth's own.

@@ -17,6 +17,8 @@ use crate::cli::{
 };
 use crate::render::{self, Format};
 use crate::runopts;
+use berth_engine::containers::network::{EndpointIpamConfig, EndpointSettings, NetworkingConfig};
+
 use crate::{CliError, CliResult};
 
 /// How `run` and `create` report errors: docker prefixes `docker: ` and
@@ -127,12 +129,30 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
             f.pull
         )));
     }
-    if !matches!(f.network.as_str(), "default" | "none" | "bridge") {
-        return Err(CliError::Engine(berth_engine::Error::not_found(format!(
-            "network {} not found",
-            f.network
-        ))));
+    let flag_arg = |flag: &str, v: &str, m: String| {
+        fe(format!("invalid argument \"{v}\" for \"{flag}\" flag: {m}"))
+    };
+    for h in &f.add_host {
+        runopts::check_extra_host(h).map_err(|m| flag_arg("--add-host", h, m))?;
     }
+    for d in &f.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(flag_arg("--dns", d, format!("{d} is not an ip address")));
+        }
+    }
+    if let Some(m) = f.mac_address.as_deref().filter(|m| !m.is_empty()) {
+        if !runopts::is_mac(m) {
+            return Err(oe(format!("{m} is not a valid mac address")));
+        }
+    }
+    if let Some(ip) = f.ip.as_deref().filter(|i| !i.is_empty()) {
+        if ip.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(oe(format!("invalid IPv4 address: {ip}")));
+        }
+    }
+    let (port_bindings, mut exposed) =
+        berth_engine::networks::ports::parse_publish(&f.publish).map_err(oe)?;
+    exposed.extend(berth_engine::networks::ports::parse_expose(&f.expose).map_err(oe)?);
     // Checked by the engine, as dockerd checks them; the CLI only sorts
     // `-v /path` (a new anonymous volume) from binds, as docker's does.
     let (binds, anon_volumes) = runopts::split_volumes(&f.volume).map_err(oe)?;
@@ -168,6 +188,13 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
         labels: Some(labels),
         stop_signal: f.stop_signal.clone(),
         stop_timeout,
+        mac_address: f.mac_address.clone().filter(|m| !m.is_empty()),
+        exposed_ports: (!exposed.is_empty()).then(|| {
+            exposed
+                .into_iter()
+                .map(|p| (p, serde_json::json!({})))
+                .collect()
+        }),
         volumes: (!anon_volumes.is_empty()).then(|| {
             anon_volumes
                 .into_iter()
@@ -188,6 +215,12 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
             config: log_opts,
         },
         network_mode: f.network.clone(),
+        port_bindings: serde_json::to_value(&port_bindings).unwrap_or_default(),
+        publish_all_ports: f.publish_all,
+        dns: f.dns.clone(),
+        dns_search: f.dns_search.clone(),
+        dns_options: f.dns_option.clone(),
+        extra_hosts: (!f.add_host.is_empty()).then(|| f.add_host.clone()),
         restart_policy: RestartPolicy {
             name: if restart.name.is_empty() {
                 "no".into()
@@ -235,6 +268,18 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
             config,
             host_config,
             detach_keys: f.detach_keys.clone(),
+            networking: NetworkingConfig {
+                endpoint: EndpointSettings {
+                    ipam_config: f.ip.as_ref().filter(|i| !i.is_empty()).map(|ip| {
+                        EndpointIpamConfig {
+                            ipv4_address: ip.clone(),
+                            ..Default::default()
+                        }
+                    }),
+                    aliases: (!f.network_alias.is_empty()).then(|| f.network_alias.clone()),
+                    ..Default::default()
+                },
+            },
         },
         attach,
     ))
@@ -807,12 +852,14 @@ pub(crate) fn container_row(engine: &Engine, r: &Record, trunc: bool, size: Stri
         "RunningFor": format!("{} ago", render::human_duration(since)),
         "Status": status_text(r),
         "State": if r.state.paused { "paused".to_string() } else { r.state.status.clone() },
-        "Ports": "",
+        "Ports": berth_engine::networks::ports::format_ports(
+            &serde_json::from_value(r.network_settings["Ports"].clone()).unwrap_or_default()
+        ),
         "Names": r.bare_name(),
         "Labels": labels,
         "Size": size,
         "Mounts": mounts,
-        "Networks": if r.host_config.network_mode == "default" { "bridge".to_string() } else { r.host_config.network_mode.clone() },
+        "Networks": berth_engine::containers::network::endpoints(r).keys().cloned().collect::<Vec<_>>().join(","),
         "LocalVolumes": local_volumes.to_string(),
     }))
 }

@@ -289,65 +289,18 @@ pub fn port(engine: &Engine, a: NamesOnly, path: &str) -> CliResult {
             CliError::Engine(e)
         }
     })?;
-    let ports = published_ports(&rec);
+    let ports: berth_engine::networks::ports::PortSet = published_ports(&rec)
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    let wanted = a.args.get(1).map(String::as_str).filter(|w| !w.is_empty());
+    let lines =
+        berth_engine::networks::ports::port_lines(&ports, wanted, name).map_err(CliError::Plain)?;
     let mut out = std::io::stdout().lock();
-    let wanted = a.args.get(1).map(String::as_str).unwrap_or("");
-    if wanted.is_empty() {
-        for (private, bindings) in &ports {
-            for b in bindings {
-                writeln!(out, "{private} -> {}:{}", b.host_ip, b.host_port)?;
-            }
-        }
-        return Ok(());
+    for l in lines {
+        writeln!(out, "{l}")?;
     }
-    let (port, proto) = match wanted.split_once('/') {
-        Some((p, proto)) if !proto.is_empty() => (p, proto),
-        _ => (wanted, "tcp"),
-    };
-    let key = nat_port(proto, port).map_err(CliError::Plain)?;
-    if let Some((_, bindings)) = ports.iter().find(|(p, _)| *p == key) {
-        for b in bindings {
-            writeln!(out, "{}:{}", b.host_ip, b.host_port)?;
-        }
-        return Ok(());
-    }
-    Err(CliError::Plain(format!(
-        "Error: No public port '{port}/{proto}' published for {name}"
-    )))
-}
-
-/// go-connections' `nat.NewPort`: `80/tcp`, `8000-8010/udp`, with its errors.
-fn nat_port(proto: &str, port: &str) -> Result<String, String> {
-    if port.is_empty() {
-        return Ok(format!("0/{proto}"));
-    }
-    let parse = |s: &str| -> Result<u64, String> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "strconv.ParseUint: parsing \"{s}\": invalid syntax"
-            ));
-        }
-        match s.parse::<u64>() {
-            Ok(v) if v <= u64::from(u16::MAX) => Ok(v),
-            _ => Err(format!(
-                "strconv.ParseUint: parsing \"{s}\": value out of range"
-            )),
-        }
-    };
-    if !port.contains('-') {
-        return Ok(format!("{}/{proto}", parse(port)?));
-    }
-    let mut parts = port.split('-');
-    let start = parse(parts.next().unwrap_or(""))?;
-    let end = parse(parts.next().unwrap_or(""))?;
-    if end < start {
-        return Err(format!("Invalid range specified for the Port: {port}"));
-    }
-    if start == end {
-        Ok(format!("{start}/{proto}"))
-    } else {
-        Ok(format!("{start}-{end}/{proto}"))
-    }
+    Ok(())
 }
 
 /// The SIZE column (`.Size`): `<writable> (virtual <writable + image>)`,
@@ -497,26 +450,22 @@ mod tests {
     }
 
     #[test]
-    fn nat_ports_like_docker() {
-        assert_eq!(nat_port("tcp", "80").unwrap(), "80/tcp");
-        assert_eq!(nat_port("tcp", "080").unwrap(), "80/tcp");
-        assert_eq!(nat_port("udp", "").unwrap(), "0/udp");
-        assert_eq!(nat_port("tcp", "80-81").unwrap(), "80-81/tcp");
+    fn port_errors_like_docker() {
+        let none = berth_engine::networks::ports::PortSet::new();
+        let err =
+            |p: &str| berth_engine::networks::ports::port_lines(&none, Some(p), "c").unwrap_err();
+        assert_eq!(err("80"), "Error: No public port '80/tcp' published for c");
         assert_eq!(
-            nat_port("tcp", "abc").unwrap_err(),
+            err("080/udp"),
+            "Error: No public port '080/udp' published for c"
+        );
+        assert_eq!(
+            err("abc"),
             "strconv.ParseUint: parsing \"abc\": invalid syntax"
         );
         assert_eq!(
-            nat_port("tcp", "70000").unwrap_err(),
+            err("70000"),
             "strconv.ParseUint: parsing \"70000\": value out of range"
-        );
-        assert_eq!(
-            nat_port("tcp", "80/").unwrap_err(),
-            "strconv.ParseUint: parsing \"80/\": invalid syntax"
-        );
-        assert_eq!(
-            nat_port("tcp", "80-79").unwrap_err(),
-            "Invalid range specified for the Port: 80-79"
         );
     }
 

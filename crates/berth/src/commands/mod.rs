@@ -6,6 +6,7 @@ mod container_fs;
 mod container_stats;
 mod debug;
 mod image;
+mod network;
 mod prune;
 mod system;
 mod volume;
@@ -153,6 +154,7 @@ pub fn run(cli: Cli) -> CliResult {
         },
         Command::Build(a) => build::build(&engine, a),
         Command::Volume(sub) => volume::run(&engine, sub),
+        Command::Network(sub) => network::run(&engine, sub),
         Command::System(crate::cli::SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(crate::cli::SystemCommand::Info(a)) => system::info(&engine, a),
         Command::System(crate::cli::SystemCommand::Prune(a)) => prune::system(&engine, a),
@@ -166,6 +168,24 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(engine.build_step_cleanup(&id)?)
         }
         Command::Debug(DebugCommand::CheckStore) => system::check_store(&engine),
+        Command::Debug(DebugCommand::NetSweep { all }) => {
+            let swept = engine.network_sweep(all)?;
+            if !swept.links.is_empty() || !swept.netns.is_empty() || !swept.containers.is_empty() {
+                eprintln!("swept: {swept:?}");
+            }
+            Ok(())
+        }
+        Command::Debug(DebugCommand::NetState) => {
+            let st = engine.network_state()?;
+            println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+            Ok(())
+        }
+        Command::Debug(DebugCommand::NetworkAlloc {
+            network,
+            container,
+            ip,
+            release,
+        }) => network::debug_alloc(&engine, &network, &container, ip, release),
         Command::Completion(_) | Command::Debug(DebugCommand::DockerfileAst { .. }) => Ok(()),
     }
 }

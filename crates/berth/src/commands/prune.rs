@@ -160,8 +160,8 @@ fn system_warning(a: &SystemPruneArgs, filters: &PruneFilters) -> String {
     s
 }
 
-/// `system prune`: berth has no networks yet, so that part removes
-/// nothing (and prints nothing, as Docker prints nothing for none).
+/// `system prune`: containers, networks, volumes, images, build cache;
+/// a kind that removed nothing prints nothing, as Docker's does.
 pub fn system(engine: &Engine, a: SystemPruneArgs) -> CliResult {
     let path = "system prune";
     need(path, &a.args, 0, Some(0))?;
@@ -181,6 +181,7 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     for s in [
         containers_section(&r.containers),
+        super::network::networks_section(&r.networks),
         volumes_section(&r.volumes),
         images_section(&r.images),
         cache_section(&r.cache),

@@ -2,8 +2,11 @@
 //! socket, pidfile and containerd namespace below one temporary directory,
 //! its own cgroup parent (named like that directory), no bridge and no
 //! iptables, so the machine's own Docker (if any) and its configuration are
-//! untouched. Dropping it stops the daemon, unmounts what it left below its
-//! directory, removes its cgroups and that directory.
+//! untouched. Tests that make networks start it in a network namespace of
+//! its own ([`Dockerd::start_in_own_netns`]): the bridges and veths dockerd
+//! makes then never appear on the host. Dropping it stops the daemon,
+//! unmounts what it left below its directory (which frees that namespace),
+//! removes its cgroups and that directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,6 +27,22 @@ impl Dockerd {
     }
 
     pub fn start_in_namespace(namespace: &str) -> Option<Dockerd> {
+        Self::spawn(namespace, false)
+    }
+
+    /// Start one (containerd namespace `berth-crosscheck`) inside a new
+    /// network namespace with only `lo` up, for tests that create networks:
+    /// dockerd makes a Linux bridge per network, and those must not appear
+    /// on the host. `None` (with a message) without dockerd or `unshare`.
+    pub fn start_in_own_netns() -> Option<Dockerd> {
+        if Command::new("unshare").arg("--version").output().is_err() {
+            eprintln!("skipping: unshare not installed");
+            return None;
+        }
+        Self::spawn("berth-crosscheck", true)
+    }
+
+    fn spawn(namespace: &str, own_netns: bool) -> Option<Dockerd> {
         if Command::new("dockerd").arg("--version").output().is_err() {
             eprintln!("skipping: dockerd not installed");
             return None;
@@ -33,7 +52,23 @@ impl Dockerd {
             .tempdir_in("/tmp")
             .ok()?;
         let d = dir.path();
-        let child = Command::new("dockerd")
+        // In its own namespace: unshare(1) and sh exec in turn, so the child
+        // is dockerd itself and the namespace ends with it.
+        let mut cmd = if own_netns {
+            let mut c = Command::new("unshare");
+            c.args([
+                "--net",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && exec dockerd \"$@\"",
+                "dockerd",
+            ]);
+            c
+        } else {
+            Command::new("dockerd")
+        };
+        let child = cmd
             .arg("--data-root")
             .arg(d.join("data"))
             .arg("--exec-root")
@@ -70,6 +105,11 @@ impl Dockerd {
         let log = std::fs::read_to_string(dd.dir.path().join("log")).unwrap_or_default();
         let _ = dd.child.kill();
         panic!("private dockerd did not start:\n{log}");
+    }
+
+    /// dockerd's pid: `/proc/PID/ns/net` is its network namespace.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The directory everything of this daemon lives in.

@@ -44,6 +44,8 @@ impl Drop for Root {
         for id in ids.split_whitespace() {
             let _ = self.run(&["rm", "-f", id]);
         }
+        // The root's bridges, firewall table and namespaces go with it.
+        let _ = self.run(&["debug", "net-sweep", "--all"]);
     }
 }
 
@@ -55,6 +57,26 @@ impl Root {
         let me = self.dir.path().display().to_string();
         let leaked: Vec<&str> = mounts.lines().filter(|l| l.contains(&me)).collect();
         assert!(leaked.is_empty(), "leaked mounts: {leaked:#?}");
+        let st = self.run(&["debug", "net-state"]);
+        if st.code == 0 {
+            let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+            let running = self.run(&["ps", "-q"]).stdout;
+            if running.trim().is_empty() {
+                assert_eq!(v["Netns"], serde_json::json!([]), "leaked netns: {v}");
+                assert_eq!(
+                    v["FirewallContainers"],
+                    serde_json::json!([]),
+                    "leaked port rules: {v}"
+                );
+                let veths: Vec<&serde_json::Value> = v["Links"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|l| l.as_str().unwrap_or("").starts_with("bveth"))
+                    .collect();
+                assert!(veths.is_empty(), "leaked veths: {v}");
+            }
+        }
         for id in self.container_ids_ever() {
             for ctrl in ["memory", "pids", "cpu", "freezer", "devices", "blkio"] {
                 let p = Path::new("/sys/fs/cgroup")
@@ -157,6 +179,10 @@ impl Root {
 
     /// Import the busybox test image through the repo's script.
     pub fn busybox(&self, reference: &str) -> String {
+        self.test_image("busybox", reference)
+    }
+
+    fn test_image(&self, kind: &str, reference: &str) -> String {
         let berth = format!(
             "{BERTH} --root {} --runroot {}",
             self.path().display(),
@@ -164,7 +190,7 @@ impl Root {
         );
         let o: Out = Command::new("bash")
             .arg(repo_root().join("scripts/make-test-images.sh"))
-            .args(["busybox", reference])
+            .args([kind, reference])
             .env("BERTH", berth)
             .output()
             .unwrap()

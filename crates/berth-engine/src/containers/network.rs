@@ -1,0 +1,1102 @@
+//! A container's networking, as dockerd's sandbox gives it: checked at
+//! create, set up on the host at every start (a network namespace pinned
+//! under the run root, one veth per network, an address, published ports,
+//! the embedded DNS), taken down at every stop, so a stopped container
+//! holds no address, port or interface.
+//!
+//! Teardown is derived from the record and the container ID alone (the
+//! namespace path, the veth names and the firewall key are functions of
+//! the ID), so the next berth command after a crash at any point removes
+//! exactly what a start made.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use berth_image::config::ContainerConfig;
+use berth_net::nft::{PortMapping, Protocol};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::record::{HostConfig, Record};
+use super::stats::PortBinding;
+use crate::networks::{self, Network};
+use crate::{Engine, Error, ErrorKind, Result};
+
+/// `HostConfig.NetworkMode`, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    None,
+    Host,
+    /// `container:NAME|ID`: another container's namespace.
+    Container(String),
+    /// A bridge network by name or ID (`default` is `bridge`).
+    Network(String),
+}
+
+impl Mode {
+    pub fn parse(mode: &str) -> Mode {
+        match mode {
+            "none" => Mode::None,
+            "host" => Mode::Host,
+            "" | "default" => Mode::Network("bridge".into()),
+            m => match m.strip_prefix("container:") {
+                Some(c) => Mode::Container(c.to_string()),
+                None => Mode::Network(m.to_string()),
+            },
+        }
+    }
+}
+
+/// `EndpointSettings.IPAMConfig`: the addresses the user asked for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EndpointIpamConfig {
+    #[serde(
+        rename = "IPv4Address",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub ipv4_address: String,
+    #[serde(
+        rename = "IPv6Address",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub ipv6_address: String,
+}
+
+/// A container's endpoint on one network (`NetworkSettings.Networks[n]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointSettings {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<EndpointIpamConfig>,
+    pub links: Option<Vec<String>>,
+    pub aliases: Option<Vec<String>>,
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u8,
+    pub mac_address: String,
+    pub driver_opts: Option<BTreeMap<String, String>>,
+}
+
+impl EndpointSettings {
+    /// The address `--ip` asked for.
+    fn wanted_ip(&self) -> Result<Option<Ipv4Addr>> {
+        let Some(ip) = self
+            .ipam_config
+            .as_ref()
+            .map(|c| c.ipv4_address.as_str())
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(None);
+        };
+        ip.parse()
+            .map(Some)
+            .map_err(|_| Error::invalid(format!("invalid IPv4 address: {ip}")))
+    }
+
+    /// Forget what the last start gave (at stop).
+    fn clear_runtime(&mut self) {
+        self.endpoint_id.clear();
+        self.gateway.clear();
+        self.ip_address.clear();
+        self.ip_prefix_len = 0;
+        self.ipv6_gateway.clear();
+        self.global_ipv6_address.clear();
+        self.global_ipv6_prefix_len = 0;
+        if self.ipam_config.is_none() {
+            self.mac_address.clear();
+        }
+    }
+}
+
+/// What the create request says about networks beside the HostConfig
+/// (the Engine API's `NetworkingConfig` for the primary network).
+#[derive(Debug, Clone, Default)]
+pub struct NetworkingConfig {
+    pub endpoint: EndpointSettings,
+}
+
+/// The record's `Networks` map, typed.
+pub fn endpoints(rec: &Record) -> BTreeMap<String, EndpointSettings> {
+    rec.network_settings
+        .get("Networks")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+fn set_endpoints(rec: &mut Record, eps: &BTreeMap<String, EndpointSettings>) {
+    rec.network_settings["Networks"] = serde_json::to_value(eps).unwrap_or(Value::Null);
+}
+
+/// The networks in join order: the one the container was created on
+/// first (its `eth0` and default route), then the others by name.
+fn join_order(rec: &Record) -> Vec<(String, EndpointSettings)> {
+    let eps = endpoints(rec);
+    let primary = match Mode::parse(&rec.host_config.network_mode) {
+        Mode::Network(n) => n,
+        _ => String::new(),
+    };
+    let mut v: Vec<(String, EndpointSettings)> = eps.into_iter().collect();
+    v.sort_by_key(|(name, ep)| {
+        let first = *name == primary || ep.network_id == primary;
+        (!first, name.clone())
+    });
+    v
+}
+
+/// A port key of `PortBindings`/`ExposedPorts` (`80/tcp`, `53/udp`, `80`).
+fn parse_port_key(key: &str) -> Result<(u16, String)> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| Error::invalid(format!("invalid port specification: \"{key}\"")))?;
+    Ok((port, proto.to_ascii_lowercase()))
+}
+
+/// One port to publish, before a host port is bound.
+#[derive(Debug, Clone)]
+struct PortRequest {
+    key: String,
+    proto: Protocol,
+    container_port: u16,
+    host_ip: Ipv4Addr,
+    /// Inclusive; (0, 0) is "any free port".
+    host_ports: (u16, u16),
+}
+
+/// `PortBindings` plus, with `-P`, every exposed port without a binding.
+fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest>> {
+    let bindings: BTreeMap<String, Option<Vec<PortBinding>>> =
+        serde_json::from_value(hc.port_bindings.clone()).unwrap_or_default();
+    let mut all: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
+    for (k, v) in bindings {
+        let v = v.unwrap_or_default();
+        all.insert(
+            k,
+            if v.is_empty() {
+                vec![PortBinding::default()]
+            } else {
+                v
+            },
+        );
+    }
+    if hc.publish_all_ports {
+        for k in c.exposed_ports.iter().flatten().map(|(k, _)| k) {
+            all.entry(k.clone())
+                .or_insert_with(|| vec![PortBinding::default()]);
+        }
+    }
+    let mut out = Vec::new();
+    for (key, binds) in all {
+        let (container_port, proto) = parse_port_key(&key)?;
+        let proto = match proto.as_str() {
+            "tcp" => Protocol::Tcp,
+            "udp" => Protocol::Udp,
+            other => {
+                return Err(Error::invalid(format!(
+                    "publishing {other} ports is not supported by berth: {key}"
+                )))
+            }
+        };
+        let norm = format!("{container_port}/{}", proto.as_str());
+        for b in binds {
+            let host_ip: Ipv4Addr = if b.host_ip.is_empty() {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                b.host_ip.parse().map_err(|_| {
+                    Error::invalid(format!(
+                        "publishing on {} is not supported by berth (IPv4 addresses only)",
+                        b.host_ip
+                    ))
+                })?
+            };
+            let bad = || Error::invalid(format!("invalid hostPort: {}", b.host_port));
+            let host_ports = match b.host_port.split_once('-') {
+                _ if b.host_port.is_empty() => (0, 0),
+                Some((a, z)) => {
+                    let a: u16 = a.parse().map_err(|_| bad())?;
+                    let z: u16 = z.parse().map_err(|_| bad())?;
+                    if a > z {
+                        return Err(bad());
+                    }
+                    (a, z)
+                }
+                None => {
+                    let p: u16 = b.host_port.parse().map_err(|_| bad())?;
+                    (p, p)
+                }
+            };
+            out.push(PortRequest {
+                key: norm.clone(),
+                proto,
+                container_port,
+                host_ip,
+                host_ports,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Host port reservations and what `NetworkSettings.Ports` shows.
+type Published = (Vec<OwnedFd>, Vec<(String, PortBinding)>);
+
+/// What a start set up that the rest of the start needs.
+#[derive(Debug, Default)]
+pub(crate) struct NetUp {
+    /// The network namespace for the spec: `None` keeps the host's,
+    /// `Some(None)` asks the runtime for a new one, `Some(Some(p))` joins.
+    pub namespace: Option<Option<String>>,
+    /// Kept open by the monitor while the container runs.
+    pub hold: Vec<OwnedFd>,
+    /// The embedded DNS: (udp, tcp) sockets inside the namespace, config.
+    pub dns: Option<(OwnedFd, OwnedFd, PathBuf)>,
+    /// `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname` contents, or
+    /// another container's files to share (`container:`).
+    pub hosts: String,
+    pub resolv: String,
+    pub share_files_of: Option<Record>,
+    pub hostname: Option<String>,
+}
+
+impl NetUp {
+    /// The monitor's `flag fd` pairs and extra arguments.
+    pub fn monitor_fds(&self) -> (Vec<(&'static str, RawFd)>, Vec<String>) {
+        let mut fds: Vec<(&'static str, RawFd)> = self
+            .hold
+            .iter()
+            .map(|f| ("--hold-fd", f.as_raw_fd()))
+            .collect();
+        let mut args = Vec::new();
+        if let Some((u, t, cfg)) = &self.dns {
+            fds.push(("--dns-udp-fd", u.as_raw_fd()));
+            fds.push(("--dns-tcp-fd", t.as_raw_fd()));
+            args.push("--dns-config".into());
+            args.push(cfg.display().to_string());
+        }
+        (fds, args)
+    }
+}
+
+/// Docker's `/etc/hosts` head.
+pub(crate) const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+/// `--add-host` lines (`name:ip`, `host-gateway` already resolved).
+fn extra_hosts_lines(hc: &HostConfig, gateway: Option<Ipv4Addr>) -> String {
+    let mut out = String::new();
+    for h in hc.extra_hosts.iter().flatten() {
+        if let Some((name, ip)) = h.split_once(':') {
+            let ip = if ip == "host-gateway" {
+                match gateway {
+                    Some(g) => g.to_string(),
+                    None => continue,
+                }
+            } else {
+                ip.to_string()
+            };
+            out.push_str(&format!("{ip}\t{name}\n"));
+        }
+    }
+    out
+}
+
+/// The host's resolv.conf, read once per start.
+fn host_resolv() -> String {
+    std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+}
+
+/// Values of `key` lines in a resolv.conf (`nameserver`, `search`...).
+fn resolv_values(text: &str, key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        if w.next() == Some(key) {
+            out.extend(w.map(str::to_string));
+        }
+    }
+    out
+}
+
+/// resolv.conf for a container: the host's, with `--dns`, `--dns-search`
+/// and `--dns-option` replacing their parts. With `embedded` (user-defined
+/// networks) the only nameserver is the embedded DNS at 127.0.0.11, as on
+/// Docker, and `ndots:0` is added unless the user gave ndots.
+fn resolv_conf(hc: &HostConfig, embedded: bool) -> String {
+    let host = host_resolv();
+    let mut nameservers = if hc.dns.is_empty() {
+        resolv_values(&host, "nameserver")
+    } else {
+        hc.dns.clone()
+    };
+    if !embedded {
+        // Loopback resolvers cannot work from the container's namespace.
+        nameservers.retain(|a| !(a.starts_with("127.") || a == "::1"));
+        if nameservers.is_empty() {
+            nameservers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
+        }
+    } else {
+        nameservers = vec!["127.0.0.11".into()];
+    }
+    let search = if hc.dns_search.is_empty() {
+        resolv_values(&host, "search")
+    } else {
+        hc.dns_search.clone()
+    };
+    let mut options = if hc.dns_options.is_empty() {
+        resolv_values(&host, "options")
+    } else {
+        hc.dns_options.clone()
+    };
+    if embedded && !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.insert(0, "ndots:0".into());
+    }
+    let mut out = String::new();
+    if !search.is_empty() && search != ["."] {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for n in nameservers {
+        out.push_str(&format!("nameserver {n}\n"));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
+/// Docker's wording for a port another container (or program) has.
+fn port_taken(name: &str, ep_id: &str, r: &PortRequest, port: u16, by_berth: bool) -> Error {
+    let what = if by_berth {
+        format!(
+            "Bind for {}:{port} failed: port is already allocated",
+            r.host_ip
+        )
+    } else {
+        format!(
+            "Error starting userland proxy: listen {}4 {}:{port}: bind: address already in use",
+            r.proto.as_str(),
+            r.host_ip
+        )
+    };
+    Error::new(
+        ErrorKind::Internal,
+        format!(
+            "driver failed programming external connectivity on endpoint {name} ({ep_id}): {what}"
+        ),
+    )
+}
+
+impl Engine {
+    /// Where a container's network namespace is pinned.
+    fn netns_path(&self, id: &str) -> PathBuf {
+        self.layout.container_netns(id)
+    }
+
+    /// `create`: dockerd's checks of the networking options, and the
+    /// record's first `NetworkSettings` (the endpoint without an address).
+    pub(crate) fn net_plan_create(
+        &self,
+        name: &str,
+        c: &mut ContainerConfig,
+        hc: &mut HostConfig,
+        net: &NetworkingConfig,
+    ) -> Result<(Value, Vec<String>)> {
+        let mut warnings = Vec::new();
+        let mut settings = super::record::network_settings_none("");
+        let ports_given =
+            hc.port_bindings.as_object().is_some_and(|m| !m.is_empty()) || hc.publish_all_ports;
+        let ep = &net.endpoint;
+        match Mode::parse(&hc.network_mode) {
+            Mode::Container(other) => {
+                let conflict = |what: &str| {
+                    Err(Error::invalid(format!(
+                        "conflicting options: {what} and the network mode"
+                    )))
+                };
+                if !c.hostname.is_empty() {
+                    return conflict("hostname");
+                }
+                if c.mac_address.as_deref().is_some_and(|m| !m.is_empty()) {
+                    return conflict("mac-address");
+                }
+                if hc.extra_hosts.as_ref().is_some_and(|h| !h.is_empty()) {
+                    return conflict("custom host-to-IP mapping");
+                }
+                if !hc.dns.is_empty() || !hc.dns_search.is_empty() || !hc.dns_options.is_empty() {
+                    return conflict("dns");
+                }
+                if ports_given
+                    || c.exposed_ports.as_ref().is_some_and(|p| !p.is_empty())
+                        && hc.publish_all_ports
+                {
+                    return Err(Error::invalid(
+                        "conflicting options: port publishing and the container type network mode",
+                    ));
+                }
+                let target = self.container_get(&other)?;
+                hc.network_mode = format!("container:{}", target.id);
+            }
+            Mode::Host => {
+                if ports_given {
+                    warnings.push(
+                        "Published ports are discarded when using host network mode".to_string(),
+                    );
+                    hc.port_bindings = Value::Object(Default::default());
+                    hc.publish_all_ports = false;
+                }
+                let host = self.network_get("host")?;
+                settings["Networks"] = serde_json::json!({
+                    "host": EndpointSettings {
+                        network_id: host.id,
+                        ..Default::default()
+                    }
+                });
+            }
+            Mode::None => {
+                let none = self.network_get("none")?;
+                settings["Networks"] = serde_json::json!({
+                    "none": EndpointSettings {
+                        network_id: none.id,
+                        ..Default::default()
+                    }
+                });
+            }
+            Mode::Network(term) => {
+                self.network_ensure_builtins()?;
+                let network = self.network_get(&term)?;
+                let user_net = network.name != "bridge";
+                if !user_net {
+                    if ep.wanted_ip()?.is_some() {
+                        return Err(Error::invalid(
+                            "user specified IP address is supported on user defined networks only",
+                        ));
+                    }
+                    if ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
+                        return Err(Error::invalid(
+                            "network-scoped alias is supported only for containers in user defined networks",
+                        ));
+                    }
+                } else if let Some(ip) = ep.wanted_ip()? {
+                    self.net_check_static_ip(&network, ip)?;
+                }
+                let mut e = ep.clone();
+                e.network_id = network.id.clone();
+                if let Some(m) = c.mac_address.as_deref().filter(|m| !m.is_empty()) {
+                    e.mac_address = m.to_string();
+                }
+                let _ = name;
+                settings["Networks"] = serde_json::json!({ network.name.clone(): e });
+            }
+        }
+        Ok((settings, warnings))
+    }
+
+    /// `--ip` must lie in the network's configured subnet (dockerd checks
+    /// at create; whether it is free is known only at start).
+    fn net_check_static_ip(&self, network: &Network, ip: Ipv4Addr) -> Result<()> {
+        let user_subnet = network.ipam.config.iter().any(|c| !c.subnet.is_empty());
+        if !user_subnet {
+            return Err(Error::invalid(
+                "user specified IP address is supported only when connecting to networks with user configured subnets",
+            ));
+        }
+        let inside = network.ipam.config.iter().any(|c| {
+            matches!(networks::ipam::parse_cidr(&c.subnet), Ok(networks::ipam::IpNet::V4(n)) if n.contains(ip))
+        });
+        if !inside {
+            return Err(Error::invalid(format!(
+                "Invalid address {ip}: It does not belong to any of this network's subnets"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Set up the container's networking for a start. On error, what was
+    /// made is left for [`Engine::net_down`] (the start's failure path
+    /// calls it through `release_runtime`).
+    pub(crate) fn net_up(&self, rec: &mut Record) -> Result<NetUp> {
+        let hc = rec.host_config.clone();
+        let (hn, dn) = (rec.config.hostname.clone(), rec.config.domainname.clone());
+        let hostname_line = move |ip: &str| {
+            if dn.is_empty() {
+                format!("{ip}\t{hn}\n")
+            } else {
+                format!("{ip}\t{hn}.{dn} {hn}\n")
+            }
+        };
+        match Mode::parse(&hc.network_mode) {
+            Mode::None => Ok(NetUp {
+                namespace: Some(None),
+                hosts: format!("{HOSTS}{}", extra_hosts_lines(&hc, None)),
+                resolv: resolv_conf(&hc, false),
+                ..NetUp::default()
+            }),
+            Mode::Host => {
+                let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+                Ok(NetUp {
+                    namespace: None,
+                    hosts: format!("{hosts}{}", extra_hosts_lines(&hc, None)),
+                    resolv: host_resolv(),
+                    ..NetUp::default()
+                })
+            }
+            Mode::Container(other) => {
+                let target = self
+                    .container_refresh(&other)?
+                    .ok_or_else(|| Error::not_found(format!("No such container: {other}")))?;
+                if !target.state.running {
+                    return Err(Error::invalid(format!(
+                        "cannot join network of a non running container: {}",
+                        target.id
+                    )));
+                }
+                let ns = match Mode::parse(&target.host_config.network_mode) {
+                    Mode::Host => None,
+                    Mode::Network(_) => {
+                        Some(Some(self.netns_path(&target.id).display().to_string()))
+                    }
+                    _ => Some(Some(format!("/proc/{}/ns/net", target.state.pid))),
+                };
+                let mut s = target.network_settings.clone();
+                s["Networks"] = serde_json::json!({});
+                s["Ports"] = serde_json::json!({});
+                rec.network_settings = s;
+                Ok(NetUp {
+                    namespace: ns,
+                    hostname: Some(target.config.hostname.clone()),
+                    share_files_of: Some(target),
+                    ..NetUp::default()
+                })
+            }
+            Mode::Network(_) => self.net_up_bridge(rec, &hostname_line),
+        }
+    }
+
+    fn net_up_bridge(
+        &self,
+        rec: &mut Record,
+        hostname_line: &dyn Fn(&str) -> String,
+    ) -> Result<NetUp> {
+        let id = rec.id.clone();
+        let name = rec.name.trim_start_matches('/').to_string();
+        let ns = self.netns_path(&id);
+        let dp = |e: berth_net::Error| Error::new(ErrorKind::Internal, format!("{e}"));
+        berth_net::netns::create(&ns).map_err(dp)?;
+        berth_net::link::loopback_up(&ns).map_err(dp)?;
+        let tag = self.net_tag();
+        let mut eps = endpoints(rec);
+        let mut up = NetUp {
+            namespace: Some(Some(ns.display().to_string())),
+            ..NetUp::default()
+        };
+        rec.private.ifnames.clear();
+        let mut hosts_ips = String::new();
+        let mut primary: Option<(Ipv4Addr, Ipv4Addr)> = None;
+        let mut dns_tables = Vec::new();
+        for (i, (net_name, ep)) in join_order(rec).into_iter().enumerate() {
+            let term = if ep.network_id.is_empty() {
+                net_name.clone()
+            } else {
+                ep.network_id.clone()
+            };
+            let network = self.network_get(&term).map_err(|e| {
+                if e.kind == ErrorKind::NotFound {
+                    Error::not_found(format!("network {net_name} not found"))
+                } else {
+                    e
+                }
+            })?;
+            self.datapath_ensure(&network)?;
+            let plan = self.bridge_plan(&network)?.ok_or_else(|| {
+                Error::invalid(format!("network {} has no addresses", network.name))
+            })?;
+            let user_net = network.name != "bridge";
+            let mut aliases: Vec<String> = ep.aliases.clone().unwrap_or_default();
+            if user_net {
+                aliases.push(id[..12].to_string());
+                if !rec.config.hostname.is_empty() && rec.config.hostname != id[..12] {
+                    aliases.push(rec.config.hostname.clone());
+                }
+                dns_tables.push(self.network_names_path(&network.id));
+            }
+            let got = self
+                .network_allocate(&network.id, &id, &name, ep.wanted_ip()?, &aliases)?
+                .ok_or_else(|| {
+                    Error::invalid(format!("network {} has no addresses", network.name))
+                })?;
+            let mac = if ep.mac_address.is_empty() || ep.ipam_config.is_none() && i > 0 {
+                got.mac.clone()
+            } else {
+                ep.mac_address.clone()
+            };
+            let mac_bytes = parse_mac(&mac)?;
+            let gateway = plan.link.gateway;
+            let link_ep = berth_net::link::Endpoint {
+                bridge: plan.link.name.clone(),
+                host_name: berth_net::link::host_veth_name(&id, &network.id),
+                ifname: format!("eth{i}"),
+                mac: mac_bytes,
+                mtu: plan.link.mtu,
+                address: got.ipv4,
+                prefix_len: plan.link.prefix_len,
+                gateway: (i == 0 && !network.internal).then_some(gateway),
+            };
+            berth_net::link::attach(&ns, &link_ep, &tag).map_err(dp)?;
+            rec.private
+                .ifnames
+                .insert(network.id.clone(), link_ep.ifname.clone());
+            if primary.is_none() {
+                primary = Some((got.ipv4, gateway));
+            }
+            hosts_ips.push_str(&hostname_line(&got.ipv4.to_string()));
+            let e = eps.entry(network.name.clone()).or_default();
+            e.network_id = network.id.clone();
+            e.endpoint_id = got.endpoint_id.clone();
+            e.gateway = gateway.to_string();
+            e.ip_address = got.ipv4.to_string();
+            e.ip_prefix_len = plan.link.prefix_len;
+            e.mac_address = mac;
+            if user_net {
+                let mut a = ep.aliases.clone().unwrap_or_default();
+                if !a.contains(&id[..12].to_string()) {
+                    a.push(id[..12].to_string());
+                }
+                e.aliases = Some(a);
+            }
+            if i == 0 && network.name == "bridge" {
+                let s = &mut rec.network_settings;
+                s["Bridge"] = Value::from("");
+                s["EndpointID"] = Value::from(got.endpoint_id.clone());
+                s["Gateway"] = Value::from(gateway.to_string());
+                s["IPAddress"] = Value::from(got.ipv4.to_string());
+                s["IPPrefixLen"] = Value::from(plan.link.prefix_len);
+                s["MacAddress"] = Value::from(e.mac_address.clone());
+            }
+        }
+        set_endpoints(rec, &eps);
+        rec.network_settings["SandboxKey"] = Value::from(ns.display().to_string());
+        rec.network_settings["SandboxID"] = Value::from(
+            berth_store::Digest::of(format!("sandbox:{id}").as_bytes())
+                .hex()
+                .to_string(),
+        );
+        let Some((ip, gateway)) = primary else {
+            return Err(Error::invalid("container has no network to join"));
+        };
+        // Published ports, on the primary network's address.
+        let (hold, ports) = self.net_publish(rec, ip)?;
+        up.hold = hold;
+        let mut shown: BTreeMap<String, Value> = BTreeMap::new();
+        for k in rec.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
+            shown.insert(k.clone(), Value::Null);
+        }
+        for (k, b) in &ports {
+            let v = shown.entry(k.clone()).or_insert(Value::Array(Vec::new()));
+            if !v.is_array() {
+                *v = Value::Array(Vec::new());
+            }
+            if let Some(a) = v.as_array_mut() {
+                a.push(serde_json::to_value(b).unwrap_or(Value::Null));
+            }
+        }
+        rec.network_settings["Ports"] = serde_json::to_value(shown).unwrap_or(Value::Null);
+        let hc = &rec.host_config;
+        up.hosts = format!("{HOSTS}{}{hosts_ips}", extra_hosts_lines(hc, Some(gateway)));
+        let embedded = !dns_tables.is_empty();
+        up.resolv = resolv_conf(hc, embedded);
+        if embedded {
+            up.dns = Some(self.net_dns(rec, &ns, &dns_tables)?);
+        }
+        Ok(up)
+    }
+
+    /// Binds every published host port (held by the monitor from then on)
+    /// and installs the DNAT rules. Returns the sockets and what
+    /// `NetworkSettings.Ports` shows.
+    fn net_publish(&self, rec: &Record, ip: Ipv4Addr) -> Result<Published> {
+        let reqs = port_requests(&rec.host_config, &rec.config)?;
+        if reqs.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let name = rec.name.trim_start_matches('/');
+        let ep_id = endpoints(rec)
+            .values()
+            .next()
+            .map(|e| e.endpoint_id.clone())
+            .unwrap_or_default();
+        let mut held = Vec::new();
+        let mut shown = Vec::new();
+        let mut maps = Vec::new();
+        for r in &reqs {
+            let mut last_err = None;
+            let mut got = None;
+            for port in r.host_ports.0..=r.host_ports.1 {
+                match berth_net::reserve::reserve(r.proto, r.host_ip, port) {
+                    Ok(x) => {
+                        got = Some(x);
+                        break;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
+                        last_err = Some(port);
+                    }
+                    Err(e) => {
+                        return Err(Error::new(
+                            ErrorKind::Internal,
+                            format!("cannot bind host port {port}: {e}"),
+                        ))
+                    }
+                }
+            }
+            let Some((fd, port)) = got else {
+                let port = last_err.unwrap_or(r.host_ports.1);
+                let by_berth = self.host_port_user(rec, r.proto, port);
+                return Err(port_taken(name, &ep_id, r, port, by_berth));
+            };
+            held.push(fd);
+            shown.push((
+                r.key.clone(),
+                PortBinding {
+                    host_ip: r.host_ip.to_string(),
+                    host_port: port.to_string(),
+                },
+            ));
+            maps.push(PortMapping {
+                host_ip: (!r.host_ip.is_unspecified()).then_some(r.host_ip),
+                protocol: r.proto,
+                host_port: port,
+                container_ip: ip,
+                container_port: r.container_port,
+            });
+        }
+        self.firewall()?
+            .publish(&rec.id, &maps)
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        Ok((held, shown))
+    }
+
+    /// Whether another running container of this root publishes `port`.
+    fn host_port_user(&self, me: &Record, proto: Protocol, port: u16) -> bool {
+        let want = port.to_string();
+        self.container_ids()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|id| *id != me.id)
+            .filter_map(|id| self.load_record(&id).ok().flatten())
+            .filter(|r| r.state.running)
+            .any(|r| {
+                super::stats::published_ports(&r).iter().any(|(k, bs)| {
+                    k.ends_with(proto.as_str()) && bs.iter().any(|b| b.host_port == want)
+                })
+            })
+    }
+
+    /// The embedded DNS's sockets, bound inside the namespace, and its
+    /// config file in the run dir.
+    fn net_dns(
+        &self,
+        rec: &Record,
+        ns: &std::path::Path,
+        tables: &[PathBuf],
+    ) -> Result<(OwnedFd, OwnedFd, PathBuf)> {
+        let hc = &rec.host_config;
+        let servers = if hc.dns.is_empty() {
+            resolv_values(&host_resolv(), "nameserver")
+        } else {
+            hc.dns.clone()
+        };
+        let search = if hc.dns_search.is_empty() {
+            resolv_values(&host_resolv(), "search")
+        } else {
+            hc.dns_search.clone()
+        };
+        let cfg = serde_json::json!({
+            "tables": tables,
+            "servers": servers,
+            "search": search,
+        });
+        let path = self.layout.container_dns_config(&rec.id);
+        berth_store::atomic_write_json(&path, &cfg)?;
+        let (u, t) = berth_dns_sockets(ns)?;
+        Ok((u, t, path))
+    }
+
+    /// Undo [`Engine::net_up`]: published ports, veths, addresses, the
+    /// namespace. Idempotent and quiet: whatever is already gone is fine.
+    pub(crate) fn net_down(&self, rec: &Record) {
+        let Mode::Network(_) = Mode::parse(&rec.host_config.network_mode) else {
+            return;
+        };
+        let id = &rec.id;
+        let had_ports = rec
+            .network_settings
+            .get("Ports")
+            .and_then(|p| p.as_object())
+            .is_some_and(|m| m.values().any(|v| !v.is_null()))
+            || !port_requests(&rec.host_config, &rec.config)
+                .unwrap_or_default()
+                .is_empty();
+        if had_ports {
+            if let Ok(fw) = self.firewall() {
+                let _ = fw.unpublish(id);
+            }
+        }
+        for (name, ep) in endpoints(rec) {
+            let term = if ep.network_id.is_empty() {
+                name
+            } else {
+                ep.network_id
+            };
+            let _ = berth_net::link::delete_link(&berth_net::link::host_veth_name(id, &term));
+            let _ = self.network_release(&term, id);
+        }
+        let _ = berth_net::netns::delete(&self.netns_path(id));
+    }
+}
+
+impl Engine {
+    /// `network connect [--ip] [--alias] NETWORK CONTAINER`: on a running
+    /// container the endpoint is made at once (a new `ethN`), on a stopped
+    /// one it is recorded for the next start.
+    pub fn network_connect(
+        &self,
+        net_term: &str,
+        input: &str,
+        req: &EndpointSettings,
+    ) -> Result<()> {
+        let network = self.network_get(net_term)?;
+        let id = self.container_resolve(input)?;
+        self.container_refresh(&id)?;
+        let _lock = self.container_lock(&id)?;
+        let mut rec = self
+            .load_record(&id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
+        let forbidden = |m: &str| Err(Error::new(ErrorKind::Forbidden, m.to_string()));
+        if network.driver == networks::HOST_DRIVER {
+            return forbidden(
+                "container cannot be disconnected from host network or connected to host network",
+            );
+        }
+        match Mode::parse(&rec.host_config.network_mode) {
+            Mode::None => {
+                if network.driver == networks::NULL_DRIVER {
+                    return Ok(());
+                }
+                return forbidden("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+            }
+            Mode::Host | Mode::Container(_) => {
+                return forbidden("container sharing network namespace with another container or host cannot be connected to any other network");
+            }
+            Mode::Network(_) => {}
+        }
+        if network.driver == networks::NULL_DRIVER {
+            return forbidden("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+        }
+        let mut eps = endpoints(&rec);
+        let name = rec.name.trim_start_matches('/').to_string();
+        if eps.contains_key(&network.name) {
+            return forbidden(&format!(
+                "endpoint with name {name} already exists in network {}",
+                network.name
+            ));
+        }
+        let user_net = network.name != "bridge";
+        if !user_net {
+            if req.wanted_ip()?.is_some() {
+                return Err(Error::invalid(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            if req.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
+                return Err(Error::invalid(
+                    "network-scoped alias is supported only for containers in user defined networks",
+                ));
+            }
+        } else if let Some(ip) = req.wanted_ip()? {
+            self.net_check_static_ip(&network, ip)?;
+        }
+        let mut e = req.clone();
+        e.network_id = network.id.clone();
+        if e.ipam_config.is_none() {
+            e.ipam_config = Some(EndpointIpamConfig::default());
+        }
+        if e.driver_opts.is_none() {
+            e.driver_opts = Some(BTreeMap::new());
+        }
+        if user_net {
+            let mut a = e.aliases.take().unwrap_or_default();
+            a.push(id[..12].to_string());
+            e.aliases = Some(a);
+        }
+        if rec.state.running {
+            self.net_join_running(&mut rec, &network, &mut e)?;
+        }
+        eps.insert(network.name.clone(), e);
+        set_endpoints(&mut rec, &eps);
+        self.save_record(&rec)
+    }
+
+    /// Give a running container an endpoint on one more network.
+    fn net_join_running(
+        &self,
+        rec: &mut Record,
+        network: &Network,
+        e: &mut EndpointSettings,
+    ) -> Result<()> {
+        let id = rec.id.clone();
+        let ns = self.netns_path(&id);
+        let dp = |err: berth_net::Error| Error::new(ErrorKind::Internal, format!("{err}"));
+        self.datapath_ensure(network)?;
+        let plan = self
+            .bridge_plan(network)?
+            .ok_or_else(|| Error::invalid(format!("network {} has no addresses", network.name)))?;
+        let user_net = network.name != "bridge";
+        let mut aliases = e.aliases.clone().unwrap_or_default();
+        if user_net && !rec.config.hostname.is_empty() && rec.config.hostname != id[..12] {
+            aliases.push(rec.config.hostname.clone());
+        }
+        let name = rec.name.trim_start_matches('/').to_string();
+        let got = self
+            .network_allocate(&network.id, &id, &name, e.wanted_ip()?, &aliases)?
+            .ok_or_else(|| Error::invalid(format!("network {} has no addresses", network.name)))?;
+        let used: BTreeSet<&String> = rec.private.ifnames.values().collect();
+        let ifname = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !used.contains(n))
+            .unwrap_or_else(|| "eth9".into());
+        let link_ep = berth_net::link::Endpoint {
+            bridge: plan.link.name.clone(),
+            host_name: berth_net::link::host_veth_name(&id, &network.id),
+            ifname: ifname.clone(),
+            mac: parse_mac(&got.mac)?,
+            mtu: plan.link.mtu,
+            address: got.ipv4,
+            prefix_len: plan.link.prefix_len,
+            gateway: None,
+        };
+        if let Err(err) = berth_net::link::attach(&ns, &link_ep, &self.net_tag()) {
+            let _ = berth_net::link::delete_link(&link_ep.host_name);
+            let _ = self.network_release(&network.id, &id);
+            return Err(dp(err));
+        }
+        rec.private.ifnames.insert(network.id.clone(), ifname);
+        e.endpoint_id = got.endpoint_id;
+        e.gateway = plan.link.gateway.to_string();
+        e.ip_address = got.ipv4.to_string();
+        e.ip_prefix_len = plan.link.prefix_len;
+        e.mac_address = got.mac;
+        if user_net {
+            self.net_dns_refresh(rec)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrite a running container's `dns.json` after its networks
+    /// changed (its resolver re-reads it).
+    fn net_dns_refresh(&self, rec: &Record) -> Result<()> {
+        let path = self.layout.container_dns_config(&rec.id);
+        let Some(mut cfg) = berth_store::read_json::<Value>(&path)? else {
+            return Ok(());
+        };
+        let tables: Vec<PathBuf> = endpoints(rec)
+            .iter()
+            .filter(|(name, _)| name.as_str() != "bridge")
+            .map(|(_, e)| self.network_names_path(&e.network_id))
+            .collect();
+        cfg["tables"] = serde_json::to_value(tables).unwrap_or(Value::Null);
+        berth_store::atomic_write_json(&path, &cfg)?;
+        Ok(())
+    }
+
+    /// `network disconnect [-f] NETWORK CONTAINER`.
+    pub fn network_disconnect(&self, net_term: &str, input: &str, _force: bool) -> Result<()> {
+        let network = self.network_get(net_term)?;
+        let id = self.container_resolve(input)?;
+        self.container_refresh(&id)?;
+        let _lock = self.container_lock(&id)?;
+        let mut rec = self
+            .load_record(&id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {input}")))?;
+        if network.driver == networks::HOST_DRIVER {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                "container cannot be disconnected from host network or connected to host network",
+            ));
+        }
+        let mut eps = endpoints(&rec);
+        if network.driver == networks::NULL_DRIVER && eps.is_empty() {
+            return Ok(());
+        }
+        if eps.remove(&network.name).is_none() {
+            let the = if rec.state.running { "" } else { "the " };
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "container {} is not connected to {the}network {}",
+                    rec.id, network.name
+                ),
+            ));
+        }
+        if rec.state.running {
+            let _ =
+                berth_net::link::delete_link(&berth_net::link::host_veth_name(&id, &network.id));
+            self.network_release(&network.id, &id)?;
+            rec.private.ifnames.remove(&network.id);
+        }
+        set_endpoints(&mut rec, &eps);
+        if rec.state.running {
+            self.net_dns_refresh(&rec)?;
+        }
+        self.save_record(&rec)
+    }
+}
+
+/// Clear what a start recorded (addresses, ports, sandbox) when the
+/// container stops, as dockerd does.
+pub(crate) fn clear_runtime(rec: &mut Record) {
+    let mut eps = endpoints(rec);
+    for e in eps.values_mut() {
+        e.clear_runtime();
+    }
+    let mut s = super::record::network_settings_none("");
+    if !eps.is_empty() {
+        s["Networks"] = serde_json::to_value(&eps).unwrap_or(Value::Null);
+    }
+    rec.network_settings = s;
+}
+
+fn parse_mac(m: &str) -> Result<[u8; 6]> {
+    let parts: Vec<&str> = m.split([':', '-']).collect();
+    let bad = || Error::invalid(format!("{m} is not a valid mac address"));
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 6];
+    for (o, p) in out.iter_mut().zip(parts) {
+        *o = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// Sockets for the embedded DNS at 127.0.0.11:53 inside `ns`.
+fn berth_dns_sockets(ns: &std::path::Path) -> Result<(OwnedFd, OwnedFd)> {
+    berth_dns::bind_in(ns)
+        .map(berth_dns::Sockets::into_fds)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("embedded DNS: {e}")))
+}

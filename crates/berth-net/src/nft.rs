@@ -1,0 +1,469 @@
+//! NAT, port publishing and forwarding rules in berth's own nftables table.
+//!
+//! Everything lives in one `table ip <name>` per state root (default
+//! `berth`), driven through the `nft` binary (`-f -` to apply, `-j` to
+//! read), one atomic transaction per operation. Rules of any other table
+//! are never read for changes nor touched; the host's `iptables` may be
+//! either variant (see [`crate::sysctl::iptables_backend`]): iptables-nft
+//! and iptables-legacy both hook into the same netfilter hooks as this
+//! table, so berth's rules work beside either. With iptables-legacy they
+//! are only visible with `nft list ruleset`, not with `iptables -L`.
+//!
+//! Chains (see the crate docs for the overall design):
+//! - per network `n-<bridge>-fwd` (filter, `forward`, priority `filter -
+//!   10`) and `n-<bridge>-post` (nat, `postrouting`, `srcnat`), plus the
+//!   bridge's name in the set `bridges`;
+//! - per container `c-<key>-pre` (nat, `prerouting`, `dstnat`) and
+//!   `c-<key>-out` (nat, `output`, `-100`).
+//!
+//! Each operation first creates what it removes (`add` is idempotent in
+//! nft), so "remove what is not there" succeeds and removal is exact:
+//! whole chains and set elements, never rule handles.
+//!
+//! **A host `FORWARD` policy of drop.** An `accept` ends only the base
+//! chain it is in: the packet still goes through every other base chain on
+//! the same hook, and a drop there (iptables' `FORWARD` chain with policy
+//! `DROP`, as Docker sets it) is final. So berth's `forward` chain, which
+//! runs before `filter`, accepts what containers need, but cannot overrule
+//! another table's drop; [`Firewall::foreign_forward_drops`] tells the
+//! engine when such a chain exists, so it can say so (Docker instead adds
+//! accept rules to the host's `FORWARD` chain; berth leaves foreign rules
+//! alone).
+//!
+//! **Published ports on 127.0.0.1.** Locally generated connections to a
+//! published port on any local address, loopback included, are DNATed in
+//! `c-<key>-out`. After DNAT a packet from 127.0.0.1 leaves through the
+//! bridge, which the kernel allows only with `route_localnet=1` on that
+//! bridge (the engine sets it, see [`crate::sysctl::set_route_localnet`]);
+//! `n-<bridge>-post` masquerades it to the gateway address so the reply
+//! comes back. `route_localnet` alone would also let a container reach the
+//! host's 127.0.0.1 services by sending to a loopback address through the
+//! bridge: `n-<bridge>-pre` (prerouting, priority `raw`) drops every packet
+//! that arrives from the bridge for 127.0.0.0/8. No userland proxy is
+//! needed, so 127.0.0.1 gets kernel forwarding speed.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::{check_name, Error, Result, IFNAME_MAX};
+
+/// Longest container key accepted (a full 64-hex container ID fits).
+pub const KEY_MAX: usize = 64;
+
+/// A bridge network's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRules {
+    pub bridge: String,
+    /// The subnet's network address and prefix length.
+    pub subnet: Ipv4Addr,
+    pub prefix_len: u8,
+    /// `--internal`: no masquerade, no traffic in or out of the bridge.
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// One published port: `-p [host_ip:]host_port:container_port[/proto]`
+/// after the engine expanded ranges and chose random host ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortMapping {
+    /// `None` (or 0.0.0.0): every local address of the host.
+    pub host_ip: Option<Ipv4Addr>,
+    pub protocol: Protocol,
+    pub host_port: u16,
+    pub container_ip: Ipv4Addr,
+    pub container_port: u16,
+}
+
+/// What berth's table holds, by owner (for a sweep).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirewallState {
+    /// Bridges with a chain or an element in the `bridges` set.
+    pub networks: BTreeSet<String>,
+    /// Container keys with a port chain.
+    pub containers: BTreeSet<String>,
+}
+
+/// berth's nftables table and the `nft` binary that edits it.
+#[derive(Debug, Clone)]
+pub struct Firewall {
+    table: String,
+    nft: PathBuf,
+}
+
+impl Firewall {
+    /// The table `table` (e.g. `berth`), edited with the `nft` found in
+    /// `PATH` or in `/usr/sbin`, `/sbin`.
+    pub fn new(table: &str) -> Result<Firewall> {
+        let dirs = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let found = dirs
+            .into_iter()
+            .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+            .map(|d| d.join("nft"))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                Error::Nft("nft not found in PATH, /usr/sbin or /sbin (install nftables)".into())
+            })?;
+        Firewall::with_binary(table, &found)
+    }
+
+    /// The table `table`, edited with the `nft` at `nft`.
+    pub fn with_binary(table: &str, nft: &Path) -> Result<Firewall> {
+        check_name("nftables table", table, 64)?;
+        if !table.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(Error::Invalid(format!(
+                "invalid nftables table name {table:?}: must start with a letter"
+            )));
+        }
+        Ok(Firewall {
+            table: table.to_string(),
+            nft: nft.to_path_buf(),
+        })
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Start of every transaction: the table and the `bridges` set exist.
+    fn preamble(&self) -> String {
+        let t = &self.table;
+        format!("add table ip {t}\nadd set ip {t} bridges {{ type ifname; }}\n")
+    }
+
+    /// Lines that remove `chain` whether or not it exists.
+    fn drop_chain(&self, out: &mut String, chain: &str) {
+        let t = &self.table;
+        out.push_str(&format!(
+            "add chain ip {t} {chain}\nflush chain ip {t} {chain}\ndelete chain ip {t} {chain}\n"
+        ));
+    }
+
+    /// Installs (or replaces, exactly) a network's chains and adds its
+    /// bridge to `bridges`: forward accepts for replies, published ports
+    /// and traffic leaving the bridge; isolation from berth's other
+    /// bridges; masquerade of the subnet leaving by any other interface
+    /// and of DNATed traffic hairpinned back into the bridge.
+    pub fn ensure_network(&self, net: &NetworkRules) -> Result<()> {
+        check_name("bridge", &net.bridge, IFNAME_MAX)?;
+        if net.prefix_len > 32 {
+            return Err(Error::Invalid(format!(
+                "invalid prefix length /{}",
+                net.prefix_len
+            )));
+        }
+        let t = &self.table;
+        let br = &net.bridge;
+        // The network address, host bits cleared (nft wants a prefix).
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(net.prefix_len))
+            .unwrap_or(0);
+        let subnet = format!(
+            "{}/{}",
+            Ipv4Addr::from(u32::from(net.subnet) & mask),
+            net.prefix_len
+        );
+        let fwd = format!("n-{br}-fwd");
+        let post = format!("n-{br}-post");
+        let pre = format!("n-{br}-pre");
+        let mut s = self.preamble();
+        // The guard that makes `route_localnet` on the bridge safe: nothing
+        // arriving from the bridge may address the host's loopback.
+        s.push_str(&format!(
+            "add chain ip {t} {pre} {{ type filter hook prerouting priority raw; policy accept; }}\n\
+             flush chain ip {t} {pre}\n\
+             add rule ip {t} {pre} iifname \"{br}\" ip daddr 127.0.0.0/8 drop\n"
+        ));
+        s.push_str(&format!(
+            "add chain ip {t} {fwd} {{ type filter hook forward priority filter - 10; policy accept; }}\n\
+             flush chain ip {t} {fwd}\n"
+        ));
+        let fwd_rules: Vec<String> = if net.internal {
+            vec![
+                format!("iifname \"{br}\" oifname != \"{br}\" drop"),
+                format!("oifname \"{br}\" iifname != \"{br}\" drop"),
+            ]
+        } else {
+            vec![
+                format!("iifname \"{br}\" ct state established,related accept"),
+                format!("oifname \"{br}\" ct state established,related accept"),
+                format!("iifname \"{br}\" ct status dnat accept"),
+                format!("oifname \"{br}\" ct status dnat accept"),
+                format!("iifname \"{br}\" oifname != \"{br}\" oifname @bridges drop"),
+                format!("iifname \"{br}\" accept"),
+            ]
+        };
+        for r in fwd_rules {
+            s.push_str(&format!("add rule ip {t} {fwd} {r}\n"));
+        }
+        s.push_str(&format!(
+            "add chain ip {t} {post} {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
+             flush chain ip {t} {post}\n"
+        ));
+        if !net.internal {
+            s.push_str(&format!(
+                "add rule ip {t} {post} ip saddr {subnet} oifname != \"{br}\" masquerade\n\
+                 add rule ip {t} {post} ip saddr {subnet} oifname \"{br}\" ct status dnat masquerade\n\
+                 add rule ip {t} {post} ip saddr 127.0.0.0/8 oifname \"{br}\" masquerade\n"
+            ));
+        }
+        s.push_str(&format!("add element ip {t} bridges {{ \"{br}\" }}\n"));
+        self.apply(&s, &format!("set up the rules of network bridge {br}"))
+    }
+
+    /// Removes a network's chains and its `bridges` element; nothing there
+    /// is fine.
+    pub fn remove_network(&self, bridge: &str) -> Result<()> {
+        check_name("bridge", bridge, IFNAME_MAX)?;
+        let t = &self.table;
+        let mut s = self.preamble();
+        self.drop_chain(&mut s, &format!("n-{bridge}-fwd"));
+        self.drop_chain(&mut s, &format!("n-{bridge}-post"));
+        self.drop_chain(&mut s, &format!("n-{bridge}-pre"));
+        s.push_str(&format!(
+            "add element ip {t} bridges {{ \"{bridge}\" }}\ndelete element ip {t} bridges {{ \"{bridge}\" }}\n"
+        ));
+        self.apply(&s, &format!("remove the rules of network bridge {bridge}"))
+    }
+
+    /// Sets the published ports of container `key` to exactly `ports`
+    /// (replacing what was there; an empty list removes its chains).
+    pub fn publish(&self, key: &str, ports: &[PortMapping]) -> Result<()> {
+        check_name("container key", key, KEY_MAX)?;
+        if ports.is_empty() {
+            return self.unpublish(key);
+        }
+        let t = &self.table;
+        let pre = format!("c-{key}-pre");
+        let out = format!("c-{key}-out");
+        let mut s = self.preamble();
+        s.push_str(&format!(
+            "add chain ip {t} {pre} {{ type nat hook prerouting priority dstnat; policy accept; }}\n\
+             flush chain ip {t} {pre}\n\
+             add chain ip {t} {out} {{ type nat hook output priority -100; policy accept; }}\n\
+             flush chain ip {t} {out}\n"
+        ));
+        for p in ports {
+            // Which destinations: one address, or (like Docker's
+            // `--dst-type LOCAL`) any of the host's, loopback excepted for
+            // the host's own connections (see the module docs).
+            // Which destinations: one address, or (like Docker's
+            // `--dst-type LOCAL`) any of the host's, loopback included for
+            // the host's own connections (see the module docs).
+            let (dst_in, dst_out) = match p.host_ip {
+                Some(ip) if ip.is_loopback() => (None, format!("ip daddr {ip}")),
+                Some(ip) if !ip.is_unspecified() => {
+                    (Some(format!("ip daddr {ip}")), format!("ip daddr {ip}"))
+                }
+                _ => (
+                    Some("fib daddr type local".to_string()),
+                    "fib daddr type local".to_string(),
+                ),
+            };
+            let nat = format!(
+                "{proto} dport {hp} dnat to {cip}:{cp}",
+                proto = p.protocol.as_str(),
+                hp = p.host_port,
+                cip = p.container_ip,
+                cp = p.container_port
+            );
+            if let Some(dst_in) = dst_in {
+                s.push_str(&format!("add rule ip {t} {pre} {dst_in} {nat}\n"));
+            }
+            s.push_str(&format!("add rule ip {t} {out} {dst_out} {nat}\n"));
+        }
+        self.apply(&s, &format!("publish the ports of container {key}"))
+    }
+
+    /// Removes container `key`'s port chains; none there is fine.
+    pub fn unpublish(&self, key: &str) -> Result<()> {
+        check_name("container key", key, KEY_MAX)?;
+        let mut s = self.preamble();
+        self.drop_chain(&mut s, &format!("c-{key}-pre"));
+        self.drop_chain(&mut s, &format!("c-{key}-out"));
+        self.apply(
+            &s,
+            &format!("remove the published ports of container {key}"),
+        )
+    }
+
+    /// Deletes berth's whole table; none there is fine.
+    pub fn delete_table(&self) -> Result<()> {
+        let t = &self.table;
+        self.apply(
+            &format!("add table ip {t}\ndelete table ip {t}\n"),
+            &format!("delete table ip {t}"),
+        )
+    }
+
+    /// The networks and containers berth's table has rules for (an empty
+    /// state when there is no table).
+    pub fn state(&self) -> Result<FirewallState> {
+        let mut st = FirewallState::default();
+        let Some(doc) = self.list_table()? else {
+            return Ok(st);
+        };
+        for item in doc["nftables"].as_array().into_iter().flatten() {
+            if let Some(name) = item["chain"]["name"].as_str() {
+                if let Some(rest) = name.strip_prefix("n-") {
+                    if let Some(br) = rest
+                        .strip_suffix("-fwd")
+                        .or_else(|| rest.strip_suffix("-post"))
+                        .or_else(|| rest.strip_suffix("-pre"))
+                    {
+                        st.networks.insert(br.to_string());
+                    }
+                } else if let Some(rest) = name.strip_prefix("c-") {
+                    if let Some(key) = rest
+                        .strip_suffix("-pre")
+                        .or_else(|| rest.strip_suffix("-out"))
+                    {
+                        st.containers.insert(key.to_string());
+                    }
+                }
+            }
+            if item["set"]["name"].as_str() == Some("bridges") {
+                for e in item["set"]["elem"].as_array().into_iter().flatten() {
+                    if let Some(br) = e.as_str() {
+                        st.networks.insert(br.to_string());
+                    }
+                }
+            }
+        }
+        Ok(st)
+    }
+
+    /// Whether the table exists.
+    pub fn exists(&self) -> Result<bool> {
+        Ok(self.list_table()?.is_some())
+    }
+
+    /// The table as `nft list table` prints it (`None` if absent), for
+    /// diagnostics and tests.
+    pub fn ruleset(&self) -> Result<Option<String>> {
+        let t = &self.table;
+        match self.run(&["list", "table", "ip", t], None) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(Error::Nft(format!("nft list table ip {t}: {e}"))),
+        }
+    }
+
+    /// Base chains of *other* tables on the IPv4 `forward` hook whose
+    /// policy is drop, as `family table chain`: with one of these, berth's
+    /// accepts are not enough for containers to reach out (see above).
+    pub fn foreign_forward_drops(&self) -> Result<Vec<String>> {
+        let text = self
+            .run(&["-j", "list", "chains"], None)
+            .map_err(|e| Error::Nft(format!("nft list chains: {e}")))?;
+        let doc: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Nft(format!("nft list chains: bad JSON: {e}")))?;
+        let mut found = Vec::new();
+        for item in doc["nftables"].as_array().into_iter().flatten() {
+            let c = &item["chain"];
+            let family = c["family"].as_str().unwrap_or("");
+            let table = c["table"].as_str().unwrap_or("");
+            let ours = family == "ip" && table == self.table;
+            if !ours
+                && matches!(family, "ip" | "inet")
+                && c["hook"].as_str() == Some("forward")
+                && c["policy"].as_str() == Some("drop")
+            {
+                let name = c["name"].as_str().unwrap_or("");
+                found.push(format!("{family} {table} {name}"));
+            }
+        }
+        Ok(found)
+    }
+
+    fn list_table(&self) -> Result<Option<Value>> {
+        let t = &self.table;
+        let text = match self.run(&["-j", "list", "table", "ip", t], None) {
+            Ok(text) => text,
+            Err(e) if is_missing(&e) => return Ok(None),
+            Err(e) => return Err(Error::Nft(format!("nft list table ip {t}: {e}"))),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Nft(format!("nft list table ip {t}: bad JSON: {e}")))
+    }
+
+    /// Applies one ruleset transaction; all of it or nothing.
+    fn apply(&self, script: &str, what: &str) -> Result<()> {
+        self.run(&["-f", "-"], Some(script))
+            .map(drop)
+            .map_err(|e| Error::Nft(format!("cannot {what}: nft: {e}")))
+    }
+
+    /// Runs nft; on failure returns its stderr (trimmed) as the error.
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> std::result::Result<String, String> {
+        let mut cmd = Command::new(&self.nft);
+        cmd.args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.nft.display()))?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input.as_bytes())
+                .map_err(|e| format!("cannot write to {}: {e}", self.nft.display()))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("cannot wait for {}: {e}", self.nft.display()))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            Err(if err.is_empty() {
+                format!("exited with {}", out.status)
+            } else {
+                err
+            })
+        }
+    }
+}
+
+/// nft's wording for a missing table.
+fn is_missing(stderr: &str) -> bool {
+    stderr.contains("No such file or directory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_before_nft_runs() {
+        let fw = Firewall::with_binary("berth", Path::new("/nonexistent/nft")).unwrap();
+        let err = fw.unpublish("x; flush ruleset").unwrap_err().to_string();
+        assert!(err.contains("invalid container key name"), "{err}");
+        assert!(Firewall::with_binary("a b", Path::new("/x")).is_err());
+        assert!(Firewall::with_binary("-x", Path::new("/x")).is_err());
+    }
+}
