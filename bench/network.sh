@@ -37,20 +37,25 @@ ip link set lo up
 ROUNDS=${ROUNDS:-5}; SIZE_MB=${SIZE_MB:-1000}; R_PORT=${R_PORT:-10}
 ENGINES=${ENGINES:-berth docker podman}
 W=${WORKDIR:-/var/lib/berth-bench-net}
+WORKDIR=$W
 BERTH=${BERTH:-$repo/target/release/berth}
 mkdir -p "$W"
 log() { echo "[$(date +%T)] $*" >&2; }
 
 # --- engines, all private ---
 DOCKER="/usr/bin/docker -H unix://$W/docker.sock"
-dockerd --data-root "$W/docker" --exec-root "$W/docker-exec" --pidfile "$W/dockerd.pid" \
-  -H "unix://$W/docker.sock" >"$W/dockerd.log" 2>&1 &
 . "$here/private-engines.sh"
-podman_private "$W/podman-run"
+podman_private "$W/podman-run" 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]'
 sed -i '/^netns = "none"/d' "$W/containers.conf"
 PODMAN="podman --tmpdir $W/podman-tmp"
 BERTHE="$BERTH --root $W/berth --runroot $W/berth-run"
-eng_cmd() { case $1 in berth) echo "$BERTHE";; docker) echo "$DOCKER";; podman) echo "$PODMAN";; esac; }
+# One wrapper per engine, so each is a single word for the shared harness.
+mkdir -p "$W/bin"
+printf '#!/bin/sh\nexec %s "$@"\n' "$BERTHE" > "$W/bin/berth"
+printf '#!/bin/sh\nexec %s "$@"\n' "$DOCKER" > "$W/bin/docker"
+printf '#!/bin/sh\nexec %s "$@"\n' "$PODMAN" > "$W/bin/podman"
+chmod +x "$W/bin/"*
+eng_cmd() { echo "$W/bin/$1"; }
 cleanup() {
   for e in $ENGINES; do
     c=$(eng_cmd "$e")
@@ -66,6 +71,8 @@ cleanup() {
   for d in /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker; do rmdir "$d" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+dockerd --data-root "$W/docker" --exec-root "$W/docker-exec" --pidfile "$W/dockerd.pid" \
+  -H "unix://$W/docker.sock" >"$W/dockerd.log" 2>&1 &
 for _ in $(seq 100); do [ -S "$W/docker.sock" ] && break; sleep 0.1; done
 
 log "images"
@@ -78,9 +85,10 @@ done
 log "port-ready"
 export WORKDIR=$W/harness RESULTS=$W/harness/results.csv
 mkdir -p "$W/harness"
-IFS=$'\n'
-"$shared/interleave.sh" -n "$R_PORT" -w 1 port-ready.sh $(for e in $ENGINES; do echo "$e:ENGINE=$(eng_cmd "$e")"; done) >&2
-unset IFS
+# A port per engine: Podman's conmon keeps its port reservation a moment
+# after `rm -f` returns, which the harness's free-port check cannot see.
+n=0
+"$shared/interleave.sh" -n "$R_PORT" -w 1 port-ready.sh $(for e in $ENGINES; do n=$((n+1)); echo "$e:ENGINE=$(eng_cmd "$e"),PORT=1808$n"; done) >&2
 python3 "$shared/summarize.py" "$RESULTS" | grep -E "^\| port|^\| bench|^\|---" || true
 
 # --- 2. throughput ---
@@ -101,9 +109,10 @@ for ((i=1; i<=ROUNDS; i++)); do
   res[loopback-wget]+="$(mbps "$(echo "$t1 - $t0" | bc)") "
   for e in $ENGINES; do
     c=$(eng_cmd "$e")
-    $c run -d --name srv -p 127.0.0.1:18088:80 busybox:local sh -c "$prep && exec httpd -f -p 80 -h /w" >/dev/null
-    for _ in $(seq 200); do curl -fs -o /dev/null http://127.0.0.1:18088/big --range 0-0 && break; sleep 0.05; done
-    res[$e-published]+="$(mbps "$(curl_s http://127.0.0.1:18088/big)") "
+    case $e in berth) pp=18091;; docker) pp=18092;; *) pp=18093;; esac   # a port per engine (see above)
+    $c run -d --name srv -p 127.0.0.1:$pp:80 busybox:local sh -c "$prep && exec httpd -f -p 80 -h /w" >/dev/null
+    for _ in $(seq 200); do curl -fs -o /dev/null http://127.0.0.1:$pp/big --range 0-0 && break; sleep 0.05; done
+    res[$e-published]+="$(mbps "$(curl_s http://127.0.0.1:$pp/big)") "
     ip=$($c inspect -f '{{.NetworkSettings.IPAddress}}' srv)
     [ -n "$ip" ] || ip=$($c inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' srv)
     t=$($c run --rm busybox:local sh -c "s=\$(date +%s%N); wget -q -O /dev/null http://$ip/big; e=\$(date +%s%N); echo \$(( (e-s)/1000 ))")
