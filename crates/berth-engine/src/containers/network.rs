@@ -481,21 +481,7 @@ impl Engine {
             Mode::Network(term) => {
                 self.network_ensure_builtins()?;
                 let network = self.network_get(&term)?;
-                let user_net = network.name != "bridge";
-                if !user_net {
-                    if ep.wanted_ip()?.is_some() {
-                        return Err(Error::invalid(
-                            "user specified IP address is supported on user defined networks only",
-                        ));
-                    }
-                    if ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
-                        return Err(Error::invalid(
-                            "network-scoped alias is supported only for containers in user defined networks",
-                        ));
-                    }
-                } else if let Some(ip) = ep.wanted_ip()? {
-                    self.net_check_static_ip(&network, ip)?;
-                }
+                self.net_check_endpoint(&network, ep)?;
                 let mut e = ep.clone();
                 e.network_id = network.id.clone();
                 if let Some(m) = c.mac_address.as_deref().filter(|m| !m.is_empty()) {
@@ -506,6 +492,26 @@ impl Engine {
             }
         }
         Ok((settings, warnings))
+    }
+
+    /// dockerd's checks of an endpoint request (`--ip`, `--alias`) against
+    /// the network, at create and at connect.
+    fn net_check_endpoint(&self, network: &Network, ep: &EndpointSettings) -> Result<()> {
+        if network.name == "bridge" {
+            if ep.wanted_ip()?.is_some() {
+                return Err(Error::invalid(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            if ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
+                return Err(Error::invalid(
+                    "network-scoped alias is supported only for containers in user defined networks",
+                ));
+            }
+        } else if let Some(ip) = ep.wanted_ip()? {
+            self.net_check_static_ip(network, ip)?;
+        }
+        Ok(())
     }
 
     /// `--ip` must lie in the network's configured subnet (dockerd checks
@@ -916,21 +922,8 @@ impl Engine {
                 network.name
             ));
         }
+        self.net_check_endpoint(&network, req)?;
         let user_net = network.name != "bridge";
-        if !user_net {
-            if req.wanted_ip()?.is_some() {
-                return Err(Error::invalid(
-                    "user specified IP address is supported on user defined networks only",
-                ));
-            }
-            if req.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
-                return Err(Error::invalid(
-                    "network-scoped alias is supported only for containers in user defined networks",
-                ));
-            }
-        } else if let Some(ip) = req.wanted_ip()? {
-            self.net_check_static_ip(&network, ip)?;
-        }
         let mut e = req.clone();
         e.network_id = network.id.clone();
         if e.ipam_config.is_none() {
