@@ -89,11 +89,12 @@ fn create_inspect_ls_rm() {
     ]);
     assert_eq!(o.stdout, "tv {\"a\":\"b\",\"c\":\"\"}\n");
 
+    // Sorted by name, like the docker CLI (the anonymous name is random).
     let o = r.run(&["volume", "ls"]);
-    assert_eq!(
-        o.stdout,
-        format!("DRIVER    VOLUME NAME\nlocal     {anon}\nlocal     data\nlocal     tv\n")
-    );
+    let mut names = vec![anon.to_string(), "data".to_string(), "tv".to_string()];
+    names.sort();
+    let rows: String = names.iter().map(|n| format!("local     {n}\n")).collect();
+    assert_eq!(o.stdout, format!("DRIVER    VOLUME NAME\n{rows}"));
     assert_eq!(
         r.run(&["volume", "ls", "-q"]).stdout,
         format!("{anon}\ndata\ntv\n")
