@@ -91,7 +91,7 @@ fn create_inspect_ls_rm() {
 
     // Sorted by name, like the docker CLI (the anonymous name is random).
     let o = r.run(&["volume", "ls"]);
-    let mut names = vec![anon.to_string(), "data".to_string(), "tv".to_string()];
+    let mut names = [anon.to_string(), "data".to_string(), "tv".to_string()];
     names.sort();
     let rows: String = names.iter().map(|n| format!("local     {n}\n")).collect();
     assert_eq!(o.stdout, format!("DRIVER    VOLUME NAME\n{rows}"));
