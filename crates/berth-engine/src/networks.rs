@@ -148,11 +148,19 @@ pub struct NetworkPrivate {
 
 /// What `network.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct NetworkRecord {
+pub(crate) struct NetworkRecord {
     #[serde(flatten)]
-    network: Network,
+    pub(crate) network: Network,
     #[serde(rename = "Berth", default)]
-    private: NetworkPrivate,
+    pub(crate) private: NetworkPrivate,
+}
+
+/// `bridge.json`: see docs/state-root.md.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct BridgeState {
+    bridge: String,
+    ours: bool,
+    ready: bool,
 }
 
 /// `network create`'s request, after the docker CLI's own checks
@@ -570,7 +578,7 @@ impl Engine {
             .map_err(|e| internal(format!("rename {}", target.display()), e))?;
         berth_store::fsync_dir(&self.layout.networks_dir())?;
         drop(scratch);
-        if let Err(e) = self.datapath_create(&rec.network) {
+        if let Err(e) = self.datapath_create(&rec) {
             let _ = Scratch::bury(&self.layout, &target, "rm-network");
             return Err(e);
         }
@@ -578,16 +586,35 @@ impl Engine {
     }
 
     /// Make a bridge network's Linux bridge (gateway address, MTU, up,
-    /// `route_localnet`) and its nftables chains. Idempotent. A failure
+    /// `route_localnet`) and its nftables chains. Idempotent. Whether berth
+    /// makes the bridge is written down first (`bridge.json`), so a kill at
+    /// any point leaves a bridge that the next attempt finishes, or that
+    /// `network rm` and `debug net-sweep` delete, even untagged. A failure
     /// leaves nothing behind that berth made.
-    pub(crate) fn datapath_create(&self, net: &Network) -> Result<()> {
-        let Some(p) = self.bridge_plan(net)? else {
+    pub(crate) fn datapath_create(&self, rec: &NetworkRecord) -> Result<()> {
+        let Some(p) = bridge_plan(rec)? else {
             return Ok(());
         };
+        let net = &rec.network;
         let dp = |e: berth_net::Error| internal(format!("network {}", net.name), e);
+        let path = self.layout.network_bridge(&net.id);
+        let mut st = match berth_store::read_json::<BridgeState>(&path)? {
+            Some(st) if st.bridge == p.link.name => st,
+            _ => BridgeState {
+                bridge: p.link.name.clone(),
+                ours: !berth_net::link::exists(&p.link.name).map_err(dp)?,
+                ready: false,
+            },
+        };
+        st.ready = false;
+        berth_store::atomic_write_json(&path, &st)?;
         berth_net::sysctl::enable_ip_forward().map_err(dp)?;
-        let owner = berth_net::link::ensure_bridge(&p.link, &self.net_tag()).map_err(dp)?;
-        let rest = (|| {
+        let tag = self.net_tag();
+        let made = (|| {
+            let owner = berth_net::link::ensure_bridge(&p.link, &tag)?;
+            if owner == berth_net::link::Ownership::Foreign && st.ours {
+                berth_net::link::claim(&p.link.name, &tag)?;
+            }
             if !net.internal {
                 berth_net::sysctl::set_route_localnet(&p.link.name)?;
             }
@@ -595,76 +622,53 @@ impl Engine {
                 .map_err(|e| berth_net::Error::Nft(e.message))?
                 .ensure_network(&p.rules)
         })();
-        if let Err(e) = rest {
-            if owner == berth_net::link::Ownership::Ours {
+        if let Err(e) = made {
+            if st.ours {
                 let _ = berth_net::link::delete_link(&p.link.name);
             }
             return Err(dp(e));
         }
+        st.ready = true;
+        berth_store::atomic_write_json(&path, &st)?;
         Ok(())
     }
 
-    /// The bridge exists (made again if a reboot took it); cheap when it
-    /// does: one netlink query.
-    pub(crate) fn datapath_ensure(&self, net: &Network) -> Result<()> {
-        let Some(p) = self.bridge_plan(net)? else {
+    /// The bridge and its rules are complete (made again if a reboot took
+    /// the bridge, or a kill left them half made): a small file read and
+    /// one netlink query when they are.
+    pub(crate) fn datapath_ensure(&self, rec: &NetworkRecord) -> Result<()> {
+        let Some(p) = bridge_plan(rec)? else {
             return Ok(());
         };
-        if berth_net::link::exists(&p.link.name).unwrap_or(false) {
+        let path = self.layout.network_bridge(&rec.network.id);
+        let ready = berth_store::read_json::<BridgeState>(&path)?.is_some_and(|st| st.ready);
+        if ready && berth_net::link::exists(&p.link.name).unwrap_or(false) {
             return Ok(());
         }
-        self.datapath_create(net)
+        self.datapath_create(rec)
     }
 
-    /// Delete a bridge network's chains, and its bridge if berth made it.
-    fn datapath_remove(&self, net: &Network) -> Result<()> {
-        let Some(p) = self.bridge_plan(net)? else {
+    /// Delete a bridge network's chains, and its bridge if berth made it
+    /// (tagged as this root's, or written down as made by berth).
+    fn datapath_remove(&self, rec: &NetworkRecord) -> Result<()> {
+        let Some(p) = bridge_plan(rec)? else {
             return Ok(());
         };
+        let net = &rec.network;
         let dp = |e: berth_net::Error| internal(format!("network {}", net.name), e);
         self.firewall()?.remove_network(&p.link.name).map_err(dp)?;
+        let made = berth_store::read_json::<BridgeState>(&self.layout.network_bridge(&net.id))?
+            .is_some_and(|st| st.ours && st.bridge == p.link.name);
         let tag = self.net_tag();
-        let ours = berth_net::link::list()
-            .map_err(dp)?
-            .into_iter()
-            .any(|l| l.name == p.link.name && l.alias.as_deref() == Some(tag.as_str()));
+        let ours = made
+            || berth_net::link::list()
+                .map_err(dp)?
+                .into_iter()
+                .any(|l| l.name == p.link.name && l.alias.as_deref() == Some(tag.as_str()));
         if ours {
             berth_net::link::delete_link(&p.link.name).map_err(dp)?;
         }
         Ok(())
-    }
-
-    /// A bridge network's link and rules; `None` for host and none.
-    pub(crate) fn bridge_plan(&self, net: &Network) -> Result<Option<BridgePlan>> {
-        if net.driver != BRIDGE_DRIVER {
-            return Ok(None);
-        }
-        let rec = self.network_find(&net.id, false)?;
-        let (Some(subnet), Some(gateway)) = (&rec.private.subnet, rec.private.gateway) else {
-            return Ok(None);
-        };
-        let subnet = v4_of(subnet)?;
-        let name = bridge_iface(net);
-        let mtu = net
-            .options
-            .get(OPT_MTU)
-            .and_then(|m| m.parse::<u32>().ok())
-            .filter(|m| *m > 0)
-            .unwrap_or(1500);
-        Ok(Some(BridgePlan {
-            link: berth_net::link::BridgeConfig {
-                name: name.clone(),
-                mtu,
-                gateway,
-                prefix_len: subnet.prefix,
-            },
-            rules: berth_net::nft::NetworkRules {
-                bridge: name,
-                subnet: subnet.addr,
-                prefix_len: subnet.prefix,
-                internal: net.internal,
-            },
-        }))
     }
 
     /// `network create`: dockerd's checks in dockerd's order, then the
@@ -798,6 +802,13 @@ impl Engine {
         }
     }
 
+    /// A network by ID, name or ID prefix, with berth's part of its record
+    /// (for the engine's own use: look up once, then use it).
+    pub(crate) fn network_lookup(&self, term: &str) -> Result<NetworkRecord> {
+        self.network_ensure_builtins()?;
+        self.network_find(term, false)
+    }
+
     /// One network by ID, name or ID prefix, with its containers.
     pub fn network_get(&self, term: &str) -> Result<Network> {
         self.network_ensure_builtins()?;
@@ -830,11 +841,12 @@ impl Engine {
                 ),
             ));
         }
-        self.network_delete_locked(net)
+        self.network_delete_locked(&rec)
     }
 
     /// Remove a network with no endpoints; the caller holds the root lock.
-    fn network_delete_locked(&self, net: &Network) -> Result<()> {
+    fn network_delete_locked(&self, rec: &NetworkRecord) -> Result<()> {
+        let net = &rec.network;
         let _alloc = StoreLock::acquire(&self.layout.network_lock(&net.id), LockMode::Exclusive)?;
         if !self.network_allocations(&net.id)?.endpoints.is_empty() {
             return Err(Error::new(
@@ -845,7 +857,7 @@ impl Engine {
                 ),
             ));
         }
-        self.datapath_remove(net)?;
+        self.datapath_remove(rec)?;
         Scratch::bury(
             &self.layout,
             &self.layout.network_dir(&net.id),
@@ -881,7 +893,7 @@ impl Engine {
                 continue;
             }
             // Taken meanwhile: not ours to prune.
-            if self.network_delete_locked(net).is_ok() {
+            if self.network_delete_locked(&rec).is_ok() {
                 removed.push(net.name.clone());
             }
         }
@@ -900,9 +912,21 @@ impl Engine {
         want: Option<Ipv4Addr>,
         aliases: &[String],
     ) -> Result<Option<Endpoint>> {
-        self.network_ensure_builtins()?;
-        let rec = self.network_find(term, false)?;
+        let rec = self.network_lookup(term)?;
+        self.network_allocate_in(&rec, container_id, container_name, want, aliases)
+    }
+
+    /// [`Engine::network_allocate`] on a network already looked up.
+    pub(crate) fn network_allocate_in(
+        &self,
+        rec: &NetworkRecord,
+        container_id: &str,
+        container_name: &str,
+        want: Option<Ipv4Addr>,
+        aliases: &[String],
+    ) -> Result<Option<Endpoint>> {
         let net = &rec.network;
+        let term = net.name.as_str();
         if want.is_some() {
             if net.name == "bridge" {
                 return Err(Error::invalid(
@@ -1084,9 +1108,13 @@ impl Engine {
                     &r.id[..12]
                 )));
             }
+            // Bridges a kill left untagged are known only by their network.
+            for rec in self.network_records()? {
+                self.datapath_remove(&rec)?;
+            }
         } else {
             for rec in self.network_records()? {
-                if let Some(p) = self.bridge_plan(&rec.network)? {
+                if let Some(p) = bridge_plan(&rec)? {
                     keep.bridges.insert(p.link.name);
                 }
             }
@@ -1137,6 +1165,39 @@ impl Engine {
     pub(crate) fn network_names_path(&self, id: &str) -> std::path::PathBuf {
         self.layout.network_names(id)
     }
+}
+
+/// A bridge network's link and rules; `None` for host and none.
+pub(crate) fn bridge_plan(rec: &NetworkRecord) -> Result<Option<BridgePlan>> {
+    let net = &rec.network;
+    if net.driver != BRIDGE_DRIVER {
+        return Ok(None);
+    }
+    let (Some(subnet), Some(gateway)) = (&rec.private.subnet, rec.private.gateway) else {
+        return Ok(None);
+    };
+    let subnet = v4_of(subnet)?;
+    let name = bridge_iface(net);
+    let mtu = net
+        .options
+        .get(OPT_MTU)
+        .and_then(|m| m.parse::<u32>().ok())
+        .filter(|m| *m > 0)
+        .unwrap_or(1500);
+    Ok(Some(BridgePlan {
+        link: berth_net::link::BridgeConfig {
+            name: name.clone(),
+            mtu,
+            gateway,
+            prefix_len: subnet.prefix,
+        },
+        rules: berth_net::nft::NetworkRules {
+            bridge: name,
+            subnet: subnet.addr,
+            prefix_len: subnet.prefix,
+            internal: net.internal,
+        },
+    }))
 }
 
 fn v4_of(s: &str) -> Result<V4Net> {

@@ -238,6 +238,23 @@ pub fn ensure_bridge(cfg: &BridgeConfig, tag: &str) -> Result<Ownership> {
     Ok(owner)
 }
 
+/// Sets owner tag `tag` on the existing link `name`: for a bridge the
+/// engine knows it made (it wrote that down before making it) whose tag a
+/// kill right after creation never let [`ensure_bridge`] set.
+pub fn claim(name: &str, tag: &str) -> Result<()> {
+    check_name("link", name, IFNAME_MAX)?;
+    let mut nl = open()?;
+    let link = get_link(&mut nl, name)?
+        .ok_or_else(|| Error::Invalid(format!("cannot tag link {name}: no such link")))?;
+    set_link(
+        &mut nl,
+        name,
+        link.header.index,
+        vec![LinkAttribute::IfAlias(tag.to_string())],
+        false,
+    )
+}
+
 /// Deletes the link `name` (a bridge, or a veth pair by either end, which
 /// deletes both). A link that is not there is fine. Whatever its owner:
 /// do not call it for a bridge [`ensure_bridge`] reported as foreign.

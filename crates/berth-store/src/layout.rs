@@ -200,6 +200,12 @@ impl Layout {
     pub fn network_names(&self, id: &str) -> PathBuf {
         self.network_dir(id).join("names.json")
     }
+    /// What berth did to the network's Linux bridge: written before the
+    /// bridge is made (so a kill in between still knows berth made it) and
+    /// again once the bridge and its rules are complete.
+    pub fn network_bridge(&self, id: &str) -> PathBuf {
+        self.network_dir(id).join("bridge.json")
+    }
     /// Pinned network namespaces of running containers.
     pub fn netns_dir(&self) -> PathBuf {
         self.runroot.join("netns")
@@ -263,6 +269,7 @@ mod tests {
             (l.network_lock("<id>"), "`networks/<id>/lock`"),
             (l.network_ipam("<id>"), "`networks/<id>/ipam.json`"),
             (l.network_names("<id>"), "`networks/<id>/names.json`"),
+            (l.network_bridge("<id>"), "`networks/<id>/bridge.json`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
             let r = rel(p);

@@ -764,3 +764,62 @@ fn concurrent_runs_get_distinct_addresses() {
     r.ok(&["network", "rm", "cn"]);
     r.assert_no_leftovers();
 }
+
+/// A bridge as a kill leaves it between creation and completion: no owner
+/// tag, down, `bridge.json` not ready. The next start finishes and claims
+/// it; `network rm` and `debug net-sweep --all` delete it though untagged.
+#[test]
+fn half_made_bridge_is_finished_or_removed() {
+    let r = root_with_busybox();
+    let half_made = |net: &str| -> String {
+        let id = r
+            .ok(&["network", "inspect", "-f", "{{.Id}}", net])
+            .trim()
+            .to_string();
+        let br = format!("br-{}", &id[..12]);
+        std::fs::write(format!("/sys/class/net/{br}/ifalias"), "\n").unwrap();
+        let ip = std::process::Command::new("ip")
+            .args(["link", "set", &br, "down"])
+            .status()
+            .unwrap();
+        assert!(ip.success());
+        let state = r.path().join("networks").join(&id).join("bridge.json");
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        assert_eq!(
+            (v["ours"].clone(), v["ready"].clone()),
+            (Value::Bool(true), Value::Bool(true)),
+            "{v}"
+        );
+        v["ready"] = Value::Bool(false);
+        std::fs::write(&state, v.to_string()).unwrap();
+        br
+    };
+    let tag = net_state(&r)["Tag"].as_str().unwrap().to_string();
+    r.ok(&["network", "create", "--subnet", "10.235.0.0/24", "half"]);
+    let br = half_made("half");
+    r.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "half",
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "10.235.0.1",
+    ]);
+    let alias = std::fs::read_to_string(format!("/sys/class/net/{br}/ifalias")).unwrap();
+    assert_eq!(alias.trim(), tag);
+    half_made("half");
+    r.ok(&["network", "rm", "half"]);
+    assert!(
+        !std::path::Path::new("/sys/class/net").join(&br).exists(),
+        "{br} left by network rm"
+    );
+    r.ok(&["network", "create", "--subnet", "10.236.0.0/24", "half2"]);
+    let br2 = half_made("half2");
+    r.assert_network_teardown();
+    assert!(!std::path::Path::new("/sys/class/net").join(&br2).exists());
+}

@@ -1060,4 +1060,6 @@ fn sigkill_during_create_and_allocation_leaves_a_consistent_store() {
         assert_ne!(c["IPv4Address"], format!("{ip}/24"));
     }
     assert_eq!(r.ok(&["debug", "check-store"]), "store is consistent\n");
+    // Bridges of creates killed before their tag was set go too.
+    r.assert_network_teardown();
 }

@@ -447,8 +447,7 @@ impl Engine {
         labels.extend(c.labels.clone().unwrap_or_default());
         c.labels = Some(labels);
         let mut hc = o.host_config.clone();
-        let (network_settings, net_warnings) =
-            self.net_plan_create(&name, &mut c, &mut hc, &o.networking)?;
+        let (network_settings, net_warnings) = self.net_plan_create(&c, &mut hc, &o.networking)?;
         warnings.extend(net_warnings);
         if c.hostname.is_empty() {
             c.hostname = match network::Mode::parse(&hc.network_mode) {

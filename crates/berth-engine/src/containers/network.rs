@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::record::{HostConfig, Record};
 use super::stats::PortBinding;
-use crate::networks::{self, Network};
+use crate::networks::{self, Network, NetworkRecord};
 use crate::{Engine, Error, ErrorKind, Result};
 
 /// `HostConfig.NetworkMode`, read.
@@ -413,8 +413,7 @@ impl Engine {
     /// record's first `NetworkSettings` (the endpoint without an address).
     pub(crate) fn net_plan_create(
         &self,
-        name: &str,
-        c: &mut ContainerConfig,
+        c: &ContainerConfig,
         hc: &mut HostConfig,
         net: &NetworkingConfig,
     ) -> Result<(Value, Vec<String>)> {
@@ -479,15 +478,10 @@ impl Engine {
                 });
             }
             Mode::Network(term) => {
-                self.network_ensure_builtins()?;
                 let network = self.network_get(&term)?;
                 self.net_check_endpoint(&network, ep)?;
                 let mut e = ep.clone();
                 e.network_id = network.id.clone();
-                if let Some(m) = c.mac_address.as_deref().filter(|m| !m.is_empty()) {
-                    e.mac_address = m.to_string();
-                }
-                let _ = name;
                 settings["Networks"] = serde_json::json!({ network.name.clone(): e });
             }
         }
@@ -601,12 +595,10 @@ impl Engine {
         hostname_line: &dyn Fn(&str) -> String,
     ) -> Result<NetUp> {
         let id = rec.id.clone();
-        let name = rec.name.trim_start_matches('/').to_string();
         let ns = self.netns_path(&id);
         let dp = |e: berth_net::Error| Error::new(ErrorKind::Internal, format!("{e}"));
         berth_net::netns::create(&ns).map_err(dp)?;
         berth_net::link::loopback_up(&ns).map_err(dp)?;
-        let tag = self.net_tag();
         let mut eps = endpoints(rec);
         let mut up = NetUp {
             namespace: Some(Some(ns.display().to_string())),
@@ -622,79 +614,37 @@ impl Engine {
             } else {
                 ep.network_id.clone()
             };
-            let network = self.network_get(&term).map_err(|e| {
+            let net = self.network_lookup(&term).map_err(|e| {
                 if e.kind == ErrorKind::NotFound {
                     Error::not_found(format!("network {net_name} not found"))
                 } else {
                     e
                 }
             })?;
-            self.datapath_ensure(&network)?;
-            let plan = self.bridge_plan(&network)?.ok_or_else(|| {
-                Error::invalid(format!("network {} has no addresses", network.name))
-            })?;
-            let user_net = network.name != "bridge";
-            let mut aliases: Vec<String> = ep.aliases.clone().unwrap_or_default();
-            if user_net {
-                aliases.push(id[..12].to_string());
-                if !rec.config.hostname.is_empty() && rec.config.hostname != id[..12] {
-                    aliases.push(rec.config.hostname.clone());
-                }
+            let network = &net.network;
+            let ifname = format!("eth{i}");
+            let (e, gateway) = self.net_attach(rec, &ns, &net, &ep, &ifname, i == 0)?;
+            rec.private.ifnames.insert(network.id.clone(), ifname);
+            if network.name != "bridge" {
                 dns_tables.push(self.network_names_path(&network.id));
             }
-            let got = self
-                .network_allocate(&network.id, &id, &name, ep.wanted_ip()?, &aliases)?
-                .ok_or_else(|| {
-                    Error::invalid(format!("network {} has no addresses", network.name))
-                })?;
-            let mac = if ep.mac_address.is_empty() || ep.ipam_config.is_none() && i > 0 {
-                got.mac.clone()
-            } else {
-                ep.mac_address.clone()
-            };
-            let mac_bytes = parse_mac(&mac)?;
-            let gateway = plan.link.gateway;
-            let link_ep = berth_net::link::Endpoint {
-                bridge: plan.link.name.clone(),
-                host_name: berth_net::link::host_veth_name(&id, &network.id),
-                ifname: format!("eth{i}"),
-                mac: mac_bytes,
-                mtu: plan.link.mtu,
-                address: got.ipv4,
-                prefix_len: plan.link.prefix_len,
-                gateway: (i == 0 && !network.internal).then_some(gateway),
-            };
-            berth_net::link::attach(&ns, &link_ep, &tag).map_err(dp)?;
-            rec.private
-                .ifnames
-                .insert(network.id.clone(), link_ep.ifname.clone());
             if primary.is_none() {
-                primary = Some((got.ipv4, gateway));
+                primary = Some((
+                    e.ip_address.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    gateway,
+                ));
             }
-            hosts_ips.push_str(&hostname_line(&got.ipv4.to_string()));
-            let e = eps.entry(network.name.clone()).or_default();
-            e.network_id = network.id.clone();
-            e.endpoint_id = got.endpoint_id.clone();
-            e.gateway = gateway.to_string();
-            e.ip_address = got.ipv4.to_string();
-            e.ip_prefix_len = plan.link.prefix_len;
-            e.mac_address = mac;
-            if user_net {
-                let mut a = ep.aliases.clone().unwrap_or_default();
-                if !a.contains(&id[..12].to_string()) {
-                    a.push(id[..12].to_string());
-                }
-                e.aliases = Some(a);
-            }
+            hosts_ips.push_str(&hostname_line(&e.ip_address));
             if i == 0 && network.name == "bridge" {
                 let s = &mut rec.network_settings;
                 s["Bridge"] = Value::from("");
-                s["EndpointID"] = Value::from(got.endpoint_id.clone());
-                s["Gateway"] = Value::from(gateway.to_string());
-                s["IPAddress"] = Value::from(got.ipv4.to_string());
-                s["IPPrefixLen"] = Value::from(plan.link.prefix_len);
+                s["EndpointID"] = Value::from(e.endpoint_id.clone());
+                s["Gateway"] = Value::from(e.gateway.clone());
+                s["IPAddress"] = Value::from(e.ip_address.clone());
+                s["IPPrefixLen"] = Value::from(e.ip_prefix_len);
                 s["MacAddress"] = Value::from(e.mac_address.clone());
             }
+            eps.insert(network.name.clone(), e);
         }
         set_endpoints(rec, &eps);
         rec.network_settings["SandboxKey"] = Value::from(ns.display().to_string());
@@ -709,18 +659,16 @@ impl Engine {
         // Published ports, on the primary network's address.
         let (hold, ports) = self.net_publish(rec, ip)?;
         up.hold = hold;
-        let mut shown: BTreeMap<String, Value> = BTreeMap::new();
+        let mut shown: networks::ports::PortSet = BTreeMap::new();
         for k in rec.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
-            shown.insert(k.clone(), Value::Null);
+            shown.insert(k.clone(), None);
         }
-        for (k, b) in &ports {
-            let v = shown.entry(k.clone()).or_insert(Value::Array(Vec::new()));
-            if !v.is_array() {
-                *v = Value::Array(Vec::new());
-            }
-            if let Some(a) = v.as_array_mut() {
-                a.push(serde_json::to_value(b).unwrap_or(Value::Null));
-            }
+        for (k, b) in ports {
+            shown
+                .entry(k)
+                .or_default()
+                .get_or_insert_with(Vec::new)
+                .push(b);
         }
         rec.network_settings["Ports"] = serde_json::to_value(shown).unwrap_or(Value::Null);
         let hc = &rec.host_config;
@@ -886,7 +834,8 @@ impl Engine {
         input: &str,
         req: &EndpointSettings,
     ) -> Result<()> {
-        let network = self.network_get(net_term)?;
+        let net = self.network_lookup(net_term)?;
+        let network = &net.network;
         let id = self.container_resolve(input)?;
         self.container_refresh(&id)?;
         let _lock = self.container_lock(&id)?;
@@ -922,7 +871,7 @@ impl Engine {
                 network.name
             ));
         }
-        self.net_check_endpoint(&network, req)?;
+        self.net_check_endpoint(network, req)?;
         let user_net = network.name != "bridge";
         let mut e = req.clone();
         e.network_id = network.id.clone();
@@ -938,66 +887,100 @@ impl Engine {
             e.aliases = Some(a);
         }
         if rec.state.running {
-            self.net_join_running(&mut rec, &network, &mut e)?;
+            self.net_join_running(&mut rec, &net, &mut e)?;
         }
         eps.insert(network.name.clone(), e);
         set_endpoints(&mut rec, &eps);
         self.save_record(&rec)
     }
 
-    /// Give a running container an endpoint on one more network.
+    /// Give a running container an endpoint on one more network: the
+    /// lowest free `ethN`, no default route.
     fn net_join_running(
         &self,
         rec: &mut Record,
-        network: &Network,
+        net: &NetworkRecord,
         e: &mut EndpointSettings,
     ) -> Result<()> {
-        let id = rec.id.clone();
-        let ns = self.netns_path(&id);
-        let dp = |err: berth_net::Error| Error::new(ErrorKind::Internal, format!("{err}"));
-        self.datapath_ensure(network)?;
-        let plan = self
-            .bridge_plan(network)?
-            .ok_or_else(|| Error::invalid(format!("network {} has no addresses", network.name)))?;
-        let user_net = network.name != "bridge";
-        let mut aliases = e.aliases.clone().unwrap_or_default();
-        if user_net && !rec.config.hostname.is_empty() && rec.config.hostname != id[..12] {
-            aliases.push(rec.config.hostname.clone());
-        }
-        let name = rec.name.trim_start_matches('/').to_string();
-        let got = self
-            .network_allocate(&network.id, &id, &name, e.wanted_ip()?, &aliases)?
-            .ok_or_else(|| Error::invalid(format!("network {} has no addresses", network.name)))?;
+        let ns = self.netns_path(&rec.id);
         let used: BTreeSet<&String> = rec.private.ifnames.values().collect();
         let ifname = (0..)
             .map(|i| format!("eth{i}"))
             .find(|n| !used.contains(n))
             .unwrap_or_else(|| "eth9".into());
+        let (filled, _) = self.net_attach(rec, &ns, net, e, &ifname, false)?;
+        *e = filled;
+        rec.private.ifnames.insert(net.network.id.clone(), ifname);
+        if net.network.name != "bridge" {
+            self.net_dns_refresh(rec)?;
+        }
+        Ok(())
+    }
+
+    /// One endpoint, at start or connect: the network's datapath complete,
+    /// an address (and the names the embedded DNS answers), the veth in the
+    /// namespace as `ifname` (with the default route on the `primary`
+    /// network, which also takes `--mac-address`). Returns the endpoint as
+    /// `inspect` shows it and the network's gateway. A failed attach takes
+    /// its veth and address back.
+    fn net_attach(
+        &self,
+        rec: &Record,
+        ns: &std::path::Path,
+        net: &NetworkRecord,
+        ep: &EndpointSettings,
+        ifname: &str,
+        primary: bool,
+    ) -> Result<(EndpointSettings, Ipv4Addr)> {
+        let network = &net.network;
+        let id = &rec.id;
+        let short = id[..12].to_string();
+        self.datapath_ensure(net)?;
+        let plan = networks::bridge_plan(net)?
+            .ok_or_else(|| Error::invalid(format!("network {} has no addresses", network.name)))?;
+        let user_net = network.name != "bridge";
+        let mut aliases = ep.aliases.clone().unwrap_or_default();
+        if user_net && !aliases.contains(&short) {
+            aliases.push(short.clone());
+        }
+        let mut names = aliases.clone();
+        if user_net && !rec.config.hostname.is_empty() && rec.config.hostname != short {
+            names.push(rec.config.hostname.clone());
+        }
+        let name = rec.name.trim_start_matches('/');
+        let got = self
+            .network_allocate_in(net, id, name, ep.wanted_ip()?, &names)?
+            .ok_or_else(|| Error::invalid(format!("network {} has no addresses", network.name)))?;
+        let mac = match rec.config.mac_address.as_deref() {
+            Some(m) if primary && !m.is_empty() => m.to_string(),
+            _ => got.mac.clone(),
+        };
         let link_ep = berth_net::link::Endpoint {
             bridge: plan.link.name.clone(),
-            host_name: berth_net::link::host_veth_name(&id, &network.id),
-            ifname: ifname.clone(),
-            mac: parse_mac(&got.mac)?,
+            host_name: berth_net::link::host_veth_name(id, &network.id),
+            ifname: ifname.to_string(),
+            mac: parse_mac(&mac)?,
             mtu: plan.link.mtu,
             address: got.ipv4,
             prefix_len: plan.link.prefix_len,
-            gateway: None,
+            gateway: (primary && !network.internal).then_some(plan.link.gateway),
         };
-        if let Err(err) = berth_net::link::attach(&ns, &link_ep, &self.net_tag()) {
+        if let Err(err) = berth_net::link::attach(ns, &link_ep, &self.net_tag()) {
             let _ = berth_net::link::delete_link(&link_ep.host_name);
-            let _ = self.network_release(&network.id, &id);
-            return Err(dp(err));
+            let _ = self.network_release(&network.id, id);
+            return Err(Error::new(ErrorKind::Internal, format!("{err}")));
         }
-        rec.private.ifnames.insert(network.id.clone(), ifname);
+        let mut e = ep.clone();
+        e.network_id = network.id.clone();
         e.endpoint_id = got.endpoint_id;
         e.gateway = plan.link.gateway.to_string();
         e.ip_address = got.ipv4.to_string();
         e.ip_prefix_len = plan.link.prefix_len;
-        e.mac_address = got.mac;
+        e.mac_address = mac;
         if user_net {
-            self.net_dns_refresh(rec)?;
+            e.aliases = Some(aliases);
         }
-        Ok(())
+        Ok((e, plan.link.gateway))
     }
 
     /// Rewrite a running container's `dns.json` after its networks

@@ -92,6 +92,38 @@ impl Root {
         }
     }
 
+    /// `debug net-sweep --all` takes every bridge of this root's networks
+    /// (also one a kill left half made and untagged) and its firewall table.
+    pub fn assert_network_teardown(&self) {
+        let mut bridges = Vec::new();
+        for id in self
+            .ok(&["network", "ls", "-q", "--no-trunc"])
+            .split_whitespace()
+        {
+            let v: serde_json::Value =
+                serde_json::from_str(&self.ok(&["network", "inspect", id])).unwrap();
+            if v[0]["Driver"] == "bridge" {
+                bridges.push(
+                    match v[0]["Options"]["com.docker.network.bridge.name"].as_str() {
+                        Some(b) => b.to_string(),
+                        None => format!("br-{}", &id[..12]),
+                    },
+                );
+            }
+        }
+        self.ok(&["debug", "net-sweep", "--all"]);
+        for b in &bridges {
+            assert!(
+                !Path::new("/sys/class/net").join(b).exists(),
+                "bridge {b} outlived its root's teardown"
+            );
+        }
+        let st: serde_json::Value =
+            serde_json::from_str(&self.ok(&["debug", "net-state"])).unwrap();
+        assert_eq!(st["TableExists"], false, "{st}");
+        assert_eq!(st["Links"], serde_json::json!([]), "{st}");
+    }
+
     /// Ids of containers that exist now plus those whose logs were seen.
     fn container_ids_ever(&self) -> Vec<String> {
         let mut v: Vec<String> = self
