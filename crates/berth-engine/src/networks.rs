@@ -927,17 +927,8 @@ impl Engine {
     ) -> Result<Option<Endpoint>> {
         let net = &rec.network;
         let term = net.name.as_str();
-        if want.is_some() {
-            if net.name == "bridge" {
-                return Err(Error::invalid(
-                    "user specified IP address is supported on user defined networks only",
-                ));
-            }
-            if !rec.private.user_subnet {
-                return Err(Error::invalid(
-                    "user specified IP address is supported only when connecting to networks with user configured subnets",
-                ));
-            }
+        if let Some(w) = want {
+            check_static_ip(rec, w)?;
         }
         let (Some(subnet), Some(gateway)) = (&rec.private.subnet, rec.private.gateway) else {
             return Ok(None);
@@ -1122,11 +1113,7 @@ impl Engine {
                 keep.containers.insert(r.id.clone());
                 keep.netns.insert(r.id.clone());
                 for (name, ep) in crate::containers::network::endpoints(r) {
-                    let term = if ep.network_id.is_empty() {
-                        name
-                    } else {
-                        ep.network_id
-                    };
+                    let term = ep.network_term(&name);
                     keep.veths
                         .insert(berth_net::link::host_veth_name(&r.id, &term));
                 }
@@ -1160,11 +1147,34 @@ impl Engine {
             "Netns": netns,
         }))
     }
+}
 
-    /// Where the embedded DNS of a container reads network `id`'s names.
-    pub(crate) fn network_names_path(&self, id: &str) -> std::path::PathBuf {
-        self.layout.network_names(id)
+/// dockerd's checks of a static address (`--ip`) on a network: only on
+/// user-defined networks with a subnet the user gave, inside it.
+pub(crate) fn check_static_ip(rec: &NetworkRecord, ip: Ipv4Addr) -> Result<()> {
+    if rec.network.name == "bridge" {
+        return Err(Error::invalid(
+            "user specified IP address is supported on user defined networks only",
+        ));
     }
+    if !rec.private.user_subnet {
+        return Err(Error::invalid(
+            "user specified IP address is supported only when connecting to networks with user configured subnets",
+        ));
+    }
+    let inside = rec
+        .private
+        .subnet
+        .as_deref()
+        .map(v4_of)
+        .transpose()?
+        .is_some_and(|n| n.contains(ip));
+    if !inside {
+        return Err(Error::invalid(format!(
+            "Invalid address {ip}: It does not belong to any of this network's subnets"
+        )));
+    }
+    Ok(())
 }
 
 /// A bridge network's link and rules; `None` for host and none.

@@ -1408,15 +1408,6 @@ pub fn check_extra_host(h: &str) -> Result<(), String> {
         .map_err(|_| format!("invalid IP address in add-host: {ip:?}"))
 }
 
-/// A MAC address as Go's `net.ParseMAC` takes the 6-byte forms.
-pub fn is_mac(m: &str) -> bool {
-    let parts: Vec<&str> = m.split([':', '-']).collect();
-    parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,6 +150,32 @@ fn default_bridge_addresses_hosts_and_teardown() {
     );
     let st = net_state(&r);
     assert_eq!(st["Netns"].as_array().unwrap().len(), 1, "{st}");
+    // --mac-address holds across a restart (dockerd keeps it in
+    // Config.MacAddress; the endpoint shows it only while running).
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "mac",
+        "--mac-address",
+        "02:42:aa:bb:cc:dd",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    for round in 0..2 {
+        let link = r.ok(&["exec", "mac", "cat", "/sys/class/net/eth0/address"]);
+        assert_eq!(link, "02:42:aa:bb:cc:dd\n", "round {round}");
+        let shown = r.ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.MacAddress}} {{.Config.MacAddress}}",
+            "mac",
+        ]);
+        assert_eq!(shown, "02:42:aa:bb:cc:dd 02:42:aa:bb:cc:dd\n");
+        r.ok(&["restart", "-t", "0", "mac"]);
+    }
+    r.ok(&["rm", "-f", "mac"]);
     // Restarted, it gets an address again.
     r.ok(&["start", "one"]);
     assert_ne!(

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::record::{HostConfig, Record};
 use super::stats::PortBinding;
-use crate::networks::{self, Network, NetworkRecord};
+use crate::networks::{self, NetworkRecord};
 use crate::{Engine, Error, ErrorKind, Result};
 
 /// `HostConfig.NetworkMode`, read.
@@ -95,7 +95,7 @@ pub struct EndpointSettings {
 
 impl EndpointSettings {
     /// The address `--ip` asked for.
-    fn wanted_ip(&self) -> Result<Option<Ipv4Addr>> {
+    pub(crate) fn wanted_ip(&self) -> Result<Option<Ipv4Addr>> {
         let Some(ip) = self
             .ipam_config
             .as_ref()
@@ -118,8 +118,16 @@ impl EndpointSettings {
         self.ipv6_gateway.clear();
         self.global_ipv6_address.clear();
         self.global_ipv6_prefix_len = 0;
-        if self.ipam_config.is_none() {
-            self.mac_address.clear();
+        self.mac_address.clear();
+    }
+
+    /// How to find the endpoint's network: its ID, or (recorded before
+    /// the ID was known) the name it is listed under.
+    pub(crate) fn network_term(&self, name: &str) -> String {
+        if self.network_id.is_empty() {
+            name.to_string()
+        } else {
+            self.network_id.clone()
         }
     }
 }
@@ -174,7 +182,6 @@ fn parse_port_key(key: &str) -> Result<(u16, String)> {
 /// One port to publish, before a host port is bound.
 #[derive(Debug, Clone)]
 struct PortRequest {
-    key: String,
     proto: Protocol,
     container_port: u16,
     host_ip: Ipv4Addr,
@@ -182,30 +189,41 @@ struct PortRequest {
     host_ports: (u16, u16),
 }
 
-/// `PortBindings` plus, with `-P`, every exposed port without a binding.
-fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest>> {
-    let bindings: BTreeMap<String, Option<Vec<PortBinding>>> =
-        serde_json::from_value(hc.port_bindings.clone()).unwrap_or_default();
-    let mut all: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
-    for (k, v) in bindings {
-        let v = v.unwrap_or_default();
-        all.insert(
-            k,
-            if v.is_empty() {
-                vec![PortBinding::default()]
-            } else {
-                v
-            },
-        );
+impl PortRequest {
+    /// The key of `NetworkSettings.Ports` (`80/tcp`).
+    fn key(&self) -> String {
+        format!("{}/{}", self.container_port, self.proto.as_str())
     }
+}
+
+/// Whether the container publishes anything (`-p` or `-P`).
+fn publishes(hc: &HostConfig) -> bool {
+    hc.publish_all_ports || hc.port_bindings.as_object().is_some_and(|m| !m.is_empty())
+}
+
+/// `PortBindings` plus, with `-P`, every exposed port without a binding
+/// (a port given no binding gets one to any free host port).
+fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest>> {
+    let given: BTreeMap<String, Option<Vec<PortBinding>>> =
+        serde_json::from_value(hc.port_bindings.clone()).unwrap_or_default();
+    let mut all: networks::ports::PortMap = given
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect();
     if hc.publish_all_ports {
-        for k in c.exposed_ports.iter().flatten().map(|(k, _)| k) {
-            all.entry(k.clone())
-                .or_insert_with(|| vec![PortBinding::default()]);
-        }
+        let exposed = c
+            .exposed_ports
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
+        all = networks::ports::publish_all(&exposed, &all);
     }
     let mut out = Vec::new();
-    for (key, binds) in all {
+    for (key, mut binds) in all {
+        if binds.is_empty() {
+            binds.push(PortBinding::default());
+        }
         let (container_port, proto) = parse_port_key(&key)?;
         let proto = match proto.as_str() {
             "tcp" => Protocol::Tcp,
@@ -216,7 +234,6 @@ fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest
                 )))
             }
         };
-        let norm = format!("{container_port}/{}", proto.as_str());
         for b in binds {
             let host_ip: Ipv4Addr = if b.host_ip.is_empty() {
                 Ipv4Addr::UNSPECIFIED
@@ -245,7 +262,6 @@ fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest
                 }
             };
             out.push(PortRequest {
-                key: norm.clone(),
                 proto,
                 container_port,
                 host_ip,
@@ -256,8 +272,8 @@ fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest
     Ok(out)
 }
 
-/// Host port reservations and what `NetworkSettings.Ports` shows.
-type Published = (Vec<OwnedFd>, Vec<(String, PortBinding)>);
+/// Host port reservations and `NetworkSettings.Ports`.
+type Published = (Vec<OwnedFd>, networks::ports::PortSet);
 
 /// What a start set up that the rest of the start needs.
 #[derive(Debug, Default)]
@@ -318,7 +334,17 @@ fn extra_hosts_lines(hc: &HostConfig, gateway: Option<Ipv4Addr>) -> String {
     out
 }
 
-/// The host's resolv.conf, read once per start.
+/// The `/etc/hosts` line of the container's own address.
+fn hostname_line(c: &ContainerConfig, ip: &str) -> String {
+    let hn = &c.hostname;
+    if c.domainname.is_empty() {
+        format!("{ip}\t{hn}\n")
+    } else {
+        format!("{ip}\t{hn}.{} {hn}\n", c.domainname)
+    }
+}
+
+/// The host's resolv.conf.
 fn host_resolv() -> String {
     std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
 }
@@ -335,50 +361,76 @@ fn resolv_values(text: &str, key: &str) -> Vec<String> {
     out
 }
 
-/// resolv.conf for a container: the host's, with `--dns`, `--dns-search`
-/// and `--dns-option` replacing their parts. With `embedded` (user-defined
-/// networks) the only nameserver is the embedded DNS at 127.0.0.11, as on
-/// Docker, and `ndots:0` is added unless the user gave ndots.
-fn resolv_conf(hc: &HostConfig, embedded: bool) -> String {
-    let host = host_resolv();
-    let mut nameservers = if hc.dns.is_empty() {
-        resolv_values(&host, "nameserver")
-    } else {
-        hc.dns.clone()
-    };
-    if !embedded {
-        // Loopback resolvers cannot work from the container's namespace.
-        nameservers.retain(|a| !(a.starts_with("127.") || a == "::1"));
-        if nameservers.is_empty() {
-            nameservers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
+/// The container's DNS settings: the host's resolv.conf with `--dns`,
+/// `--dns-search` and `--dns-option` replacing their parts.
+struct DnsSettings {
+    nameservers: Vec<String>,
+    search: Vec<String>,
+    options: Vec<String>,
+}
+
+impl DnsSettings {
+    fn new(hc: &HostConfig) -> DnsSettings {
+        let host = host_resolv();
+        let pick = |given: &[String], key: &str| {
+            if given.is_empty() {
+                resolv_values(&host, key)
+            } else {
+                given.to_vec()
+            }
+        };
+        DnsSettings {
+            nameservers: pick(&hc.dns, "nameserver"),
+            search: pick(&hc.dns_search, "search"),
+            options: pick(&hc.dns_options, "options"),
         }
-    } else {
-        nameservers = vec!["127.0.0.11".into()];
     }
-    let search = if hc.dns_search.is_empty() {
-        resolv_values(&host, "search")
-    } else {
-        hc.dns_search.clone()
-    };
-    let mut options = if hc.dns_options.is_empty() {
-        resolv_values(&host, "options")
-    } else {
-        hc.dns_options.clone()
-    };
-    if embedded && !options.iter().any(|o| o.starts_with("ndots:")) {
-        options.insert(0, "ndots:0".into());
+
+    /// resolv.conf as Docker writes it. With `embedded` (user-defined
+    /// networks) the only nameserver is the embedded DNS at 127.0.0.11
+    /// (which forwards to [`DnsSettings::nameservers`]) and `ndots:0` is
+    /// added unless the user gave ndots; otherwise loopback resolvers,
+    /// unreachable from the container's namespace, are left out.
+    fn resolv_conf(&self, embedded: bool) -> String {
+        let mut nameservers = self.nameservers.clone();
+        let mut options = self.options.clone();
+        if embedded {
+            nameservers = vec!["127.0.0.11".into()];
+            if !options.iter().any(|o| o.starts_with("ndots:")) {
+                options.insert(0, "ndots:0".into());
+            }
+        } else {
+            nameservers.retain(|a| !(a.starts_with("127.") || a == "::1"));
+            if nameservers.is_empty() {
+                nameservers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
+            }
+        }
+        let mut out = String::new();
+        if !self.search.is_empty() && self.search != ["."] {
+            out.push_str(&format!("search {}\n", self.search.join(" ")));
+        }
+        for n in nameservers {
+            out.push_str(&format!("nameserver {n}\n"));
+        }
+        if !options.is_empty() {
+            out.push_str(&format!("options {}\n", options.join(" ")));
+        }
+        out
     }
-    let mut out = String::new();
-    if !search.is_empty() && search != ["."] {
-        out.push_str(&format!("search {}\n", search.join(" ")));
+}
+
+/// dockerd's checks of an endpoint request (`--ip`, `--alias`) against
+/// the network, at create and at connect.
+fn net_check_endpoint(net: &NetworkRecord, ep: &EndpointSettings) -> Result<()> {
+    if let Some(ip) = ep.wanted_ip()? {
+        networks::check_static_ip(net, ip)?;
     }
-    for n in nameservers {
-        out.push_str(&format!("nameserver {n}\n"));
+    if net.network.name == "bridge" && ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(Error::invalid(
+            "network-scoped alias is supported only for containers in user defined networks",
+        ));
     }
-    if !options.is_empty() {
-        out.push_str(&format!("options {}\n", options.join(" ")));
-    }
-    out
+    Ok(())
 }
 
 /// Docker's wording for a port another container (or program) has.
@@ -419,8 +471,6 @@ impl Engine {
     ) -> Result<(Value, Vec<String>)> {
         let mut warnings = Vec::new();
         let mut settings = super::record::network_settings_none("");
-        let ports_given =
-            hc.port_bindings.as_object().is_some_and(|m| !m.is_empty()) || hc.publish_all_ports;
         let ep = &net.endpoint;
         match Mode::parse(&hc.network_mode) {
             Mode::Container(other) => {
@@ -441,10 +491,7 @@ impl Engine {
                 if !hc.dns.is_empty() || !hc.dns_search.is_empty() || !hc.dns_options.is_empty() {
                     return conflict("dns");
                 }
-                if ports_given
-                    || c.exposed_ports.as_ref().is_some_and(|p| !p.is_empty())
-                        && hc.publish_all_ports
-                {
+                if publishes(hc) {
                     return Err(Error::invalid(
                         "conflicting options: port publishing and the container type network mode",
                     ));
@@ -453,7 +500,7 @@ impl Engine {
                 hc.network_mode = format!("container:{}", target.id);
             }
             Mode::Host => {
-                if ports_given {
+                if publishes(hc) {
                     warnings.push(
                         "Published ports are discarded when using host network mode".to_string(),
                     );
@@ -478,54 +525,14 @@ impl Engine {
                 });
             }
             Mode::Network(term) => {
-                let network = self.network_get(&term)?;
-                self.net_check_endpoint(&network, ep)?;
+                let net = self.network_lookup(&term)?;
+                net_check_endpoint(&net, ep)?;
                 let mut e = ep.clone();
-                e.network_id = network.id.clone();
-                settings["Networks"] = serde_json::json!({ network.name.clone(): e });
+                e.network_id = net.network.id.clone();
+                settings["Networks"] = serde_json::json!({ net.network.name.clone(): e });
             }
         }
         Ok((settings, warnings))
-    }
-
-    /// dockerd's checks of an endpoint request (`--ip`, `--alias`) against
-    /// the network, at create and at connect.
-    fn net_check_endpoint(&self, network: &Network, ep: &EndpointSettings) -> Result<()> {
-        if network.name == "bridge" {
-            if ep.wanted_ip()?.is_some() {
-                return Err(Error::invalid(
-                    "user specified IP address is supported on user defined networks only",
-                ));
-            }
-            if ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
-                return Err(Error::invalid(
-                    "network-scoped alias is supported only for containers in user defined networks",
-                ));
-            }
-        } else if let Some(ip) = ep.wanted_ip()? {
-            self.net_check_static_ip(network, ip)?;
-        }
-        Ok(())
-    }
-
-    /// `--ip` must lie in the network's configured subnet (dockerd checks
-    /// at create; whether it is free is known only at start).
-    fn net_check_static_ip(&self, network: &Network, ip: Ipv4Addr) -> Result<()> {
-        let user_subnet = network.ipam.config.iter().any(|c| !c.subnet.is_empty());
-        if !user_subnet {
-            return Err(Error::invalid(
-                "user specified IP address is supported only when connecting to networks with user configured subnets",
-            ));
-        }
-        let inside = network.ipam.config.iter().any(|c| {
-            matches!(networks::ipam::parse_cidr(&c.subnet), Ok(networks::ipam::IpNet::V4(n)) if n.contains(ip))
-        });
-        if !inside {
-            return Err(Error::invalid(format!(
-                "Invalid address {ip}: It does not belong to any of this network's subnets"
-            )));
-        }
-        Ok(())
     }
 
     /// Set up the container's networking for a start. On error, what was
@@ -533,19 +540,11 @@ impl Engine {
     /// calls it through `release_runtime`).
     pub(crate) fn net_up(&self, rec: &mut Record) -> Result<NetUp> {
         let hc = rec.host_config.clone();
-        let (hn, dn) = (rec.config.hostname.clone(), rec.config.domainname.clone());
-        let hostname_line = move |ip: &str| {
-            if dn.is_empty() {
-                format!("{ip}\t{hn}\n")
-            } else {
-                format!("{ip}\t{hn}.{dn} {hn}\n")
-            }
-        };
         match Mode::parse(&hc.network_mode) {
             Mode::None => Ok(NetUp {
                 namespace: Some(None),
                 hosts: format!("{HOSTS}{}", extra_hosts_lines(&hc, None)),
-                resolv: resolv_conf(&hc, false),
+                resolv: DnsSettings::new(&hc).resolv_conf(false),
                 ..NetUp::default()
             }),
             Mode::Host => {
@@ -585,15 +584,11 @@ impl Engine {
                     ..NetUp::default()
                 })
             }
-            Mode::Network(_) => self.net_up_bridge(rec, &hostname_line),
+            Mode::Network(_) => self.net_up_bridge(rec),
         }
     }
 
-    fn net_up_bridge(
-        &self,
-        rec: &mut Record,
-        hostname_line: &dyn Fn(&str) -> String,
-    ) -> Result<NetUp> {
+    fn net_up_bridge(&self, rec: &mut Record) -> Result<NetUp> {
         let id = rec.id.clone();
         let ns = self.netns_path(&id);
         let dp = |e: berth_net::Error| Error::new(ErrorKind::Internal, format!("{e}"));
@@ -606,35 +601,29 @@ impl Engine {
         };
         rec.private.ifnames.clear();
         let mut hosts_ips = String::new();
-        let mut primary: Option<(Ipv4Addr, Ipv4Addr)> = None;
+        let mut primary: Option<(Ipv4Addr, Ipv4Addr, String)> = None;
         let mut dns_tables = Vec::new();
         for (i, (net_name, ep)) in join_order(rec).into_iter().enumerate() {
-            let term = if ep.network_id.is_empty() {
-                net_name.clone()
-            } else {
-                ep.network_id.clone()
-            };
-            let net = self.network_lookup(&term).map_err(|e| {
-                if e.kind == ErrorKind::NotFound {
-                    Error::not_found(format!("network {net_name} not found"))
-                } else {
-                    e
-                }
-            })?;
+            let net = self
+                .network_lookup(&ep.network_term(&net_name))
+                .map_err(|e| {
+                    if e.kind == ErrorKind::NotFound {
+                        Error::not_found(format!("network {net_name} not found"))
+                    } else {
+                        e
+                    }
+                })?;
             let network = &net.network;
             let ifname = format!("eth{i}");
-            let (e, gateway) = self.net_attach(rec, &ns, &net, &ep, &ifname, i == 0)?;
+            let (e, ip, gateway) = self.net_attach(rec, &ns, &net, &ep, &ifname, i == 0)?;
             rec.private.ifnames.insert(network.id.clone(), ifname);
             if network.name != "bridge" {
-                dns_tables.push(self.network_names_path(&network.id));
+                dns_tables.push(self.layout.network_names(&network.id));
             }
             if primary.is_none() {
-                primary = Some((
-                    e.ip_address.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
-                    gateway,
-                ));
+                primary = Some((ip, gateway, e.endpoint_id.clone()));
             }
-            hosts_ips.push_str(&hostname_line(&e.ip_address));
+            hosts_ips.push_str(&hostname_line(&rec.config, &e.ip_address));
             if i == 0 && network.name == "bridge" {
                 let s = &mut rec.network_settings;
                 s["Bridge"] = Value::from("");
@@ -653,30 +642,20 @@ impl Engine {
                 .hex()
                 .to_string(),
         );
-        let Some((ip, gateway)) = primary else {
+        let Some((ip, gateway, ep_id)) = primary else {
             return Err(Error::invalid("container has no network to join"));
         };
         // Published ports, on the primary network's address.
-        let (hold, ports) = self.net_publish(rec, ip)?;
+        let (hold, ports) = self.net_publish(rec, ip, &ep_id)?;
         up.hold = hold;
-        let mut shown: networks::ports::PortSet = BTreeMap::new();
-        for k in rec.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
-            shown.insert(k.clone(), None);
-        }
-        for (k, b) in ports {
-            shown
-                .entry(k)
-                .or_default()
-                .get_or_insert_with(Vec::new)
-                .push(b);
-        }
-        rec.network_settings["Ports"] = serde_json::to_value(shown).unwrap_or(Value::Null);
+        rec.network_settings["Ports"] = serde_json::to_value(ports).unwrap_or(Value::Null);
         let hc = &rec.host_config;
         up.hosts = format!("{HOSTS}{}{hosts_ips}", extra_hosts_lines(hc, Some(gateway)));
+        let dns = DnsSettings::new(hc);
         let embedded = !dns_tables.is_empty();
-        up.resolv = resolv_conf(hc, embedded);
+        up.resolv = dns.resolv_conf(embedded);
         if embedded {
-            up.dns = Some(self.net_dns(rec, &ns, &dns_tables)?);
+            up.dns = Some(self.net_dns(rec, &dns, &ns, &dns_tables)?);
         }
         Ok(up)
     }
@@ -684,19 +663,21 @@ impl Engine {
     /// Binds every published host port (held by the monitor from then on)
     /// and installs the DNAT rules. Returns the sockets and what
     /// `NetworkSettings.Ports` shows.
-    fn net_publish(&self, rec: &Record, ip: Ipv4Addr) -> Result<Published> {
+    fn net_publish(&self, rec: &Record, ip: Ipv4Addr, ep_id: &str) -> Result<Published> {
+        // Exposed ports show as `null` unless published.
+        let mut shown: networks::ports::PortSet = rec
+            .config
+            .exposed_ports
+            .iter()
+            .flatten()
+            .map(|(k, _)| (k.clone(), None))
+            .collect();
         let reqs = port_requests(&rec.host_config, &rec.config)?;
         if reqs.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok((Vec::new(), shown));
         }
         let name = rec.name.trim_start_matches('/');
-        let ep_id = endpoints(rec)
-            .values()
-            .next()
-            .map(|e| e.endpoint_id.clone())
-            .unwrap_or_default();
         let mut held = Vec::new();
-        let mut shown = Vec::new();
         let mut maps = Vec::new();
         for r in &reqs {
             let mut last_err = None;
@@ -721,16 +702,17 @@ impl Engine {
             let Some((fd, port)) = got else {
                 let port = last_err.unwrap_or(r.host_ports.1);
                 let by_berth = self.host_port_user(rec, r.proto, port);
-                return Err(port_taken(name, &ep_id, r, port, by_berth));
+                return Err(port_taken(name, ep_id, r, port, by_berth));
             };
             held.push(fd);
-            shown.push((
-                r.key.clone(),
-                PortBinding {
+            shown
+                .entry(r.key())
+                .or_default()
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
                     host_ip: r.host_ip.to_string(),
                     host_port: port.to_string(),
-                },
-            ));
+                });
             maps.push(PortMapping {
                 host_ip: (!r.host_ip.is_unspecified()).then_some(r.host_ip),
                 protocol: r.proto,
@@ -766,24 +748,14 @@ impl Engine {
     fn net_dns(
         &self,
         rec: &Record,
+        dns: &DnsSettings,
         ns: &std::path::Path,
         tables: &[PathBuf],
     ) -> Result<(OwnedFd, OwnedFd, PathBuf)> {
-        let hc = &rec.host_config;
-        let servers = if hc.dns.is_empty() {
-            resolv_values(&host_resolv(), "nameserver")
-        } else {
-            hc.dns.clone()
-        };
-        let search = if hc.dns_search.is_empty() {
-            resolv_values(&host_resolv(), "search")
-        } else {
-            hc.dns_search.clone()
-        };
         let cfg = serde_json::json!({
             "tables": tables,
-            "servers": servers,
-            "search": search,
+            "servers": dns.nameservers,
+            "search": dns.search,
         });
         let path = self.layout.container_dns_config(&rec.id);
         berth_store::atomic_write_json(&path, &cfg)?;
@@ -798,25 +770,13 @@ impl Engine {
             return;
         };
         let id = &rec.id;
-        let had_ports = rec
-            .network_settings
-            .get("Ports")
-            .and_then(|p| p.as_object())
-            .is_some_and(|m| m.values().any(|v| !v.is_null()))
-            || !port_requests(&rec.host_config, &rec.config)
-                .unwrap_or_default()
-                .is_empty();
-        if had_ports {
+        if publishes(&rec.host_config) {
             if let Ok(fw) = self.firewall() {
                 let _ = fw.unpublish(id);
             }
         }
         for (name, ep) in endpoints(rec) {
-            let term = if ep.network_id.is_empty() {
-                name
-            } else {
-                ep.network_id
-            };
+            let term = ep.network_term(&name);
             let _ = berth_net::link::delete_link(&berth_net::link::host_veth_name(id, &term));
             let _ = self.network_release(&term, id);
         }
@@ -871,7 +831,7 @@ impl Engine {
                 network.name
             ));
         }
-        self.net_check_endpoint(network, req)?;
+        net_check_endpoint(&net, req)?;
         let user_net = network.name != "bridge";
         let mut e = req.clone();
         e.network_id = network.id.clone();
@@ -908,7 +868,7 @@ impl Engine {
             .map(|i| format!("eth{i}"))
             .find(|n| !used.contains(n))
             .unwrap_or_else(|| "eth9".into());
-        let (filled, _) = self.net_attach(rec, &ns, net, e, &ifname, false)?;
+        let (filled, _, _) = self.net_attach(rec, &ns, net, e, &ifname, false)?;
         *e = filled;
         rec.private.ifnames.insert(net.network.id.clone(), ifname);
         if net.network.name != "bridge" {
@@ -931,7 +891,7 @@ impl Engine {
         ep: &EndpointSettings,
         ifname: &str,
         primary: bool,
-    ) -> Result<(EndpointSettings, Ipv4Addr)> {
+    ) -> Result<(EndpointSettings, Ipv4Addr, Ipv4Addr)> {
         let network = &net.network;
         let id = &rec.id;
         let short = id[..12].to_string();
@@ -972,7 +932,7 @@ impl Engine {
         }
         let mut e = ep.clone();
         e.network_id = network.id.clone();
-        e.endpoint_id = got.endpoint_id;
+        e.endpoint_id = got.endpoint_id.clone();
         e.gateway = plan.link.gateway.to_string();
         e.ip_address = got.ipv4.to_string();
         e.ip_prefix_len = plan.link.prefix_len;
@@ -980,7 +940,7 @@ impl Engine {
         if user_net {
             e.aliases = Some(aliases);
         }
-        Ok((e, plan.link.gateway))
+        Ok((e, got.ipv4, plan.link.gateway))
     }
 
     /// Rewrite a running container's `dns.json` after its networks
@@ -993,14 +953,15 @@ impl Engine {
         let tables: Vec<PathBuf> = endpoints(rec)
             .iter()
             .filter(|(name, _)| name.as_str() != "bridge")
-            .map(|(_, e)| self.network_names_path(&e.network_id))
+            .map(|(_, e)| self.layout.network_names(&e.network_id))
             .collect();
         cfg["tables"] = serde_json::to_value(tables).unwrap_or(Value::Null);
         berth_store::atomic_write_json(&path, &cfg)?;
         Ok(())
     }
 
-    /// `network disconnect [-f] NETWORK CONTAINER`.
+    /// `network disconnect [-f] NETWORK CONTAINER` (`-f` matters only for
+    /// swarm-scoped networks on Docker; accepted).
     pub fn network_disconnect(&self, net_term: &str, input: &str, _force: bool) -> Result<()> {
         let network = self.network_get(net_term)?;
         let id = self.container_resolve(input)?;
@@ -1057,7 +1018,9 @@ pub(crate) fn clear_runtime(rec: &mut Record) {
     rec.network_settings = s;
 }
 
-fn parse_mac(m: &str) -> Result<[u8; 6]> {
+/// A MAC address in the 6-byte forms Go's `net.ParseMAC` takes
+/// (`02:42:ac:11:00:02`, `02-42-...`), with dockerd's error.
+pub fn parse_mac(m: &str) -> Result<[u8; 6]> {
     let parts: Vec<&str> = m.split([':', '-']).collect();
     let bad = || Error::invalid(format!("{m} is not a valid mac address"));
     if parts.len() != 6 {
@@ -1065,6 +1028,9 @@ fn parse_mac(m: &str) -> Result<[u8; 6]> {
     }
     let mut out = [0u8; 6];
     for (o, p) in out.iter_mut().zip(parts) {
+        if p.len() != 2 {
+            return Err(bad());
+        }
         *o = u8::from_str_radix(p, 16).map_err(|_| bad())?;
     }
     Ok(out)

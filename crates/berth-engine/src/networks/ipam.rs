@@ -225,8 +225,11 @@ pub fn parse_route_v6(text: &str) -> Vec<IpNet> {
 
 /// Docker's MAC for an address: `02:42` and the four address bytes.
 pub fn mac_for(ip: Ipv4Addr) -> String {
-    let o = ip.octets();
-    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+    let m = berth_net::link::mac_for(ip);
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
 }
 
 /// One container's address on a network.

@@ -141,7 +141,7 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
         }
     }
     if let Some(m) = f.mac_address.as_deref().filter(|m| !m.is_empty()) {
-        if !runopts::is_mac(m) {
+        if berth_engine::containers::network::parse_mac(m).is_err() {
             return Err(oe(format!("{m} is not a valid mac address")));
         }
     }
