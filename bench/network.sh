@@ -105,8 +105,8 @@ median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 for ((i=1; i<=ROUNDS; i++)); do
   log "throughput round $i"
   res[loopback]+="$(mbps "$(curl_s http://127.0.0.1:18089/big)") "
-  t0=$(date +%s.%N); busybox wget -q -O /dev/null http://127.0.0.1:18089/big; t1=$(date +%s.%N)
-  res[loopback-wget]+="$(mbps "$(echo "$t1 - $t0" | bc)") "
+  t=$(busybox time -f %e busybox wget -q -O /dev/null http://127.0.0.1:18089/big 2>&1 | tail -1)
+  res[loopback-wget]+="$(mbps "$t") "
   for e in $ENGINES; do
     c=$(eng_cmd "$e")
     case $e in berth) pp=18091;; docker) pp=18092;; *) pp=18093;; esac   # a port per engine (see above)
@@ -115,8 +115,8 @@ for ((i=1; i<=ROUNDS; i++)); do
     res[$e-published]+="$(mbps "$(curl_s http://127.0.0.1:$pp/big)") "
     ip=$($c inspect -f '{{.NetworkSettings.IPAddress}}' srv)
     [ -n "$ip" ] || ip=$($c inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' srv)
-    t=$($c run --rm busybox:local sh -c "s=\$(date +%s%N); wget -q -O /dev/null http://$ip/big; e=\$(date +%s%N); echo \$(( (e-s)/1000 ))")
-    res[$e-c2c]+="$(mbps "$(echo "$t / 1000000" | bc -l)") "
+    t=$($c run --rm busybox:local time -f %e wget -q -O /dev/null "http://$ip/big" 2>&1 | tail -1)
+    res[$e-c2c]+="$(mbps "$t") "
     $c rm -f srv >/dev/null
   done
 done
@@ -139,9 +139,10 @@ if [[ " $ENGINES " == *" berth "* ]]; then
   log "dns"
   $BERTHE network create dnsnet >/dev/null
   $BERTHE run -d --name target --network dnsnet busybox:local sleep 300 >/dev/null
-  loop='s=$(date +%s%N); i=0; while [ $i -lt 200 ]; do nslookup NAME >/dev/null 2>&1; i=$((i+1)); done; e=$(date +%s%N); echo $(( (e-s)/200000 ))'
-  name_us=$($BERTHE run --rm --network dnsnet busybox:local sh -c "${loop//NAME/target}")
-  host_us=$($BERTHE run --rm --network dnsnet busybox:local sh -c "${loop//NAME/127.0.0.1}")
+  loop='i=0; while [ $i -lt 200 ]; do nslookup NAME >/dev/null 2>&1; i=$((i+1)); done'
+  per_us() { python3 -c "import sys; print(round(float(sys.argv[1])*1e6/200))" "$1"; }
+  name_us=$(per_us "$($BERTHE run --rm --network dnsnet busybox:local time -f %e sh -c "${loop//NAME/target}" 2>&1 | tail -1)")
+  host_us=$(per_us "$($BERTHE run --rm --network dnsnet busybox:local time -f %e sh -c "${loop//NAME/127.0.0.1}" 2>&1 | tail -1)")
   echo
   echo "| berth embedded DNS | µs per lookup |"
   echo "|---|---|"

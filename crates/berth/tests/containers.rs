@@ -6,24 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Root;
-
-fn root_with_busybox() -> Root {
-    let r = Root::new();
-    r.busybox("busybox");
-    r
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{root_with_busybox, wait_until, Root};
 
 #[test]
 fn run_attached_streams_and_exit_codes() {

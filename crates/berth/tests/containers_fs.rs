@@ -8,13 +8,7 @@ mod common;
 use std::io::Read;
 use std::path::Path;
 
-use common::Root;
-
-fn root_with_busybox() -> Root {
-    let r = Root::new();
-    r.busybox("busybox");
-    r
-}
+use common::{root_with_busybox, Root};
 
 /// Run with raw stdout (a tar stream).
 fn raw(r: &Root, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {

@@ -4,13 +4,7 @@
 
 mod common;
 
-use common::Root;
-
-fn root_with_busybox() -> Root {
-    let r = Root::new();
-    r.busybox("busybox");
-    r
-}
+use common::{root_with_busybox, Root};
 
 /// `run -d`, returning the full id.
 fn run_d(r: &Root, args: &[&str]) -> String {

@@ -11,22 +11,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::Root;
+use common::{root_with_busybox, wait_until, Root};
 use serde_json::Value;
-
-fn root_with_busybox() -> Root {
-    let r = Root::new();
-    r.busybox("busybox");
-    r
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(20), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn inspect(r: &Root, c: &str) -> Value {
     let v: Value = serde_json::from_str(&r.ok(&["inspect", c])).unwrap();

@@ -94,6 +94,20 @@ pub struct EndpointSettings {
 }
 
 impl EndpointSettings {
+    /// What `--ip`, `--network-alias`/`--alias` and `--link` ask of an
+    /// endpoint (`run`/`create` and `network connect`).
+    pub fn request(ip: Option<&str>, aliases: &[String], links: &[String]) -> EndpointSettings {
+        EndpointSettings {
+            ipam_config: ip.filter(|i| !i.is_empty()).map(|ip| EndpointIpamConfig {
+                ipv4_address: ip.to_string(),
+                ..Default::default()
+            }),
+            aliases: (!aliases.is_empty()).then(|| aliases.to_vec()),
+            links: (!links.is_empty()).then(|| links.to_vec()),
+            ..Default::default()
+        }
+    }
+
     /// The address `--ip` asked for.
     pub(crate) fn wanted_ip(&self) -> Result<Option<Ipv4Addr>> {
         let Some(ip) = self

@@ -17,7 +17,7 @@ use crate::cli::{
 };
 use crate::render::{self, Format};
 use crate::runopts;
-use berth_engine::containers::network::{EndpointIpamConfig, EndpointSettings, NetworkingConfig};
+use berth_engine::containers::network::{EndpointSettings, NetworkingConfig};
 
 use crate::{CliError, CliResult};
 
@@ -269,16 +269,7 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
             host_config,
             detach_keys: f.detach_keys.clone(),
             networking: NetworkingConfig {
-                endpoint: EndpointSettings {
-                    ipam_config: f.ip.as_ref().filter(|i| !i.is_empty()).map(|ip| {
-                        EndpointIpamConfig {
-                            ipv4_address: ip.clone(),
-                            ..Default::default()
-                        }
-                    }),
-                    aliases: (!f.network_alias.is_empty()).then(|| f.network_alias.clone()),
-                    ..Default::default()
-                },
+                endpoint: EndpointSettings::request(f.ip.as_deref(), &f.network_alias, &[]),
             },
         },
         attach,

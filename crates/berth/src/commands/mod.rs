@@ -46,6 +46,24 @@ fn open_engine(cli: &Cli) -> CliResult<Engine> {
 }
 
 /// Require an argument count, with Docker's wording.
+/// `--label` values of `network create` and `volume create`, checked as
+/// the docker CLI checks them (its flag is named `--label` there).
+pub(crate) fn long_labels(path: &str, raw: &[String]) -> CliResult<Vec<String>> {
+    raw.iter()
+        .map(|l| {
+            crate::runopts::parse_label(l).map_err(|m| {
+                CliError::Coded(
+                    format!(
+                        "{}\nSee 'berth {path} --help'.",
+                        m.replace("\"-l, --label\"", "\"--label\"")
+                    ),
+                    125,
+                )
+            })
+        })
+        .collect()
+}
+
 pub fn need(path: &str, args: &[String], min: usize, max: Option<usize>) -> CliResult {
     let ok = args.len() >= min && max.is_none_or(|m| args.len() <= m);
     if ok {

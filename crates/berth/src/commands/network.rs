@@ -30,7 +30,7 @@ pub fn run(engine: &Engine, sub: NetworkCommand) -> CliResult {
 
 fn connect(engine: &Engine, a: NetworkConnectArgs) -> CliResult {
     need("network connect", &a.args, 2, Some(2))?;
-    use berth_engine::containers::network::{EndpointIpamConfig, EndpointSettings};
+    use berth_engine::containers::network::EndpointSettings;
     if let Some(ip) = a.ip.as_deref().filter(|i| !i.is_empty()) {
         if ip.parse::<std::net::Ipv4Addr>().is_err() {
             // dockerd's own wording, stray parenthesis included.
@@ -39,19 +39,7 @@ fn connect(engine: &Engine, a: NetworkConnectArgs) -> CliResult {
             );
         }
     }
-    let req = EndpointSettings {
-        ipam_config: a
-            .ip
-            .as_ref()
-            .filter(|i| !i.is_empty())
-            .map(|ip| EndpointIpamConfig {
-                ipv4_address: ip.clone(),
-                ..Default::default()
-            }),
-        aliases: (!a.alias.is_empty()).then(|| a.alias.clone()),
-        links: (!a.link.is_empty()).then(|| a.link.clone()),
-        ..Default::default()
-    };
+    let req = EndpointSettings::request(a.ip.as_deref(), &a.alias, &a.link);
     engine.network_connect(&a.args[0], &a.args[1], &req)?;
     Ok(())
 }
@@ -65,19 +53,7 @@ fn disconnect(engine: &Engine, a: NetworkDisconnectArgs) -> CliResult {
 fn create(engine: &Engine, a: NetworkCreateArgs) -> CliResult {
     let path = "network create";
     need(path, &a.args, 1, Some(1))?;
-    let mut labels = Vec::new();
-    for l in &a.label {
-        let l = runopts::parse_label(l).map_err(|m| {
-            CliError::Coded(
-                format!(
-                    "{}\nSee 'berth {path} --help'.",
-                    m.replace("\"-l, --label\"", "\"--label\"")
-                ),
-                125,
-            )
-        })?;
-        labels.push(l);
-    }
+    let labels = super::long_labels(path, &a.label)?;
     let aux = runopts::kv_map(&a.aux_address);
     // The docker CLI's own checks: printed as they are, exit 1.
     let ipam = networks::consolidate_ipam(&a.subnet, &a.ip_range, &a.gateway, &aux)

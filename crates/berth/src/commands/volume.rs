@@ -36,19 +36,7 @@ fn create(engine: &Engine, a: VolumeCreateArgs) -> CliResult {
         (Some(n), None) => Some(n),
         (None, p) => p.cloned(),
     };
-    let mut labels = Vec::new();
-    for l in &a.label {
-        let l = runopts::parse_label(l).map_err(|m| {
-            CliError::Coded(
-                format!(
-                    "{}\nSee 'berth {path} --help'.",
-                    m.replace("\"-l, --label\"", "\"--label\"")
-                ),
-                125,
-            )
-        })?;
-        labels.push(l);
-    }
+    let labels = super::long_labels(path, &a.label)?;
     let req = VolumeCreate {
         name,
         driver: Some(a.driver),

@@ -453,3 +453,22 @@ pub fn oci_archive(layers: &[(Vec<u8>, &str, String)], name: Option<&str>) -> (V
     let entries: Vec<E> = files.iter().map(|(p, d)| E::File(p, d)).collect();
     (tar_of(&entries), id)
 }
+
+/// A new root with the busybox test image as `busybox`.
+pub fn root_with_busybox() -> Root {
+    let r = Root::new();
+    r.busybox("busybox");
+    r
+}
+
+/// Polls `f` until it holds (at most 20 s).
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
