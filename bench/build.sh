@@ -26,6 +26,8 @@ rm -f "$RESULTS"
 cargo build --release --locked -p berth --manifest-path "$repo/Cargo.toml" >&2
 BERTH=$repo/target/release/berth
 export BERTH_ROOT=$WORKDIR/berth-root
+# The run root goes when the bench ends (the store stays with the results).
+export BERTH_RUNROOT=/run/berth-bench-bberth
 
 # The debian rootfs: reuse the test images' cache when there is one.
 if [ ! -s "$WORKDIR/rootfs/debian-bookworm.tar" ] && [ -s /var/cache/berth-test/debian-bookworm-minbase.tar ]; then
@@ -47,6 +49,12 @@ podman_private /run/berth-bench-bpodman
 
 cleanup() {
   [ -f /run/berth-bench-bdocker.pid ] && kill "$(cat /run/berth-bench-bdocker.pid)" 2>/dev/null || true
+  "$BERTH" ps -aq 2>/dev/null | xargs -r "$BERTH" rm -f >/dev/null 2>&1 || true
+  "$BERTH" debug net-sweep --all 2>/dev/null || true
+  sleep 1
+  for d in /run/berth-bench-bdocker /run/berth-bench-bpodman /run/berth-bench-bberth; do
+    grep -q " $d" /proc/self/mountinfo || rm -rf "$d" "$d.pid" "$d.sock"
+  done
 }
 trap cleanup EXIT
 

@@ -26,6 +26,8 @@ rm -f "$RESULTS"
 cargo build --release --locked -p berth --manifest-path "$repo/Cargo.toml" >&2
 BERTH=$repo/target/release/berth
 export BERTH_ROOT=$WORKDIR/berth-root
+# The run root goes when the bench ends (the store stays with the results).
+export BERTH_RUNROOT=/run/berth-bench-berth
 
 # Private dockerd.
 DSOCK=/run/berth-bench-docker.sock
@@ -42,6 +44,12 @@ podman_private /run/berth-bench-podman 'default_ulimits = ["nofile=20000:20000",
 
 cleanup() {
   [ -f /run/berth-bench-docker.pid ] && kill "$(cat /run/berth-bench-docker.pid)" 2>/dev/null || true
+  "$BERTH" ps -aq 2>/dev/null | xargs -r "$BERTH" rm -f >/dev/null 2>&1 || true
+  "$BERTH" debug net-sweep --all 2>/dev/null || true
+  sleep 1
+  for d in /run/berth-bench-docker /run/berth-bench-podman /run/berth-bench-berth; do
+    grep -q " $d" /proc/self/mountinfo || rm -rf "$d" "$d.pid" "$d.sock"
+  done
 }
 trap cleanup EXIT
 

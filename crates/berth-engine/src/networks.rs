@@ -496,10 +496,16 @@ impl Engine {
     /// default pool that no network and no host route overlaps), `host` and
     /// `none`. Every network operation calls this first.
     pub fn network_ensure_builtins(&self) -> Result<()> {
+        self.network_records_with_builtins().map(drop)
+    }
+
+    /// [`Engine::network_ensure_builtins`], returning every network's
+    /// record (read once when the built-ins are there).
+    fn network_records_with_builtins(&self) -> Result<Vec<NetworkRecord>> {
         let have = |recs: &[NetworkRecord], n: &str| recs.iter().any(|r| r.network.name == n);
         let recs = self.network_records()?;
         if ["bridge", "host", "none"].iter().all(|n| have(&recs, n)) {
-            return Ok(());
+            return Ok(recs);
         }
         let _lock = self.networks_lock()?;
         let recs = self.network_records()?;
@@ -560,7 +566,7 @@ impl Engine {
                 )?;
             }
         }
-        Ok(())
+        self.network_records()
     }
 
     /// Build the network's directory in scratch and rename it into place;
@@ -764,62 +770,26 @@ impl Engine {
         )
     }
 
-    /// Find a network as dockerd does: full ID, then exact name, then a
-    /// unique ID prefix. dockerd words ambiguity two ways: its inspect
-    /// route (`inspect_style`) and everything else (`FindNetwork`).
+    /// [`find_network`] among the records as they are now.
     fn network_find(&self, term: &str, inspect_style: bool) -> Result<NetworkRecord> {
-        let recs = self.network_records()?;
-        let mut by_name = Vec::new();
-        let mut by_prefix = Vec::new();
-        for r in recs {
-            if r.network.id == term {
-                return Ok(r);
-            }
-            if r.network.name == term {
-                by_name.push(r);
-            } else if r.network.id.starts_with(term) {
-                by_prefix.push(r);
-            }
-        }
-        let ambiguous = |n: usize, how: &str| {
-            Error::invalid(if inspect_style {
-                format!("{n} matches found based on {how}: network {term} is ambiguous")
-            } else {
-                let how = if how == "name" {
-                    "on name"
-                } else {
-                    "based on ID prefix"
-                };
-                format!("network {term} is ambiguous ({n} matches found {how})")
-            })
-        };
-        match (by_name.len(), by_prefix.len()) {
-            (1, _) => Ok(by_name.remove(0)),
-            (n, _) if n > 1 => Err(ambiguous(n, "name")),
-            (_, 1) => Ok(by_prefix.remove(0)),
-            (_, n) if n > 1 => Err(ambiguous(n, "ID prefix")),
-            _ => Err(Error::not_found(format!("network {term} not found"))),
-        }
+        find_network(self.network_records()?, term, inspect_style)
     }
 
     /// A network by ID, name or ID prefix, with berth's part of its record
     /// (for the engine's own use: look up once, then use it).
     pub(crate) fn network_lookup(&self, term: &str) -> Result<NetworkRecord> {
-        self.network_ensure_builtins()?;
-        self.network_find(term, false)
+        find_network(self.network_records_with_builtins()?, term, false)
     }
 
     /// One network by ID, name or ID prefix, with its containers.
     pub fn network_get(&self, term: &str) -> Result<Network> {
-        self.network_ensure_builtins()?;
-        Ok(self.network_find(term, true)?.network)
+        Ok(find_network(self.network_records_with_builtins()?, term, true)?.network)
     }
 
     /// Networks matching `filters`, in ID order (the docker CLI sorts).
     pub fn network_list(&self, filters: &NetworkFilters) -> Result<Vec<Network>> {
-        self.network_ensure_builtins()?;
         let nets = self
-            .network_records()?
+            .network_records_with_builtins()?
             .into_iter()
             .map(|r| r.network)
             .collect();
@@ -1146,6 +1116,47 @@ impl Engine {
             "FirewallContainers": st.containers,
             "Netns": netns,
         }))
+    }
+}
+
+/// dockerd's lookup: full ID, then exact name, then a unique ID prefix.
+/// dockerd words ambiguity two ways: its inspect route (`inspect_style`)
+/// and everything else (`FindNetwork`).
+fn find_network(
+    recs: Vec<NetworkRecord>,
+    term: &str,
+    inspect_style: bool,
+) -> Result<NetworkRecord> {
+    let mut by_name = Vec::new();
+    let mut by_prefix = Vec::new();
+    for r in recs {
+        if r.network.id == term {
+            return Ok(r);
+        }
+        if r.network.name == term {
+            by_name.push(r);
+        } else if r.network.id.starts_with(term) {
+            by_prefix.push(r);
+        }
+    }
+    let ambiguous = |n: usize, how: &str| {
+        Error::invalid(if inspect_style {
+            format!("{n} matches found based on {how}: network {term} is ambiguous")
+        } else {
+            let how = if how == "name" {
+                "on name"
+            } else {
+                "based on ID prefix"
+            };
+            format!("network {term} is ambiguous ({n} matches found {how})")
+        })
+    };
+    match (by_name.len(), by_prefix.len()) {
+        (1, _) => Ok(by_name.remove(0)),
+        (n, _) if n > 1 => Err(ambiguous(n, "name")),
+        (_, 1) => Ok(by_prefix.remove(0)),
+        (_, n) if n > 1 => Err(ambiguous(n, "ID prefix")),
+        _ => Err(Error::not_found(format!("network {term} not found"))),
     }
 }
 

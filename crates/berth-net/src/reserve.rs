@@ -49,6 +49,7 @@ pub fn reserve(proto: Protocol, ip: Ipv4Addr, port: u16) -> io::Result<(OwnedFd,
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: sockaddr_in is plain old data; all zeroes is a valid value.
     let mut got: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     let mut glen = len;
     // SAFETY: got is a writable sockaddr_in buffer of length glen.
