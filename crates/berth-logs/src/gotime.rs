@@ -457,7 +457,7 @@ fn quote(s: &[u8]) -> String {
 
 /// Go's `strconv.Quote` (as `%q` prints), close enough for CLI arguments:
 /// printable characters kept, the usual escapes otherwise.
-pub(crate) fn go_quote(s: &str) -> String {
+pub fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {

@@ -19,7 +19,7 @@ mod gotime;
 pub mod reader;
 
 #[cfg(feature = "reader")]
-pub use gotime::parse_go_duration;
+pub use gotime::{go_quote, parse_go_duration};
 
 pub use writer::{LogWriter, Rotation};
 

@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::containers::stats::PortBinding;
 
+use berth_logs::go_quote;
+
 use super::ipam::parse_ip;
 
 /// `HostConfig.PortBindings`: `"80/tcp"` -> bindings, in the order given.
@@ -411,28 +413,6 @@ fn parse_uint16(s: &str) -> Result<u16, String> {
         }
     };
     Err(format!("strconv.ParseUint: parsing {}: {why}", go_quote(s)))
-}
-
-/// Go's `%q` for the mostly-ASCII text of port specs.
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\x7f' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
