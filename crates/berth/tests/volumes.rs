@@ -97,7 +97,7 @@ fn create_inspect_ls_rm() {
     assert_eq!(o.stdout, format!("DRIVER    VOLUME NAME\n{rows}"));
     assert_eq!(
         r.run(&["volume", "ls", "-q"]).stdout,
-        format!("{anon}\ndata\ntv\n")
+        names.iter().map(|n| format!("{n}\n")).collect::<String>()
     );
     assert_eq!(
         r.run(&["volume", "ls", "-q", "-f", "name=at"]).stdout,
