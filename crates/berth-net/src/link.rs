@@ -264,6 +264,28 @@ pub fn delete_link(name: &str) -> Result<()> {
     delete_in(&mut nl, name)
 }
 
+/// Takes the link `name` down so it carries no traffic, without deleting
+/// it. For a container's host veth before its namespace goes: deleting a
+/// veth waits for RCU grace periods (~15-30 ms here, on every `run --rm`),
+/// while the kernel destroys a namespace's devices, and so both ends of its
+/// veths, asynchronously once the namespace's last reference is gone. A
+/// link that is not there is fine.
+pub fn retire(name: &str) -> Result<()> {
+    check_name("link", name, IFNAME_MAX)?;
+    let mut nl = open()?;
+    let Some(link) = get_link(&mut nl, name)? else {
+        return Ok(());
+    };
+    let mut m = LinkMessage::default();
+    m.header.index = link.header.index;
+    m.header.change_mask |= LinkFlags::Up;
+    match nl.request(RouteNetlinkMessage::SetLink(m), 0) {
+        Ok(()) => Ok(()),
+        Err(e) if is_errno(&e, libc::ENODEV) => Ok(()),
+        Err(e) => Err(io_err(format!("take link {name} down"))(e)),
+    }
+}
+
 fn delete_in(nl: &mut Netlink, name: &str) -> Result<()> {
     let Some(link) = get_link(nl, name)? else {
         return Ok(());

@@ -347,8 +347,9 @@ impl Engine {
         let rootfs = self.layout.container_rootfs(&rec.id);
         let _ = rootfs::unmount(&rootfs);
         self.net_down(rec);
-        let _ = std::fs::remove_dir_all(self.layout.container_run_dir(&rec.id));
         self.volumes_release(rec);
+        // Last, so that a run dir still there means "not all released".
+        let _ = std::fs::remove_dir_all(self.layout.container_run_dir(&rec.id));
     }
 
     /// `docker create`.
@@ -957,7 +958,11 @@ impl Engine {
     /// aside first, so a crash leaves either the container or nothing),
     /// then its name.
     fn remove_locked(&self, rec: &Record) -> Result<()> {
-        self.release_runtime(rec);
+        // A stopped container was released when it stopped; its run dir
+        // outlives that only if the release was cut short.
+        if self.layout.container_run_dir(&rec.id).exists() {
+            self.release_runtime(rec);
+        }
         let dir = self.layout.container_dir(&rec.id);
         let grave = self
             .layout

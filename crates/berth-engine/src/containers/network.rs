@@ -789,12 +789,26 @@ impl Engine {
                 let _ = fw.unpublish(id);
             }
         }
-        for (name, ep) in endpoints(rec) {
-            let term = ep.network_term(&name);
-            let _ = berth_net::link::delete_link(&berth_net::link::host_veth_name(id, &term));
-            let _ = self.network_release(&term, id);
+        // Host veths are only taken down here: removing the namespace makes
+        // the kernel delete them in the background, which keeps ~20 ms of
+        // RCU waits off `stop` and `run --rm`. If the namespace cannot be
+        // removed they are deleted the slow way.
+        let eps: Vec<String> = endpoints(rec)
+            .into_iter()
+            .map(|(name, ep)| ep.network_term(&name))
+            .collect();
+        let veth = |term: &String| berth_net::link::host_veth_name(id, term);
+        for term in &eps {
+            let _ = berth_net::link::retire(&veth(term));
         }
-        let _ = berth_net::netns::delete(&self.netns_path(id));
+        if berth_net::netns::delete(&self.netns_path(id)).is_err() {
+            for term in &eps {
+                let _ = berth_net::link::delete_link(&veth(term));
+            }
+        }
+        for term in &eps {
+            let _ = self.network_release(term, id);
+        }
     }
 }
 

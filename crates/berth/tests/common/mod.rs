@@ -68,13 +68,26 @@ impl Root {
                     serde_json::json!([]),
                     "leaked port rules: {v}"
                 );
-                let veths: Vec<&serde_json::Value> = v["Links"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|l| l.as_str().unwrap_or("").starts_with("bveth"))
-                    .collect();
-                assert!(veths.is_empty(), "leaked veths: {v}");
+                // Host veths go with their namespace, which the kernel
+                // destroys in the background: give it a moment.
+                let veths = |v: &serde_json::Value| -> Vec<String> {
+                    v["Links"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|l| l.as_str())
+                        .filter(|l| l.starts_with("bveth"))
+                        .map(str::to_string)
+                        .collect()
+                };
+                let t = std::time::Instant::now();
+                let mut left = veths(&v);
+                while !left.is_empty() && t.elapsed() < std::time::Duration::from_secs(10) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    let st = self.ok(&["debug", "net-state"]);
+                    left = veths(&serde_json::from_str(&st).unwrap());
+                }
+                assert!(left.is_empty(), "leaked veths: {left:?}");
             }
         }
         for id in self.container_ids_ever() {
