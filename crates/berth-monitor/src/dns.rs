@@ -18,3 +18,54 @@ pub(crate) fn start(udp: Option<RawFd>, tcp: Option<RawFd>, config: Option<&str>
         eprintln!("berth-monitor: dns: {e}");
     }
 }
+
+/// `berth-monitor dns --watch-pid PID --dns-config PATH`, with the UDP
+/// socket on stdin and the TCP one on stdout: a resolver for a running
+/// container that had none (a default-bridge container connected to a
+/// user-defined network). It serves until the container's init exits.
+pub(crate) fn serve_only(mut args: impl Iterator<Item = String>) -> i32 {
+    let mut pid: i32 = 0;
+    let mut config = None;
+    while let Some(a) = args.next() {
+        let v = args.next().unwrap_or_default();
+        match a.as_str() {
+            "--watch-pid" => pid = v.parse().unwrap_or(0),
+            "--dns-config" => config = Some(v),
+            _ => {
+                eprintln!("berth-monitor dns: unknown option {a}");
+                return 2;
+            }
+        }
+    }
+    let Some(config) = config else {
+        eprintln!("berth-monitor dns: --dns-config is required");
+        return 2;
+    };
+    // SAFETY: plain libc calls on this process's own state; pidfd_open
+    // takes a pid and flags.
+    let pidfd = unsafe {
+        for s in [libc::SIGPIPE, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+            libc::signal(s, libc::SIG_IGN);
+        }
+        libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32
+    };
+    if pidfd < 0 {
+        // The container is already gone.
+        return 0;
+    }
+    start(Some(0), Some(1), Some(&config));
+    let mut p = libc::pollfd {
+        fd: pidfd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, -1) };
+        if n > 0
+            || (n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted)
+        {
+            return 0;
+        }
+    }
+}

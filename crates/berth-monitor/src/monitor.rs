@@ -94,7 +94,11 @@ struct Monitor {
 }
 
 pub fn main() -> i32 {
-    let cfg = match parse_args(std::env::args().skip(1)) {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("dns") {
+        return crate::dns::serve_only(args.skip(1));
+    }
+    let cfg = match parse_args(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("berth-monitor: {e}");

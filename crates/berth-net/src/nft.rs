@@ -408,6 +408,39 @@ impl Firewall {
             .map_err(|e| Error::Nft(format!("nft list table ip {t}: bad JSON: {e}")))
     }
 
+    /// Inside the container namespace `ns`, sends what is addressed to
+    /// `127.0.0.11:53` (UDP and TCP) to `127.0.0.11:port`, where the
+    /// embedded resolver really listens, so that a program in the container
+    /// can still bind `0.0.0.0:53` (Docker does the same with iptables).
+    /// Replies are translated back by conntrack. The rules live in a table
+    /// of the container's own namespace and die with it. Returns at once:
+    /// [`NftJob::wait`] before the container starts.
+    pub fn redirect_dns(&self, ns: &Path, port: u16) -> Result<NftJob> {
+        let script = format!(
+            "add table ip {DNS_TABLE}\n\
+             add chain ip {DNS_TABLE} out {{ type nat hook output priority -100; policy accept; }}\n\
+             add rule ip {DNS_TABLE} out ip daddr 127.0.0.11 udp dport 53 dnat to 127.0.0.11:{port}\n\
+             add rule ip {DNS_TABLE} out ip daddr 127.0.0.11 tcp dport 53 dnat to 127.0.0.11:{port}\n"
+        );
+        let nft = self.nft.clone();
+        let spawned = crate::netns::run_in(ns, move || {
+            Command::new(&nft)
+                .args(["-f", "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+        })?;
+        let mut child =
+            spawned.map_err(|e| Error::Nft(format!("cannot run {}: {e}", self.nft.display())))?;
+        if let Some(mut pipe) = child.stdin.take() {
+            // Far below a pipe's capacity: this cannot block.
+            pipe.write_all(script.as_bytes())
+                .map_err(|e| Error::Nft(format!("cannot write to nft: {e}")))?;
+        }
+        Ok(NftJob { child })
+    }
+
     /// Applies one ruleset transaction; all of it or nothing.
     fn apply(&self, script: &str, what: &str) -> Result<()> {
         self.run(&["-f", "-"], Some(script))
@@ -446,6 +479,37 @@ impl Firewall {
                 err
             })
         }
+    }
+}
+
+/// The table [`Firewall::redirect_dns`] makes inside a container.
+pub const DNS_TABLE: &str = "berth_dns";
+
+/// An `nft` run started by [`Firewall::redirect_dns`].
+#[derive(Debug)]
+pub struct NftJob {
+    child: std::process::Child,
+}
+
+impl NftJob {
+    /// Waits for nft; its stderr is the error when it failed.
+    pub fn wait(self) -> Result<()> {
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| Error::Nft(format!("cannot wait for nft: {e}")))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(Error::Nft(format!(
+            "cannot redirect the embedded DNS port: nft: {}",
+            if err.is_empty() {
+                format!("exited with {}", out.status)
+            } else {
+                err
+            }
+        )))
     }
 }
 

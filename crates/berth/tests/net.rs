@@ -423,6 +423,25 @@ fn user_network_dns_aliases_connect_disconnect() {
     );
     let out = r.ok(&["exec", "app", "nslookup", "latecomer"]);
     assert!(out.contains("10.231.0."), "{out}");
+    // As on Docker: one hosts line per network, and the first user network
+    // brings the embedded DNS, which now answers for `late` too.
+    let late_id = r.ok(&["inspect", "-f", "{{.Id}}", "late"]);
+    let short = &late_id.trim()[..12];
+    let hosts = r.ok(&["exec", "late", "cat", "/etc/hosts"]);
+    let mine: Vec<&str> = hosts
+        .lines()
+        .filter(|l| l.ends_with(&format!("\t{short}")))
+        .collect();
+    assert_eq!(mine.len(), 2, "{hosts}");
+    assert!(
+        mine[0].starts_with("172.") || mine[0].starts_with("192.168."),
+        "{hosts}"
+    );
+    assert!(mine[1].starts_with("10.231.0."), "{hosts}");
+    let resolv = r.ok(&["exec", "late", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 127.0.0.11\n"), "{resolv}");
+    let out = r.ok(&["exec", "late", "nslookup", "database"]);
+    assert!(out.contains("10.231.0.50"), "{out}");
     let again = r.run(&["network", "connect", "appnet", "late"]);
     assert_eq!(
         again.stderr,
@@ -433,6 +452,21 @@ fn user_network_dns_aliases_connect_disconnect() {
     assert!(!addrs.contains("eth1"), "{addrs}");
     let gone = r.run(&["exec", "app", "nslookup", "latecomer"]);
     assert_ne!(gone.code, 0, "{}", gone.stdout);
+    // dockerd drops all of the container's own lines, whichever network went.
+    let hosts = r.ok(&["exec", "late", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains(short), "{hosts}");
+    // A program in a user-network container may listen on port 53 itself;
+    // 127.0.0.11:53 still reaches the embedded DNS.
+    let out = r.ok(&[
+        "exec",
+        "app",
+        "sh",
+        "-c",
+        "nc -l -p 53 </dev/null >/dev/null 2>/tmp/nc.err & sleep 0.3; \
+         netstat -ltn | grep -cE ' (0.0.0.0|::):53 ' ; nslookup database 127.0.0.11; cat /tmp/nc.err; kill %1",
+    ]);
+    assert!(out.starts_with("1\n"), "{out}");
+    assert!(out.contains("10.231.0.50"), "{out}");
     // The static address is free again once db is gone.
     r.ok(&["rm", "-f", "db"]);
     r.ok(&[

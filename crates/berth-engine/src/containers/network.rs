@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use berth_image::config::ContainerConfig;
@@ -411,7 +412,7 @@ impl DnsSettings {
         if embedded {
             nameservers = vec!["127.0.0.11".into()];
             if !options.iter().any(|o| o.starts_with("ndots:")) {
-                options.insert(0, "ndots:0".into());
+                options.push("ndots:0".into());
             }
         } else {
             nameservers.retain(|a| !(a.starts_with("127.") || a == "::1"));
@@ -614,6 +615,14 @@ impl Engine {
             ..NetUp::default()
         };
         rec.private.ifnames.clear();
+        // The resolver's sockets and its port redirect first, so that the
+        // redirect's `nft` runs while the endpoints are made.
+        let wants_dns = join_order(rec).iter().any(|(name, _)| name != "bridge");
+        let dns_early = if wants_dns {
+            Some(self.net_dns_sockets(&ns)?)
+        } else {
+            None
+        };
         let mut hosts_ips = String::new();
         let mut primary: Option<(Ipv4Addr, Ipv4Addr, String)> = None;
         let mut dns_tables = Vec::new();
@@ -666,10 +675,12 @@ impl Engine {
         let hc = &rec.host_config;
         up.hosts = format!("{HOSTS}{}{hosts_ips}", extra_hosts_lines(hc, Some(gateway)));
         let dns = DnsSettings::new(hc);
-        let embedded = !dns_tables.is_empty();
-        up.resolv = dns.resolv_conf(embedded);
-        if embedded {
-            up.dns = Some(self.net_dns(rec, &dns, &ns, &dns_tables)?);
+        up.resolv = dns.resolv_conf(dns_early.is_some());
+        if let Some((u, t, job)) = dns_early {
+            job.wait()
+                .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+            let cfg = self.net_dns_config(rec, &dns, &dns_tables)?;
+            up.dns = Some((u, t, cfg));
         }
         Ok(up)
     }
@@ -757,15 +768,13 @@ impl Engine {
             })
     }
 
-    /// The embedded DNS's sockets, bound inside the namespace, and its
-    /// config file in the run dir.
-    fn net_dns(
+    /// The embedded DNS's config file in the run dir.
+    fn net_dns_config(
         &self,
         rec: &Record,
         dns: &DnsSettings,
-        ns: &std::path::Path,
         tables: &[PathBuf],
-    ) -> Result<(OwnedFd, OwnedFd, PathBuf)> {
+    ) -> Result<PathBuf> {
         let cfg = serde_json::json!({
             "tables": tables,
             "servers": dns.nameservers,
@@ -773,8 +782,30 @@ impl Engine {
         });
         let path = self.layout.container_dns_config(&rec.id);
         berth_store::atomic_write_json(&path, &cfg)?;
-        let (u, t) = berth_dns_sockets(ns)?;
-        Ok((u, t, path))
+        Ok(path)
+    }
+
+    /// The embedded DNS's sockets, bound inside the namespace on
+    /// 127.0.0.11 at a free port, and the started `nft` run that sends
+    /// 127.0.0.11:53 there (a program in the container may bind port 53
+    /// itself, as on Docker).
+    fn net_dns_sockets(
+        &self,
+        ns: &std::path::Path,
+    ) -> Result<(OwnedFd, OwnedFd, berth_net::nft::NftJob)> {
+        let any_port = std::net::SocketAddr::new(berth_dns::LISTEN.ip(), 0);
+        let sockets = berth_dns::bind_in_at(ns, any_port)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("embedded DNS: {e}")))?;
+        let port = sockets
+            .local_addr()
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("embedded DNS: {e}")))?
+            .port();
+        let job = self
+            .firewall()?
+            .redirect_dns(ns, port)
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        let (u, t) = sockets.into_fds();
+        Ok((u, t, job))
     }
 
     /// Undo [`Engine::net_up`]: published ports, veths, addresses, the
@@ -877,9 +908,63 @@ impl Engine {
         if rec.state.running {
             self.net_join_running(&mut rec, &net, &mut e)?;
         }
+        let line = hostname_line(&rec.config, &e.ip_address);
         eps.insert(network.name.clone(), e);
         set_endpoints(&mut rec, &eps);
+        if rec.state.running {
+            self.net_files_connected(&rec, &line)?;
+        }
         self.save_record(&rec)
+    }
+
+    /// After a running container joined a network, as dockerd does: its
+    /// `/etc/hosts` gets the new address (one line per network), and the
+    /// first user-defined network brings the embedded DNS, which
+    /// `/etc/resolv.conf` then names.
+    fn net_files_connected(&self, rec: &Record, hosts_line: &str) -> Result<()> {
+        let dir = self.layout.container_dir(&rec.id);
+        let hosts = dir.join("hosts");
+        let mut text = std::fs::read_to_string(&hosts).unwrap_or_default();
+        text.push_str(hosts_line);
+        // In place: the container has this very inode bind-mounted.
+        std::fs::write(&hosts, text).map_err(|e| super::internal("hosts", e))?;
+        let wants_dns = endpoints(rec).keys().any(|n| n != "bridge");
+        if !wants_dns {
+            return Ok(());
+        }
+        if self.layout.container_dns_config(&rec.id).exists() {
+            return self.net_dns_refresh(rec);
+        }
+        let ns = self.netns_path(&rec.id);
+        let (udp, tcp, job) = self.net_dns_sockets(&ns)?;
+        job.wait()
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        let dns = DnsSettings::new(&rec.host_config);
+        let cfg = self.net_dns_config(rec, &dns, &self.dns_tables(rec))?;
+        let monitor = super::sibling_exe("berth-monitor", "BERTH_MONITOR");
+        std::process::Command::new(&monitor)
+            .arg("dns")
+            .arg("--watch-pid")
+            .arg(rec.state.pid.to_string())
+            .arg("--dns-config")
+            .arg(&cfg)
+            .stdin(std::process::Stdio::from(udp))
+            .stdout(std::process::Stdio::from(tcp))
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| super::internal(format!("start {}", monitor.display()), e))?;
+        std::fs::write(dir.join("resolv.conf"), dns.resolv_conf(true))
+            .map_err(|e| super::internal("resolv.conf", e))
+    }
+
+    /// The names tables of a container's user-defined networks.
+    fn dns_tables(&self, rec: &Record) -> Vec<PathBuf> {
+        endpoints(rec)
+            .iter()
+            .filter(|(name, _)| name.as_str() != "bridge")
+            .map(|(_, e)| self.layout.network_names(&e.network_id))
+            .collect()
     }
 
     /// Give a running container an endpoint on one more network: the
@@ -899,9 +984,6 @@ impl Engine {
         let (filled, _, _) = self.net_attach(rec, &ns, net, e, &ifname, false)?;
         *e = filled;
         rec.private.ifnames.insert(net.network.id.clone(), ifname);
-        if net.network.name != "bridge" {
-            self.net_dns_refresh(rec)?;
-        }
         Ok(())
     }
 
@@ -978,11 +1060,7 @@ impl Engine {
         let Some(mut cfg) = berth_store::read_json::<Value>(&path)? else {
             return Ok(());
         };
-        let tables: Vec<PathBuf> = endpoints(rec)
-            .iter()
-            .filter(|(name, _)| name.as_str() != "bridge")
-            .map(|(_, e)| self.layout.network_names(&e.network_id))
-            .collect();
+        let tables = self.dns_tables(rec);
         cfg["tables"] = serde_json::to_value(tables).unwrap_or(Value::Null);
         berth_store::atomic_write_json(&path, &cfg)?;
         Ok(())
@@ -1027,8 +1105,32 @@ impl Engine {
         set_endpoints(&mut rec, &eps);
         if rec.state.running {
             self.net_dns_refresh(&rec)?;
+            self.net_hosts_disconnected(&rec)?;
         }
         self.save_record(&rec)
+    }
+}
+
+impl Engine {
+    /// dockerd drops every line naming the container's hostname from its
+    /// `/etc/hosts` when it leaves any network, not only that network's
+    /// (they all carry the same name); berth does the same.
+    fn net_hosts_disconnected(&self, rec: &Record) -> Result<()> {
+        let hosts = self.layout.container_dir(&rec.id).join("hosts");
+        let Ok(text) = std::fs::read_to_string(&hosts) else {
+            return Ok(());
+        };
+        let me = hostname_line(&rec.config, "");
+        let me = me.trim_start_matches('\t').trim_end();
+        let kept: String = text
+            .lines()
+            .filter(|l| l.split_once('\t').is_none_or(|(_, names)| names != me))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if kept != text {
+            std::fs::write(&hosts, kept).map_err(|e| super::internal("hosts", e))?;
+        }
+        Ok(())
     }
 }
 
@@ -1062,11 +1164,4 @@ pub fn parse_mac(m: &str) -> Result<[u8; 6]> {
         *o = u8::from_str_radix(p, 16).map_err(|_| bad())?;
     }
     Ok(out)
-}
-
-/// Sockets for the embedded DNS at 127.0.0.11:53 inside `ns`.
-fn berth_dns_sockets(ns: &std::path::Path) -> Result<(OwnedFd, OwnedFd)> {
-    berth_dns::bind_in(ns)
-        .map(berth_dns::Sockets::into_fds)
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("embedded DNS: {e}")))
 }
