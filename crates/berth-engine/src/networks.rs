@@ -624,9 +624,14 @@ impl Engine {
             if !net.internal {
                 berth_net::sysctl::set_route_localnet(&p.link.name)?;
             }
-            self.firewall()
-                .map_err(|e| berth_net::Error::Nft(e.message))?
-                .ensure_network(&p.rules)
+            let fw = self
+                .firewall()
+                .map_err(|e| berth_net::Error::Nft(e.message))?;
+            fw.ensure_network(&p.rules)?;
+            if !net.internal {
+                fw.open_foreign_forward(&p.link.name)?;
+            }
+            Ok(())
         })();
         if let Err(e) = made {
             if st.ours {

@@ -243,7 +243,114 @@ impl Firewall {
         s.push_str(&format!(
             "add element ip {t} bridges {{ \"{bridge}\" }}\ndelete element ip {t} bridges {{ \"{bridge}\" }}\n"
         ));
-        self.apply(&s, &format!("remove the rules of network bridge {bridge}"))
+        self.apply(&s, &format!("remove the rules of network bridge {bridge}"))?;
+        self.close_foreign_forward(bridge)
+    }
+
+    /// The comment that marks the rules berth puts into other tables'
+    /// `forward` chains for `bridge` (see [`Firewall::open_foreign_forward`]).
+    fn foreign_mark(&self, bridge: &str) -> String {
+        format!("berth {} {bridge}", self.table)
+    }
+
+    /// Lets a network's traffic through every `forward` chain of another
+    /// table whose policy is drop (iptables' `FORWARD` after dockerd set
+    /// it to DROP, say), as dockerd does for its own bridges: an accept in
+    /// berth's table cannot overrule such a drop. Three rules at the top of
+    /// each such chain, marked with a comment naming this table and the
+    /// bridge: traffic from the bridge, replies to it, and published ports
+    /// (DNATed) to it. Nothing else of that table is changed, and
+    /// [`Firewall::remove_network`] deletes exactly these rules. Returns
+    /// the chains changed. Chains that only iptables-legacy sees are out of
+    /// reach (nft cannot see them).
+    pub fn open_foreign_forward(&self, bridge: &str) -> Result<Vec<String>> {
+        check_name("bridge", bridge, IFNAME_MAX)?;
+        let mark = self.foreign_mark(bridge);
+        let (chains, mut s) = self.foreign_forward_rules(&mark)?;
+        let mut opened = Vec::new();
+        for c in chains.iter().filter(|c| c.drops) {
+            let at = format!("{} {} {}", c.family, c.table, c.name);
+            for rule in [
+                format!("oifname \"{bridge}\" ct status dnat"),
+                format!("oifname \"{bridge}\" ct state established,related"),
+                format!("iifname \"{bridge}\""),
+            ] {
+                s.push_str(&format!(
+                    "insert rule {at} {rule} accept comment \"{mark}\"\n"
+                ));
+            }
+            opened.push(at);
+        }
+        if !s.is_empty() {
+            self.apply(
+                &s,
+                &format!("open other tables' forward chains to {bridge}"),
+            )?;
+        }
+        Ok(opened)
+    }
+
+    /// Deletes the rules [`Firewall::open_foreign_forward`] made for
+    /// `bridge`; none there is fine.
+    fn close_foreign_forward(&self, bridge: &str) -> Result<()> {
+        let (_, s) = self.foreign_forward_rules(&self.foreign_mark(bridge))?;
+        if s.is_empty() {
+            return Ok(());
+        }
+        self.apply(
+            &s,
+            &format!("close other tables' forward chains to {bridge}"),
+        )
+    }
+
+    /// Other tables' `forward` chains (ip and inet) and a script deleting
+    /// the rules marked `mark` in them.
+    fn foreign_forward_rules(&self, mark: &str) -> Result<(Vec<ForeignChain>, String)> {
+        let text = self
+            .run(&["-j", "list", "ruleset"], None)
+            .map_err(|e| Error::Nft(format!("nft list ruleset: {e}")))?;
+        let doc: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Nft(format!("nft list ruleset: bad JSON: {e}")))?;
+        let items = doc["nftables"].as_array().cloned().unwrap_or_default();
+        let mut chains = Vec::new();
+        for item in &items {
+            let c = &item["chain"];
+            let family = c["family"].as_str().unwrap_or("");
+            let table = c["table"].as_str().unwrap_or("");
+            if (family == "ip" && table == self.table)
+                || !matches!(family, "ip" | "inet")
+                || c["hook"].as_str() != Some("forward")
+            {
+                continue;
+            }
+            chains.push(ForeignChain {
+                family: family.to_string(),
+                table: table.to_string(),
+                name: c["name"].as_str().unwrap_or("").to_string(),
+                drops: c["policy"].as_str() == Some("drop"),
+            });
+        }
+        let mut script = String::new();
+        for item in &items {
+            let r = &item["rule"];
+            if r["comment"].as_str() != Some(mark) {
+                continue;
+            }
+            let (family, table, chain) = (
+                r["family"].as_str().unwrap_or(""),
+                r["table"].as_str().unwrap_or(""),
+                r["chain"].as_str().unwrap_or(""),
+            );
+            let ours = chains
+                .iter()
+                .any(|c| c.family == family && c.table == table && c.name == chain);
+            if let (true, Some(h)) = (ours, r["handle"].as_u64()) {
+                script.push_str(&format!(
+                    "delete rule {family} {table} {chain} handle {h}\n"
+                ));
+            }
+        }
+        Ok((chains, script))
     }
 
     /// Sets the published ports of container `key` to exactly `ports`
@@ -480,6 +587,14 @@ impl Firewall {
             })
         }
     }
+}
+
+/// A `forward` chain of a table that is not berth's.
+struct ForeignChain {
+    family: String,
+    table: String,
+    name: String,
+    drops: bool,
 }
 
 /// The table [`Firewall::redirect_dns`] makes inside a container.

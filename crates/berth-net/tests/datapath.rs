@@ -593,8 +593,51 @@ fn a_foreign_forward_drop_overrules_berths_accepts() {
         assert!(r.is_err(), "the foreign drop did not apply");
         drop(_l);
 
+        // As dockerd does, berth opens that chain to its bridge, with
+        // marked rules at the top; twice is the same as once.
+        let foreign_rule = b"add rule ip filter FORWARD counter comment \"theirs\"\n";
+        let mut nft = Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        nft.stdin.take().unwrap().write_all(foreign_rule).unwrap();
+        assert!(nft.wait().unwrap().success());
+        let listing = || {
+            let o = Command::new("nft")
+                .args(["list", "chain", "ip", "filter", "FORWARD"])
+                .output()
+                .unwrap();
+            String::from_utf8(o.stdout).unwrap()
+        };
+        let before = listing();
+        assert_eq!(
+            fw.open_foreign_forward("btest3").unwrap(),
+            ["ip filter FORWARD"]
+        );
+        fw.open_foreign_forward("btest3").unwrap();
+        let opened = listing();
+        assert_eq!(
+            opened.matches("berth berthtest btest3").count(),
+            3,
+            "{opened}"
+        );
+        round_trip(Some(&ns_out), listen_in(&ns_c, c80), sa(up_ip, 8080));
+        // Removing the network takes exactly those rules away again.
+        fw.remove_network("btest3").unwrap();
+        assert_eq!(listing(), before);
+        fw.ensure_network(&NetworkRules {
+            bridge: "btest3".into(),
+            subnet: gw,
+            prefix_len: 24,
+            internal: false,
+        })
+        .unwrap();
+        fw.open_foreign_forward("btest3").unwrap();
+
         // The sweep removes all of berth's and leaves that table alone.
         sweep::sweep(TAG, &fw, Some(dir), &Keep::default()).unwrap();
+        assert_eq!(listing(), before);
         assert_eq!(fw.foreign_forward_drops().unwrap(), ["ip filter FORWARD"]);
         assert!(!fw.exists().unwrap());
         assert!(tagged_links().is_empty());
