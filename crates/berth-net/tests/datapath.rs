@@ -549,13 +549,13 @@ fn a_foreign_forward_drop_overrules_berths_accepts() {
         let gw = Ipv4Addr::new(10, 92, 0, 1);
         let ip_c = Ipv4Addr::new(10, 92, 0, 2);
         link::ensure_bridge(&bridge("btest3", gw), TAG).unwrap();
-        fw.ensure_network(&NetworkRules {
+        let rules = NetworkRules {
             bridge: "btest3".into(),
             subnet: gw,
             prefix_len: 24,
             internal: false,
-        })
-        .unwrap();
+        };
+        fw.ensure_network(&rules).unwrap();
         let ns_c = dir.join("c");
         netns::create(&ns_c).unwrap();
         link::attach(&ns_c, &endpoint("btest3", "c", ip_c, Some(gw)), TAG).unwrap();
@@ -626,13 +626,7 @@ fn a_foreign_forward_drop_overrules_berths_accepts() {
         // Removing the network takes exactly those rules away again.
         fw.remove_network("btest3").unwrap();
         assert_eq!(listing(), before);
-        fw.ensure_network(&NetworkRules {
-            bridge: "btest3".into(),
-            subnet: gw,
-            prefix_len: 24,
-            internal: false,
-        })
-        .unwrap();
+        fw.ensure_network(&rules).unwrap();
         fw.open_foreign_forward("btest3").unwrap();
 
         // The sweep removes all of berth's and leaves that table alone.
