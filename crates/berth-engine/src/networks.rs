@@ -923,6 +923,15 @@ impl Engine {
         if let Some(e) = allocs.endpoints.get(container_id) {
             return Ok(Some(e.clone()));
         }
+        // Addresses belong to started containers only, and every started
+        // container has its run dir (tmpfs: a reboot empties it). So a
+        // container's entry without one is left over from a kill or a lost
+        // write, and that is also why these files need no fsync (below).
+        // Other keys are `debug network-alloc`'s, kept.
+        allocs.endpoints.retain(|id, _| {
+            let container = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+            !container || self.layout.container_run_dir(id).exists()
+        });
         // libnetwork's endpoint layer words these (`assignAddressVersion`).
         let ip = pool.allocate(&allocs, want).map_err(|e| match (e, want) {
             (AllocError::InUse, _) => Error::conflict(AllocError::InUse.to_string()),
@@ -947,7 +956,7 @@ impl Engine {
         allocs
             .endpoints
             .insert(container_id.to_string(), ep.clone());
-        berth_store::atomic_write_json(&self.layout.network_ipam(&net.id), &allocs)?;
+        self.network_write_allocations(&net.id, &allocs)?;
         self.network_write_names(net, &allocs)?;
         Ok(Some(ep))
     }
@@ -1027,10 +1036,19 @@ impl Engine {
         self.network_sweep_temp(id);
         let mut allocs = self.network_allocations(id)?;
         if allocs.endpoints.remove(container_id).is_some() {
-            berth_store::atomic_write_json(&self.layout.network_ipam(id), &allocs)?;
+            self.network_write_allocations(id, &allocs)?;
             self.network_write_names(&rec.network, &allocs)?;
         }
         Ok(())
+    }
+
+    /// `ipam.json`, atomically but not durably: a start or stop does not
+    /// wait for the disk (two fsyncs each). After a crash the file may be
+    /// older than the containers; the next allocation drops entries of
+    /// containers that are not started (see `network_allocate_in`).
+    fn network_write_allocations(&self, id: &str, allocs: &Allocations) -> Result<()> {
+        berth_store::atomic_replace_json(&self.layout.network_ipam(id), allocs, false)
+            .map_err(Error::from_store)
     }
 
     /// The embedded DNS's table for the network (`names.json`), derived
@@ -1048,7 +1066,8 @@ impl Engine {
             })
             .collect();
         let doc = serde_json::json!({"network": net.name, "records": records});
-        berth_store::atomic_write_json(&self.layout.network_names(&net.id), &doc)?;
+        berth_store::atomic_replace_json(&self.layout.network_names(&net.id), &doc, false)
+            .map_err(Error::from_store)?;
         Ok(())
     }
 
