@@ -365,7 +365,7 @@ pub struct BuildArgs {
     /// Ulimit options
     #[arg(long, value_name = "ulimit", hide = true)]
     pub ulimit: Vec<String>,
-    #[arg(hide = true, allow_hyphen_values = true)]
+    #[arg(hide = true)]
     pub args: Vec<String>,
 }
 
@@ -690,7 +690,7 @@ pub struct ImportArgs {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
-    #[arg(hide = true, allow_hyphen_values = true)]
+    #[arg(hide = true)]
     pub args: Vec<String>,
 }
 
@@ -966,7 +966,7 @@ pub struct CreateFlags {
     #[arg(long, value_name = "string")]
     pub detach_keys: Option<String>,
     /// IMAGE [COMMAND] [ARG...]
-    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(hide = true, trailing_var_arg = true)]
     pub args: Vec<String>,
 }
 
@@ -1102,7 +1102,7 @@ pub struct TopArgs {
     #[arg(hide = true)]
     pub container: Option<String>,
     /// [ps OPTIONS]
-    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(hide = true, trailing_var_arg = true)]
     pub ps_args: Vec<String>,
 }
 
@@ -1306,7 +1306,7 @@ pub struct ExecArgs {
     #[arg(short, long, value_name = "string")]
     pub workdir: Option<String>,
     /// CONTAINER COMMAND [ARG...]
-    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(hide = true, trailing_var_arg = true)]
     pub args: Vec<String>,
 }
 

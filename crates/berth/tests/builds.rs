@@ -344,6 +344,14 @@ fn stdin_context_dockerfile_outputs_iidfile_and_secrets() {
         r.ok(&["run", "--rm", "fromtar", "cat", "/data/keep.txt"]),
         "keep\n"
     );
+    // `build - < Dockerfile`: stdin that is no archive is the Dockerfile,
+    // with an empty context (the docker CLI's rule).
+    let o = r.run_stdin(
+        &["build", "-q", "-t", "plainstdin", "-"],
+        b"FROM busybox:local\nRUN echo made > /made\n",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(r.ok(&["run", "--rm", "plainstdin", "cat", "/made"]), "made\n");
     // -f - : the Dockerfile from stdin, context from the directory.
     let o = r.run_stdin(
         &["build", "-q", "-f", "-", &c.path().display().to_string()],

@@ -280,6 +280,23 @@ fn tag_and_rmi_follow_docker_semantics() {
 #[test]
 fn cli_usage_errors_match_docker() {
     let r = Root::new();
+    // Commands whose arguments run on (IMAGE COMMAND...) still refuse an
+    // unknown flag before them instead of taking it for the image.
+    for (cmd, usage) in [
+        ("run", "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"),
+        ("create", "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"),
+        ("exec", "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]"),
+        ("build", "berth build [OPTIONS] PATH | URL | -"),
+    ] {
+        let o = r.run(&[cmd, "--bogus", "x"]);
+        assert_eq!(o.code, 125, "{cmd}: {}", o.stderr);
+        assert!(
+            o.stderr
+                .starts_with(&format!("unknown flag: --bogus\n\nUsage:  {usage}\n")),
+            "{cmd}: {}",
+            o.stderr
+        );
+    }
     let o = r.run(&["images", "--bogus"]);
     assert_eq!(o.code, 125);
     assert!(

@@ -168,7 +168,35 @@ impl Context {
         }
         let scratch = fs::canonicalize(scratch_dir)
             .map_err(io_err(format!("resolving {}", scratch_dir.display())))?;
-        let stream = decompress(reader)?;
+        // As the docker CLI: what is neither compressed nor a tar archive
+        // is a Dockerfile, built with an empty context.
+        let mut reader = reader;
+        let mut head = Vec::with_capacity(512);
+        (&mut reader)
+            .take(512)
+            .read_to_end(&mut head)
+            .map_err(io_err("failed to peek context header from STDIN"))?;
+        let archive = [
+            &[0x1f, 0x8b][..],
+            b"BZh",
+            &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
+            &[0x28, 0xb5, 0x2f, 0xfd],
+        ]
+        .iter()
+        .any(|m| head.starts_with(m))
+            || head.get(257..262) == Some(b"ustar");
+        let stream = io::Cursor::new(head).chain(reader);
+        if !archive {
+            let mut text = Vec::new();
+            let mut stream = stream;
+            stream
+                .read_to_end(&mut text)
+                .map_err(io_err("reading the Dockerfile from STDIN"))?;
+            fs::write(scratch.join("Dockerfile"), text)
+                .map_err(io_err("writing the Dockerfile from STDIN"))?;
+            return Context::from_dir(&scratch, None);
+        }
+        let stream = decompress(stream)?;
         unpack_tar(stream, &scratch)?;
         Context::from_dir(&scratch, dockerfile)
     }
