@@ -6,6 +6,7 @@
 
 pub mod builds;
 pub mod containers;
+pub mod daemon_config;
 mod error;
 pub mod images;
 pub mod networks;

@@ -27,6 +27,7 @@ use crate::prune::PruneFilters;
 use crate::{Engine, Error, ErrorKind, Result};
 
 pub mod ipam;
+use crate::daemon_config::DaemonConfig;
 use ipam::{AllocError, Allocations, Endpoint, IpNet, Pool, V4Net};
 pub mod ports;
 pub use ports::{
@@ -483,6 +484,40 @@ impl Engine {
         }
     }
 
+    /// Whether the default bridge no longer matches `daemon.json` (`bip`,
+    /// `mtu`, `default-address-pools`) and nothing uses it, so it may be
+    /// made again. In use, it stays as it is until its last container goes.
+    fn default_bridge_stale(&self, rec: &NetworkRecord, cfg: &DaemonConfig) -> Result<bool> {
+        let mtu = cfg.mtu.unwrap_or(1500).to_string();
+        let subnet = rec.private.subnet.as_deref().map(v4_of).transpose()?;
+        let from_bip = rec
+            .network
+            .ipam
+            .config
+            .first()
+            .is_some_and(|c| !c.gateway.is_empty());
+        let matches = rec.network.options.get(OPT_MTU) == Some(&mtu)
+            && match cfg.bip()? {
+                Some((net, gw)) => subnet == Some(net) && rec.private.gateway == Some(gw),
+                None => {
+                    !from_bip
+                        && match (cfg.pools()?, subnet) {
+                            (Some(pools), Some(s)) => pools.iter().any(|(base, size)| {
+                                *size == s.prefix && IpNet::V4(*base).overlaps(&IpNet::V4(s))
+                            }),
+                            _ => true,
+                        }
+                }
+            };
+        if matches {
+            return Ok(false);
+        }
+        Ok(self
+            .network_allocations(&rec.network.id)?
+            .endpoints
+            .is_empty())
+    }
+
     /// Held (after the root's own lock) while a subnet is chosen and its
     /// bridge made: roots share the host's routing table.
     fn host_subnet_lock(&self) -> Result<StoreLock> {
@@ -504,40 +539,76 @@ impl Engine {
     fn network_records_with_builtins(&self) -> Result<Vec<NetworkRecord>> {
         let have = |recs: &[NetworkRecord], n: &str| recs.iter().any(|r| r.network.name == n);
         let recs = self.network_records()?;
-        if ["bridge", "host", "none"].iter().all(|n| have(&recs, n)) {
+        let cfg = self.daemon_config()?;
+        let stale_bridge = |recs: &[NetworkRecord]| -> Result<bool> {
+            match recs.iter().find(|r| r.network.name == "bridge") {
+                Some(r) => self.default_bridge_stale(r, &cfg),
+                None => Ok(false),
+            }
+        };
+        if ["bridge", "host", "none"].iter().all(|n| have(&recs, n)) && !stale_bridge(&recs)? {
             return Ok(recs);
         }
         let _lock = self.networks_lock()?;
-        let recs = self.network_records()?;
+        let mut recs = self.network_records()?;
+        let mut keep_id = None;
+        if stale_bridge(&recs)? {
+            // daemon.json changed and no container is on the bridge: make
+            // it again, under the same ID (stopped containers name it).
+            if let Some(old) = recs.iter().find(|r| r.network.name == "bridge") {
+                self.datapath_remove(old)?;
+                keep_id = Some(old.network.id.clone());
+                Scratch::bury(
+                    &self.layout,
+                    &self.layout.network_dir(&old.network.id),
+                    "rm-network",
+                )?;
+            }
+            recs.retain(|r| r.network.name != "bridge");
+        }
         if !have(&recs, "bridge") {
             let _host = self.host_subnet_lock()?;
-            let mut taken = ipam::host_routes();
-            taken.extend(recs.iter().flat_map(used_subnets));
-            let pool = ipam::pick_pool(&taken).ok_or_else(|| {
-                internal(
-                    "create the default bridge",
-                    "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
-                )
-            })?;
-            let subnet = V4Net::new(Ipv4Addr::from(pool.first()), pool.prefix);
-            let gateway = Pool::default_gateway(subnet, None)
-                .ok_or_else(|| internal("create the default bridge", "no gateway"))?;
+            let (subnet, gateway, shown_gateway) = match cfg.bip()? {
+                // dockerd shows a configured bip's gateway in inspect.
+                Some((subnet, gw)) => (subnet, gw, gw.to_string()),
+                None => {
+                    let mut taken = ipam::host_routes();
+                    taken.extend(recs.iter().flat_map(used_subnets));
+                    let pools = cfg.pools()?;
+                    let pool = ipam::pick_pool(&taken, pools.as_deref()).ok_or_else(|| {
+                        internal(
+                            "create the default bridge",
+                            "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+                        )
+                    })?;
+                    let subnet = V4Net::new(Ipv4Addr::from(pool.first()), pool.prefix);
+                    let gateway = Pool::default_gateway(subnet, None)
+                        .ok_or_else(|| internal("create the default bridge", "no gateway"))?;
+                    // dockerd shows no gateway for a default bridge it had
+                    // to create (it shows one read back from a bridge).
+                    (subnet, gateway, String::new())
+                }
+            };
+            let mtu = cfg.mtu.unwrap_or(1500).to_string();
             let options = [
                 ("com.docker.network.bridge.default_bridge", "true"),
                 ("com.docker.network.bridge.enable_icc", "true"),
                 ("com.docker.network.bridge.enable_ip_masquerade", "true"),
                 ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
                 (OPT_BRIDGE_NAME, self.default_bridge_iface().as_str()),
-                (OPT_MTU, "1500"),
+                (OPT_MTU, mtu.as_str()),
             ]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-            let mut net = builtin("bridge", BRIDGE_DRIVER, new_id()?);
-            // dockerd shows no gateway for a default bridge it had to
-            // create (it shows one read back from an existing bridge).
+            let id = match keep_id {
+                Some(id) => id,
+                None => new_id()?,
+            };
+            let mut net = builtin("bridge", BRIDGE_DRIVER, id);
             net.ipam.config = vec![IpamConfig {
                 subnet: subnet.to_string(),
+                gateway: shown_gateway,
                 ..IpamConfig::default()
             }];
             net.options = options;
@@ -744,7 +815,8 @@ impl Engine {
                 ));
             }
         }
-        let (config, private, allocs) = plan_ipam(req, &recs)?;
+        let pools = self.daemon_config()?.pools()?;
+        let (config, private, allocs) = plan_ipam(req, &recs, pools.as_deref())?;
         let net = Network {
             name: req.name.clone(),
             id,
@@ -1301,6 +1373,7 @@ fn used_subnets(r: &NetworkRecord) -> Vec<IpNet> {
 fn plan_ipam(
     req: &NetworkCreate,
     recs: &[NetworkRecord],
+    pools: Option<&[(V4Net, u8)]>,
 ) -> Result<(Vec<IpamConfig>, NetworkPrivate, Allocations)> {
     let taken: Vec<IpNet> = recs.iter().flat_map(used_subnets).collect();
     let overlap = || {
@@ -1394,7 +1467,7 @@ fn plan_ipam(
         None => {
             let mut all = taken.clone();
             all.extend(ipam::host_routes());
-            let pool = ipam::pick_pool(&all).ok_or_else(|| {
+            let pool = ipam::pick_pool(&all, pools).ok_or_else(|| {
                 Error::new(
                     ErrorKind::Forbidden,
                     "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",

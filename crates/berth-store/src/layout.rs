@@ -106,6 +106,10 @@ impl Layout {
     pub fn refs_file(&self) -> PathBuf {
         self.root.join("refs.json")
     }
+    /// Settings in dockerd's `daemon.json` format, written by the user.
+    pub fn daemon_config(&self) -> PathBuf {
+        self.root.join("daemon.json")
+    }
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
     }
@@ -250,6 +254,7 @@ mod tests {
             (l.snapshot_meta(&d), "`snapshots/<chain-id hex>/meta.json`"),
             (l.image_record(&d), "`images/<image-id hex>.json`"),
             (l.refs_file(), "`refs.json`"),
+            (l.daemon_config(), "`daemon.json`"),
             (l.containers_dir(), "`containers/`"),
             (
                 l.container_record("<id>"),

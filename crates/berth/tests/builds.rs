@@ -351,7 +351,10 @@ fn stdin_context_dockerfile_outputs_iidfile_and_secrets() {
         b"FROM busybox:local\nRUN echo made > /made\n",
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(r.ok(&["run", "--rm", "plainstdin", "cat", "/made"]), "made\n");
+    assert_eq!(
+        r.ok(&["run", "--rm", "plainstdin", "cat", "/made"]),
+        "made\n"
+    );
     // -f - : the Dockerfile from stdin, context from the directory.
     let o = r.run_stdin(
         &["build", "-q", "-f", "-", &c.path().display().to_string()],

@@ -930,3 +930,70 @@ fn stale_allocations_are_dropped() {
     r.ok(&["network", "rm", "stalenet"]);
     r.assert_no_leftovers();
 }
+
+/// `<root>/daemon.json` configures the default bridge (`bip`, `mtu`) and
+/// automatic subnets (`default-address-pools`) with dockerd's keys; a
+/// change applies once no container is on the bridge.
+#[test]
+fn daemon_json_configures_the_default_bridge_and_pools() {
+    let r = root_with_busybox();
+    let cfg = r.path().join("daemon.json");
+    std::fs::write(&cfg, r#"{"bip": "10.234.7.1/24", "mtu": 1400}"#).unwrap();
+    let addr = r.ok(&[
+        "run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0",
+    ]);
+    assert!(addr.contains("inet 10.234.7.2/24"), "{addr}");
+    let mtu = r.ok(&["run", "--rm", "busybox", "cat", "/sys/class/net/eth0/mtu"]);
+    assert_eq!(mtu, "1400\n");
+    assert_eq!(
+        r.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{json .IPAM.Config}} {{index .Options \"com.docker.network.driver.mtu\"}}",
+            "bridge"
+        ]),
+        "[{\"Subnet\":\"10.234.7.0/24\",\"Gateway\":\"10.234.7.1\"}] 1400\n"
+    );
+    // In use, the bridge keeps its subnet; once free it takes the new one,
+    // under the same network ID.
+    let id = r.ok(&["network", "inspect", "-f", "{{.Id}}", "bridge"]);
+    r.ok(&["run", "-d", "--name", "holder", "busybox", "sleep", "300"]);
+    std::fs::write(
+        &cfg,
+        r#"{"default-address-pools": [{"base": "10.235.0.0/16", "size": 24}]}"#,
+    )
+    .unwrap();
+    let held = r.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "holder"]);
+    assert_eq!(held, "10.234.7.2\n");
+    let n = r.ok(&["network", "create", "pooled"]);
+    assert!(!n.trim().is_empty());
+    assert_eq!(
+        r.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{json .IPAM.Config}}",
+            "pooled"
+        ]),
+        "[{\"Subnet\":\"10.235.0.0/24\",\"Gateway\":\"10.235.0.1\"}]\n"
+    );
+    r.ok(&["rm", "-f", "holder"]);
+    let addr = r.ok(&[
+        "run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0",
+    ]);
+    assert!(addr.contains("inet 10.235.1.2/24"), "{addr}");
+    assert_eq!(r.ok(&["network", "inspect", "-f", "{{.Id}}", "bridge"]), id);
+    // A broken file is an error, and nothing runs.
+    std::fs::write(&cfg, "{bad").unwrap();
+    let o = r.run(&["run", "--rm", "busybox", "true"]);
+    assert_eq!(o.code, 125, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("unable to configure berth with file"),
+        "{}",
+        o.stderr
+    );
+    std::fs::remove_file(&cfg).unwrap();
+    r.ok(&["network", "rm", "pooled"]);
+    r.assert_no_leftovers();
+}

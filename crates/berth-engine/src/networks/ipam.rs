@@ -153,12 +153,27 @@ pub fn default_pools() -> Vec<V4Net> {
     pools
 }
 
-/// The first default pool that overlaps none of `taken` (other networks'
-/// subnets and the host's routes).
-pub fn pick_pool(taken: &[IpNet]) -> Option<V4Net> {
-    default_pools()
-        .into_iter()
-        .find(|p| !taken.iter().any(|t| t.overlaps(&IpNet::V4(*p))))
+/// The first pool that overlaps none of `taken` (other networks' subnets
+/// and the host's routes): from `configured` (daemon.json's
+/// `default-address-pools`: each base cut into subnets of its size, in
+/// order), or Docker's defaults.
+pub fn pick_pool(taken: &[IpNet], configured: Option<&[(V4Net, u8)]>) -> Option<V4Net> {
+    let free = |p: &V4Net| !taken.iter().any(|t| t.overlaps(&IpNet::V4(*p)));
+    let Some(configured) = configured else {
+        return default_pools().into_iter().find(free);
+    };
+    configured
+        .iter()
+        .flat_map(|(base, size)| {
+            let count = 1u64 << (size.saturating_sub(base.prefix)).min(32);
+            let step = 1u64 << (32 - u32::from(*size).min(32));
+            let start = u64::from(u32::from(base.addr));
+            (0..count).filter_map(move |i| {
+                let a = u32::try_from(start + i * step).ok()?;
+                Some(V4Net::new(Ipv4Addr::from(a), *size))
+            })
+        })
+        .find(free)
 }
 
 /// Destinations of the host's routes (main table, default routes left
@@ -420,7 +435,7 @@ mod tests {
         assert_eq!(pools[15].to_string(), "192.168.0.0/20");
         assert_eq!(pools[16].to_string(), "192.168.16.0/20");
         assert_eq!(
-            pick_pool(&[]).map(|p| p.to_string()).as_deref(),
+            pick_pool(&[], None).map(|p| p.to_string()).as_deref(),
             Some("172.17.0.0/16")
         );
         let taken = [
@@ -432,7 +447,7 @@ mod tests {
             }),
         ];
         assert_eq!(
-            pick_pool(&taken).map(|p| p.to_string()).as_deref(),
+            pick_pool(&taken, None).map(|p| p.to_string()).as_deref(),
             Some("172.20.0.0/16")
         );
         let all = [
@@ -440,11 +455,11 @@ mod tests {
             IpNet::V4(v4("192.168.0.0/17")),
         ];
         assert_eq!(
-            pick_pool(&all).map(|p| p.to_string()).as_deref(),
+            pick_pool(&all, None).map(|p| p.to_string()).as_deref(),
             Some("192.168.128.0/20")
         );
         let none = [IpNet::V4(v4("0.0.0.0/1")), IpNet::V4(v4("128.0.0.0/1"))];
-        assert_eq!(pick_pool(&none), None);
+        assert_eq!(pick_pool(&none, None), None);
     }
 
     #[test]
