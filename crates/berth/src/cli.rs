@@ -939,6 +939,9 @@ pub struct CreateFlags {
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
     pub network_alias: Vec<String>,
+    /// Add link to another container
+    #[arg(long, value_name = "list")]
+    pub link: Vec<String>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long, value_name = "list")]
     pub add_host: Vec<String>,

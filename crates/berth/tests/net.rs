@@ -997,3 +997,81 @@ fn daemon_json_configures_the_default_bridge_and_pools() {
     r.ok(&["network", "rm", "pooled"]);
     r.assert_no_leftovers();
 }
+
+/// Legacy `--link` on the default bridge: hosts lines and environment as
+/// dockerd writes them, inspect's `/target:/me/alias`, and its errors.
+#[test]
+fn legacy_links_on_the_default_bridge() {
+    let r = root_with_busybox();
+    r.ok(&[
+        "run", "-d", "--name", "pp", "--expose", "80", "-e", "FOO=bar", "busybox", "sleep", "300",
+    ]);
+    r.ok(&["run", "-d", "--name", "pp2", "busybox", "sleep", "300"]);
+    let ip = |n: &str| {
+        r.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", n])
+            .trim()
+            .to_string()
+    };
+    let id = |n: &str| r.ok(&["inspect", "-f", "{{.Id}}", n])[..12].to_string();
+    let out = r.ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "me",
+        "--link",
+        "pp2:web",
+        "--link",
+        "pp",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hosts; echo ---; env | sort | grep -E '^(PP|WEB)_'",
+    ]);
+    let (hosts, env) = out.split_once("---\n").unwrap();
+    let lines: Vec<&str> = hosts.lines().skip(6).collect();
+    assert_eq!(
+        lines[0],
+        format!("{}\tweb {} pp2", ip("pp2"), id("pp2")),
+        "{hosts}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{}\tpp {}", ip("pp"), id("pp")),
+        "{hosts}"
+    );
+    assert_eq!(lines.len(), 3, "{hosts}");
+    let pp = ip("pp");
+    assert_eq!(
+        env,
+        format!(
+            "PP_ENV_FOO=bar\nPP_NAME=/me/pp\nPP_PORT=tcp://{pp}:80\nPP_PORT_80_TCP=tcp://{pp}:80\n\
+             PP_PORT_80_TCP_ADDR={pp}\nPP_PORT_80_TCP_PORT=80\nPP_PORT_80_TCP_PROTO=tcp\nWEB_NAME=/me/web\n"
+        )
+    );
+    r.ok(&[
+        "create", "--name", "lk", "--link", "pp:db", "busybox", "true",
+    ]);
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{json .HostConfig.Links}}", "lk"]),
+        "[\"/pp:/lk/db\"]\n"
+    );
+    let o = r.run(&["run", "--rm", "--link", "nosuch:web", "busybox", "true"]);
+    assert_eq!(o.code, 125);
+    assert!(
+        o.stderr
+            .contains("could not get container for nosuch: No such container: nosuch"),
+        "{}",
+        o.stderr
+    );
+    r.ok(&["stop", "-t", "0", "pp"]);
+    let o = r.run(&["start", "lk"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("Cannot link to a non running container: /pp AS /lk/db"),
+        "{}",
+        o.stderr
+    );
+    r.ok(&["rm", "-f", "pp", "pp2", "lk"]);
+    r.assert_no_leftovers();
+}

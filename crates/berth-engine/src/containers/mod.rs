@@ -448,6 +448,7 @@ impl Engine {
         labels.extend(c.labels.clone().unwrap_or_default());
         c.labels = Some(labels);
         let mut hc = o.host_config.clone();
+        hc.links = self.links_plan_create(&hc, &name)?;
         let (network_settings, net_warnings) = self.net_plan_create(&c, &mut hc, &o.networking)?;
         warnings.extend(net_warnings);
         if c.hostname.is_empty() {
@@ -670,8 +671,22 @@ impl Engine {
             }
         };
         let read = |p: &str| read_in_root(&rootfs, p);
+        // Legacy links' variables come first; the container's own win.
+        let mut image_proc = image_process(c);
+        let own: std::collections::HashSet<&str> = image_proc
+            .env
+            .iter()
+            .map(|kv| kv.split('=').next().unwrap_or(kv))
+            .collect();
+        let linked: Vec<String> = net
+            .env
+            .iter()
+            .filter(|kv| !own.contains(kv.split('=').next().unwrap_or(kv)))
+            .cloned()
+            .collect();
+        image_proc.env.splice(0..0, linked);
         let proc_ = process::resolve(
-            &image_process(c),
+            &image_proc,
             &process::RunOptions {
                 group_add: hc.group_add.clone().unwrap_or_default(),
                 tty: c.tty,

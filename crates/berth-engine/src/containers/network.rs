@@ -306,6 +306,8 @@ pub(crate) struct NetUp {
     pub resolv: String,
     pub share_files_of: Option<Record>,
     pub hostname: Option<String>,
+    /// Variables legacy links add to the container's environment.
+    pub env: Vec<String>,
 }
 
 impl NetUp {
@@ -672,8 +674,17 @@ impl Engine {
         let (hold, ports) = self.net_publish(rec, ip, &ep_id)?;
         up.hold = hold;
         rec.network_settings["Ports"] = serde_json::to_value(ports).unwrap_or(Value::Null);
+        let (link_hosts, link_env) = if endpoints(rec).contains_key("bridge") {
+            self.links_at_start(rec)?
+        } else {
+            (String::new(), Vec::new())
+        };
+        up.env = link_env;
         let hc = &rec.host_config;
-        up.hosts = format!("{HOSTS}{}{hosts_ips}", extra_hosts_lines(hc, Some(gateway)));
+        up.hosts = format!(
+            "{HOSTS}{}{link_hosts}{hosts_ips}",
+            extra_hosts_lines(hc, Some(gateway))
+        );
         let dns = DnsSettings::new(hc);
         up.resolv = dns.resolv_conf(dns_early.is_some());
         if let Some((u, t, job)) = dns_early {
@@ -1132,6 +1143,142 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Legacy `--link NAME[:ALIAS]`, as dockerd keeps and applies them.
+impl Engine {
+    /// At create: each target must exist; the links are kept as dockerd
+    /// shows them, `/target:/me/alias`. Host networking cannot have links.
+    pub(crate) fn links_plan_create(
+        &self,
+        hc: &HostConfig,
+        me: &str,
+    ) -> Result<Option<Vec<String>>> {
+        let Some(links) = hc.links.as_ref().filter(|l| !l.is_empty()) else {
+            return Ok(None);
+        };
+        if matches!(Mode::parse(&hc.network_mode), Mode::Host) {
+            return Err(Error::invalid(
+                "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+            ));
+        }
+        let mut out = Vec::new();
+        for l in links {
+            let (target, alias) = parse_link(l)?;
+            let id = self.container_resolve(target).map_err(|_| {
+                Error::not_found(format!(
+                    "could not get container for {target}: No such container: {target}"
+                ))
+            })?;
+            let rec = self
+                .load_record(&id)?
+                .ok_or_else(|| Error::not_found(format!("No such container: {target}")))?;
+            out.push(format!("/{}:/{me}/{alias}", rec.bare_name()));
+        }
+        Ok(Some(out))
+    }
+
+    /// At start on the default bridge: `/etc/hosts` lines (`IP\talias ID
+    /// name`) and the environment dockerd gives (`ALIAS_NAME`,
+    /// `ALIAS_PORT_80_TCP_ADDR`..., `ALIAS_ENV_X` for the target's own
+    /// variables). Every target must be running on the default bridge.
+    fn links_at_start(&self, rec: &Record) -> Result<(String, Vec<String>)> {
+        let mut hosts = String::new();
+        let mut env = Vec::new();
+        for l in rec.host_config.links.iter().flatten() {
+            let Some((target, me_alias)) = l.split_once(':') else {
+                continue;
+            };
+            let target = target.trim_start_matches('/');
+            let alias = me_alias.rsplit('/').next().unwrap_or(target);
+            let me = rec.bare_name();
+            let not_running = || {
+                Error::invalid(format!(
+                    "Cannot link to a non running container: /{target} AS /{me}/{alias}"
+                ))
+            };
+            let id = self.container_resolve(target).map_err(|_| not_running())?;
+            let t = self.container_refresh(&id)?.ok_or_else(not_running)?;
+            if !t.state.running {
+                return Err(not_running());
+            }
+            let ip = endpoints(&t)
+                .get("bridge")
+                .map(|e| e.ip_address.clone())
+                .filter(|ip| !ip.is_empty())
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Cannot link to /{target}, as it does not belong to the default network"
+                    ))
+                })?;
+            let names = if alias == target {
+                format!("{alias} {}", &t.id[..12])
+            } else {
+                format!("{alias} {} {target}", &t.id[..12])
+            };
+            hosts.push_str(&format!("{ip}\t{names}\n"));
+            env.extend(link_env(alias, &format!("/{me}/{alias}"), &ip, &t));
+        }
+        Ok((hosts, env))
+    }
+}
+
+/// `NAME[:ALIAS]` of `--link`, the alias defaulting to the name.
+fn parse_link(l: &str) -> Result<(&str, &str)> {
+    let (target, alias) = match l.split_once(':') {
+        Some((t, a)) => (t, a),
+        None => (l, l),
+    };
+    let target = target.trim_start_matches('/');
+    if target.is_empty() || alias.is_empty() {
+        return Err(Error::invalid(format!("invalid link format: {l}")));
+    }
+    Ok((target, alias))
+}
+
+/// What dockerd puts in a linking container's environment for one link.
+fn link_env(alias: &str, full_name: &str, ip: &str, target: &Record) -> Vec<String> {
+    let prefix: String = alias
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut env = Vec::new();
+    let mut ports: Vec<(u16, String)> = target
+        .config
+        .exposed_ports
+        .iter()
+        .flatten()
+        .filter_map(|(k, _)| {
+            let (p, proto) = k.split_once('/').unwrap_or((k.as_str(), "tcp"));
+            Some((p.parse().ok()?, proto.to_string()))
+        })
+        .collect();
+    ports.sort();
+    if let Some((p, proto)) = ports.first() {
+        env.push(format!("{prefix}_PORT={proto}://{ip}:{p}"));
+    }
+    for (p, proto) in &ports {
+        let key = format!("{prefix}_PORT_{p}_{}", proto.to_ascii_uppercase());
+        env.push(format!("{key}={proto}://{ip}:{p}"));
+        env.push(format!("{key}_ADDR={ip}"));
+        env.push(format!("{key}_PORT={p}"));
+        env.push(format!("{key}_PROTO={proto}"));
+    }
+    env.push(format!("{prefix}_NAME={full_name}"));
+    for kv in target.config.env.iter().flatten() {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        if matches!(k, "HOME" | "PATH") {
+            continue;
+        }
+        env.push(format!("{prefix}_ENV_{k}={v}"));
+    }
+    env
 }
 
 /// Clear what a start recorded (addresses, ports, sandbox) when the

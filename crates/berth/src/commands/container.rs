@@ -221,6 +221,7 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
         dns_search: f.dns_search.clone(),
         dns_options: f.dns_option.clone(),
         extra_hosts: (!f.add_host.is_empty()).then(|| f.add_host.clone()),
+        links: (!f.link.is_empty()).then(|| f.link.clone()),
         restart_policy: RestartPolicy {
             name: if restart.name.is_empty() {
                 "no".into()
