@@ -247,12 +247,15 @@ impl Client {
     /// `127.0.0.1:5000`), with its stored credentials, if any.
     pub fn new(domain: &str, opts: &Options, creds: Option<Credential>) -> Result<Client> {
         let host = api_host(domain).to_string();
-        let insecure = is_insecure(domain, &opts.insecure);
+        let cas = load_cas(&opts.certs_dirs, domain)?;
+        // A CA given for a registry means its certificate is to be checked,
+        // loopback or not (dockerd would skip the check for 127.0.0.0/8).
+        let insecure = cas.is_empty() && is_insecure(domain, &opts.insecure);
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(30))
             .danger_accept_invalid_certs(insecure);
-        for c in load_cas(&opts.certs_dirs, domain)? {
+        for c in cas {
             b = b.add_root_certificate(c);
         }
         let http = b
@@ -295,7 +298,12 @@ impl Client {
             return Ok((b, c));
         }
         let https = format!("https://{}", self.host);
-        let first = self.http.get(format!("{https}/v2/")).send().await;
+        let mut probe = self.http.get(format!("{https}/v2/"));
+        if self.insecure {
+            // A plain-HTTP server may never answer a TLS hello.
+            probe = probe.timeout(std::time::Duration::from_secs(10));
+        }
+        let first = probe.send().await;
         let (base, resp) = match first {
             Ok(r) => (https, r),
             Err(_) if self.insecure => {
