@@ -220,12 +220,8 @@ fn parallel<T: Sync, R: Send>(
     for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
         match r {
             Some(Ok(v)) => out.push(v),
-            Some(Err(e)) => {
-                if first_err.is_none() {
-                    first_err = Some(e);
-                }
-            }
-            None => {}
+            Some(Err(e)) if first_err.is_none() => first_err = Some(e),
+            Some(Err(_)) | None => {}
         }
     }
     match first_err {
