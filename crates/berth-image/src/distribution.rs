@@ -234,7 +234,14 @@ pub fn manifest_for_push(store: &ImageStore, id: &Digest) -> Result<(ManifestRef
         .ok_or_else(|| Error::NoSuchImage(id.to_string()))?;
     for m in &rec.manifests {
         if let Ok(b) = blobs::read(store.layout(), &m.digest) {
-            return Ok((m.clone(), b));
+            // Only a manifest whose blobs are all here can be pushed (one
+            // pulled over an image loaded from an archive names blobs of
+            // the registry's compression that GC does not keep).
+            if manifest_blobs(&b)
+                .is_some_and(|v| v.iter().all(|d| blobs::exists(store.layout(), d)))
+            {
+                return Ok((m.clone(), b));
+            }
         }
     }
     let layout = store.layout();
@@ -290,6 +297,22 @@ pub fn manifest_for_push(store: &ImageStore, id: &Digest) -> Result<(ManifestRef
         }
     }
     Ok((m, bytes))
+}
+
+/// The config and layer digests a manifest names; `None` if unreadable.
+fn manifest_blobs(bytes: &[u8]) -> Option<Vec<Digest>> {
+    let v = serde_json::from_slice::<Value>(bytes).ok()?;
+    let mut out = Vec::new();
+    let descs = v.get("config").into_iter().chain(
+        v.get("layers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    );
+    for d in descs {
+        out.push(Digest::parse(d.get("digest").and_then(Value::as_str)?).ok()?);
+    }
+    Some(out)
 }
 
 /// After a push: the repo digest Docker records, and the repository as a

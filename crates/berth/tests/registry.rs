@@ -526,3 +526,187 @@ fn a_layer_cut_mid_download_resumes_with_a_range_request() {
     );
     p.assert_no_leftovers();
 }
+
+#[test]
+fn credentials_go_through_a_creds_store_helper() {
+    let reg = Registry::start_with(RegistryOpts {
+        htpasswd: Some(("bob".into(), "pw".into())),
+        tls: None,
+    });
+    let r = root_with_busybox();
+    // A docker-credential helper that keeps one entry in a file.
+    let bin = r.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let helper = bin.join("docker-credential-berthtest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nf=\"$(dirname \"$0\")/store.json\"\ncase \"$1\" in\n\
+         store) cat > \"$f\" ;;\n\
+         get) read url; if [ -s \"$f\" ]; then cat \"$f\"; else echo 'credentials not found in native keychain'; exit 1; fi ;;\n\
+         erase) rm -f \"$f\" ;;\nesac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg_dir = r.dir.path().join("docker-config");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    std::fs::write(
+        cfg_dir.join("config.json"),
+        r#"{"credsStore": "berthtest"}"#,
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = |args: &[&str]| -> Out {
+        r.cmd()
+            .env("DOCKER_CONFIG", &cfg_dir)
+            .env("PATH", &path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = run(&["login", "-u", "bob", "-p", "pw", &reg.addr]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "Login Succeeded\n"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("unencrypted"), "{}", o.stderr);
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bin.join("store.json")).unwrap()).unwrap();
+    assert_eq!(stored["Secret"], "pw");
+    assert_eq!(stored["ServerURL"], reg.addr.as_str());
+    let cfg = std::fs::read_to_string(cfg_dir.join("config.json")).unwrap();
+    assert!(!cfg.contains("\"auth\""), "no password in the file: {cfg}");
+    let name = format!("{}/helper/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    let o = run(&["push", &name]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    run(&["logout", &reg.addr]);
+    assert!(!bin.join("store.json").exists());
+    let o = run(&["push", &name]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("no basic auth credentials"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn docker_and_podman_pull_what_berth_pushes_and_back() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let mine = format!("{}/cross/berth:1", reg.addr);
+    ok(&r, &["tag", "busybox", &mine]);
+    let pushed = pushed_digest(&ok(&r, &["push", &mine]));
+    let id = inspect(&r, &mine, "{{.Id}}");
+
+    if std::process::Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let storage = tempfile::tempdir().unwrap();
+        let podman = |args: &[&str]| -> Out {
+            std::process::Command::new("podman")
+                .arg("--root")
+                .arg(storage.path().join("root"))
+                .arg("--runroot")
+                .arg(storage.path().join("run"))
+                .arg("--storage-driver")
+                .arg("overlay")
+                .args(args)
+                .env(
+                    "CONTAINERS_CONF",
+                    repo_root().join("tests/fixtures/podman-containers.conf"),
+                )
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+                .into()
+        };
+        let o = podman(&["pull", "--tls-verify=false", &mine]);
+        assert_eq!(o.code, 0, "podman pull: {}", o.stderr);
+        let o = podman(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &mine,
+            "echo",
+            "podman ran it",
+        ]);
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "podman ran it\n"),
+            "{}",
+            o.stderr
+        );
+        let o = podman(&["image", "inspect", "--format", "{{.Digest}} {{.Id}}", &mine]);
+        assert_eq!(o.stdout.trim(), format!("{pushed} {}", &id[7..]));
+        let _ = podman(&["system", "reset", "--force"]);
+    } else {
+        eprintln!("skipping podman: not installed");
+    }
+
+    let Some(d) = common::dockerd::Dockerd::start() else {
+        return;
+    };
+    let o = d.docker(&["pull", &mine]);
+    assert_eq!(o.code, 0, "docker pull: {}", o.stderr);
+    assert!(
+        o.stdout.contains(&format!("Digest: {pushed}\n")),
+        "{}",
+        o.stdout
+    );
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &mine,
+        "echo",
+        "docker ran it",
+    ]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "docker ran it\n"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        d.docker(&["image", "inspect", "--format", "{{.Id}}", &mine])
+            .stdout
+            .trim(),
+        id
+    );
+    // Docker pushes (gzip layers, its own manifest); berth pulls the same digest and ID.
+    let theirs = format!("{}/cross/docker:1", reg.addr);
+    assert_eq!(d.docker(&["tag", &mine, &theirs]).code, 0);
+    let o = d.docker(&["push", &theirs]);
+    assert_eq!(o.code, 0, "docker push: {}", o.stderr);
+    let docker_digest = pushed_digest(&o.stdout);
+    let p = Root::new();
+    let out = ok(&p, &["pull", &theirs]);
+    assert!(out.contains(&format!("Digest: {docker_digest}\n")), "{out}");
+    assert_eq!(
+        inspect(&p, &theirs, "{{json .RepoDigests}}"),
+        format!("[\"{}/cross/docker@{docker_digest}\"]", reg.addr)
+    );
+    assert_eq!(inspect(&p, &theirs, "{{.Id}}"), id);
+    assert_eq!(
+        ok(&p, &["run", "--rm", &theirs, "echo", "berth ran it"]),
+        "berth ran it\n"
+    );
+    // And back: berth pushes Docker's manifest unchanged.
+    ok(
+        &p,
+        &["tag", &theirs, &format!("{}/cross/again:1", reg.addr)],
+    );
+    let again = ok(&p, &["push", &format!("{}/cross/again:1", reg.addr)]);
+    assert_eq!(pushed_digest(&again), docker_digest);
+    p.assert_no_leftovers();
+}

@@ -28,13 +28,19 @@ pub enum Printer {
 }
 
 impl Printer {
-    /// Bars when `tty`, plain lines otherwise.
-    pub fn new(quiet: bool, tty: bool, out: Box<dyn Write + Send>) -> Printer {
+    /// Bars when `tty` (drawn on stderr when `on_stderr`), plain lines to
+    /// `out` otherwise.
+    pub fn new(quiet: bool, tty: bool, on_stderr: bool, out: Box<dyn Write + Send>) -> Printer {
         if quiet {
             Printer::Quiet
         } else if tty {
+            let target = if on_stderr {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::stdout()
+            };
             Printer::Bars {
-                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+                multi: MultiProgress::with_draw_target(target),
                 bars: Mutex::new(HashMap::new()),
             }
         } else {
@@ -124,7 +130,7 @@ pub fn pull(engine: &Engine, a: PullArgs, path: &str) -> CliResult {
     if !a.all_tags && r.tag.is_none() && r.digest.is_none() && !a.quiet {
         println!("Using default tag: latest");
     }
-    let printer = Printer::new(a.quiet, tty, Box::new(std::io::stdout()));
+    let printer = Printer::new(a.quiet, tty, false, Box::new(std::io::stdout()));
     let opts = PullOptions {
         all_tags: a.all_tags,
         platform: a.platform.clone(),
@@ -149,7 +155,7 @@ pub fn push(engine: &Engine, a: PushArgs, path: &str) -> CliResult {
         println!("Using default tag: latest");
     }
     let tty = std::io::stdout().is_terminal();
-    let printer = Printer::new(a.quiet, tty, Box::new(std::io::stdout()));
+    let printer = Printer::new(a.quiet, tty, false, Box::new(std::io::stdout()));
     engine.push(name, a.all_tags, &printer)?;
     drop(printer);
     if a.quiet {
@@ -172,7 +178,7 @@ pub fn pull_for_create(engine: &Engine, image: &str, platform: Option<&str>) -> 
 /// `--pull always`: the pull's progress on stderr, no notice.
 pub fn pull_quietly_to_stderr(engine: &Engine, image: &str, platform: Option<&str>) -> CliResult {
     let tty = std::io::stderr().is_terminal();
-    let printer = Printer::new(false, tty, Box::new(std::io::stderr()));
+    let printer = Printer::new(false, tty, true, Box::new(std::io::stderr()));
     let opts = PullOptions {
         all_tags: false,
         platform: platform.map(str::to_string),
