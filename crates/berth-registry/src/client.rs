@@ -100,8 +100,22 @@ fn go_method(m: &Method) -> &'static str {
     }
 }
 
-/// reqwest's error text plus its causes, one line.
+/// reqwest's error text plus its causes, one line; a refused connection
+/// in Go's words (`dial tcp 127.0.0.1:5000: connect: connection refused`).
 fn transport_text(e: &reqwest::Error) -> String {
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                if let Some(u) = e.url() {
+                    let host = u.host_str().unwrap_or("");
+                    let port = u.port_or_known_default().unwrap_or(0);
+                    return format!("dial tcp {host}:{port}: connect: connection refused");
+                }
+            }
+        }
+        cur = c.source();
+    }
     let mut s = String::new();
     let mut cur: Option<&dyn std::error::Error> = Some(e);
     while let Some(c) = cur {

@@ -189,6 +189,18 @@ fn unknown_names_fail_as_docker_does() {
         (o.code, o.stderr.as_str()),
         (1, "tag can't be used with --all-tags/-a\n")
     );
+    // Nothing listens: Go's dial error, as dockerd prints it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = b(&r, &["pull", &format!("127.0.0.1:{port}/x")]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!("Error response from daemon: Get \"http://127.0.0.1:{port}/v2/\": dial tcp 127.0.0.1:{port}: connect: connection refused\n")
+    );
     assert_eq!(r.fingerprint(), before);
 }
 
