@@ -695,12 +695,25 @@ impl Client {
                         have = 0;
                     }
                 }
-                StatusCode::RANGE_NOT_SATISFIABLE => {
+                StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
+                    // The partial file is longer than the blob: start over.
                     file.set_len(0)
+                        .and_then(|()| file.seek(SeekFrom::Start(0)).map(|_| ()))
                         .map_err(|e| Error::io("truncate", partial.display(), e))?;
-                    return Err(Error::Other(format!(
-                        "resuming {digest}: range not satisfiable, starting over next time"
-                    )));
+                    hasher = Sha256::new();
+                    have = 0;
+                    resp = self
+                        .send(
+                            Method::GET,
+                            &path,
+                            &Self::pull_scope(repo),
+                            HeaderMap::new(),
+                            None,
+                        )
+                        .await?;
+                    if !resp.status().is_success() {
+                        return Err(error_from(resp).await);
+                    }
                 }
                 _ => return Err(error_from(resp).await),
             }

@@ -722,3 +722,43 @@ fn docker_and_podman_pull_what_berth_pushes_and_back() {
     assert_eq!(pushed_digest(&again), docker_digest);
     p.assert_no_leftovers();
 }
+
+#[test]
+fn concurrent_pulls_into_one_root_stay_consistent() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/conc/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    ok(&r, &["push", &name]);
+    let p = Root::new();
+    ok(&p, &["images"]);
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            p.cmd()
+                .env("DOCKER_CONFIG", p.dir.path().join("docker-config"))
+                .args(["pull", &name])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o: Out = c.wait_with_output().unwrap().into();
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    }
+    assert_eq!(
+        ok(&p, &["debug", "check-store"]).trim(),
+        "store is consistent"
+    );
+    assert_eq!(ok(&p, &["images", "-q"]).lines().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(p.path().join("downloads"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "one"]), "one\n");
+    p.assert_no_leftovers();
+}
