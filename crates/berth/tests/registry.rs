@@ -390,6 +390,13 @@ fn basic_auth_login_push_pull_logout() {
         .into();
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "Login Succeeded\n");
+    assert_eq!(
+        o.stderr,
+        format!(
+            "\nWARNING! Your credentials are stored unencrypted in '{}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n",
+            cfg.display()
+        )
+    );
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
     // base64("alice:s3cret")
     assert_eq!(saved["auths"][&reg.addr]["auth"], "YWxpY2U6czNjcmV0");

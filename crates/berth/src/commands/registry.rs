@@ -247,7 +247,7 @@ pub fn login(engine: &Engine, a: LoginArgs) -> CliResult {
     let stored = engine.login(server, Credential { username, secret })?;
     if let Stored::File(p) = stored {
         eprintln!(
-            "\nWARNING! Your password will be stored unencrypted in {}.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/engine/reference/commandline/login/#credentials-store\n",
+            "\nWARNING! Your credentials are stored unencrypted in '{}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n",
             p.display()
         );
     }
