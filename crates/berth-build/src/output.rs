@@ -73,6 +73,8 @@ pub fn commit_image(
         id: id.clone(),
         layers: image.layers.clone(),
         repo_digests: Vec::new(),
+        manifests: Default::default(),
+        blob_sources: Default::default(),
         parent: None,
         last_tag_time: None,
     };

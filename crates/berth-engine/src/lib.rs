@@ -11,6 +11,7 @@ mod error;
 pub mod images;
 pub mod networks;
 pub mod prune;
+pub mod registry;
 pub mod system;
 pub mod types;
 pub mod volumes;

@@ -142,6 +142,8 @@ pub fn commit<R: Read>(
         id: id.clone(),
         layers,
         repo_digests: Vec::new(),
+        manifests: Default::default(),
+        blob_sources: Default::default(),
         parent: Some(parent.record.id.clone()),
         last_tag_time: None,
     };

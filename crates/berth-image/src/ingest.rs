@@ -148,7 +148,7 @@ pub fn ingest_layer<R: Read>(scratch: &Scratch, reader: R) -> Result<PendingLaye
 
 /// Unpack a finished blob file into a new snapshot under `scratch_dir`,
 /// hashing its diff ID on the way.
-fn unpack_file(
+pub(crate) fn unpack_file(
     path: &Path,
     scratch_dir: &Path,
 ) -> Result<(Compression, PathBuf, UnpackStats, Digest, u64)> {
@@ -295,6 +295,8 @@ pub fn commit(
                 })
                 .collect(),
             repo_digests: img.repo_digests.clone(),
+            manifests: Default::default(),
+            blob_sources: Default::default(),
             parent: None,
             last_tag_time: None,
         };
@@ -322,7 +324,7 @@ pub fn commit(
 
 /// Rename a finished directory into place; if another process placed the
 /// same content first, ours is dropped.
-fn place_dir(src: &Path, dest: &Path) -> Result<()> {
+pub(crate) fn place_dir(src: &Path, dest: &Path) -> Result<()> {
     match std::fs::rename(src, dest) {
         Ok(()) => Ok(()),
         Err(_) if dest.exists() => Ok(berth_store::remove_tree(src)?),

@@ -18,6 +18,7 @@ pub mod build_cache;
 pub mod commit;
 pub mod compress;
 pub mod config;
+pub mod distribution;
 mod error;
 pub mod import;
 pub mod ingest;

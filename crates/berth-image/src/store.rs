@@ -40,6 +40,22 @@ pub struct ImageRecord {
     pub parent: Option<Digest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_tag_time: Option<String>,
+    /// Manifests of this image in the content store: pulled ones as the
+    /// registry sent them, pushed ones as berth made them, so a push sends
+    /// the same bytes (the same digest) every time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<ManifestRef>,
+    /// Repositories (`host/path`) each layer blob is known to be in, for
+    /// cross-repository mounts on push.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub blob_sources: BTreeMap<String, Vec<String>>,
+}
+
+/// A manifest blob naming an image's config.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManifestRef {
+    pub digest: Digest,
+    pub media_type: String,
 }
 
 /// Metadata of one unpacked layer.
@@ -337,6 +353,9 @@ impl ImageStore {
                 continue;
             };
             keep_blobs.insert(id.clone());
+            for m in &rec.manifests {
+                keep_blobs.insert(m.digest.clone());
+            }
             for l in &rec.layers {
                 keep_blobs.insert(l.blob.clone());
             }

@@ -37,6 +37,7 @@ impl Layout {
             self.build_cache_dir(),
             self.volumes_dir(),
             self.networks_dir(),
+            self.downloads_dir(),
         ] {
             std::fs::create_dir_all(&d).ctx("create", &d)?;
         }
@@ -210,6 +211,23 @@ impl Layout {
     pub fn network_bridge(&self, id: &str) -> PathBuf {
         self.network_dir(id).join("bridge.json")
     }
+    /// Partial layer downloads of pulls (`sha256-<hex>`), kept across
+    /// failed pulls so the next one resumes them; not swept like `tmp/`.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.root.join("downloads")
+    }
+    pub fn download_partial(&self, d: &Digest) -> PathBuf {
+        self.downloads_dir().join(format!("sha256-{}", d.hex()))
+    }
+    /// Registry settings of this root (`insecure-registries`).
+    pub fn registries_config(&self) -> PathBuf {
+        self.root.join("registries.json")
+    }
+    /// CA certificates per registry, `certs.d/<host[:port]>/*.crt`, read
+    /// besides `/etc/docker/certs.d`.
+    pub fn certs_dir(&self) -> PathBuf {
+        self.root.join("certs.d")
+    }
     /// Pinned network namespaces of running containers.
     pub fn netns_dir(&self) -> PathBuf {
         self.runroot.join("netns")
@@ -275,6 +293,9 @@ mod tests {
             (l.network_ipam("<id>"), "`networks/<id>/ipam.json`"),
             (l.network_names("<id>"), "`networks/<id>/names.json`"),
             (l.network_bridge("<id>"), "`networks/<id>/bridge.json`"),
+            (l.download_partial(&d), "`downloads/sha256-<hex>`"),
+            (l.registries_config(), "`registries.json`"),
+            (l.certs_dir(), "`certs.d/`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
             let r = rel(p);

@@ -58,6 +58,34 @@ impl Drop for RawMode {
     }
 }
 
+/// Echo off on stdin while a password is typed; restored when dropped.
+pub struct NoEcho {
+    saved: libc::termios,
+}
+
+impl NoEcho {
+    pub fn enter() -> Option<NoEcho> {
+        // SAFETY: tcgetattr/tcsetattr on stdin with valid termios buffers.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::isatty(0) == 0 || libc::tcgetattr(0, &mut t) != 0 {
+                return None;
+            }
+            let saved = t;
+            t.c_lflag &= !libc::ECHO;
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            Some(NoEcho { saved })
+        }
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        // SAFETY: restoring the saved termios on stdin.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.saved) };
+    }
+}
+
 fn window_size(fd: i32) -> Option<(u16, u16)> {
     // SAFETY: TIOCGWINSZ into a zeroed winsize.
     unsafe {

@@ -66,6 +66,18 @@ pub enum Command {
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "berth load [OPTIONS]")]
     Load(LoadArgs),
+    /// Pull an image or a repository from a registry
+    #[command(override_usage = "berth pull [OPTIONS] NAME[:TAG|@DIGEST]")]
+    Pull(PullArgs),
+    /// Push an image or a repository to a registry
+    #[command(override_usage = "berth push [OPTIONS] NAME[:TAG]")]
+    Push(PushArgs),
+    /// Log in to a Docker registry
+    #[command(override_usage = "berth login [OPTIONS] [SERVER]")]
+    Login(LoginArgs),
+    /// Log out from a Docker registry
+    #[command(override_usage = "berth logout [SERVER]")]
+    Logout(LogoutArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     #[command(override_usage = "berth save [OPTIONS] IMAGE [IMAGE...]")]
     Save(SaveArgs),
@@ -199,6 +211,12 @@ pub enum ImageCommand {
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "berth image load [OPTIONS]")]
     Load(LoadArgs),
+    /// Pull an image or a repository from a registry
+    #[command(override_usage = "berth image pull [OPTIONS] NAME[:TAG|@DIGEST]")]
+    Pull(PullArgs),
+    /// Push an image or a repository to a registry
+    #[command(override_usage = "berth image push [OPTIONS] NAME[:TAG]")]
+    Push(PushArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     #[command(override_usage = "berth image save [OPTIONS] IMAGE [IMAGE...]")]
     Save(SaveArgs),
@@ -690,6 +708,60 @@ pub struct ImportArgs {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Skip image verification (accepted for compatibility)
+    #[arg(long, value_name = "bool", num_args = 0..=1, default_missing_value = "true", hide = true)]
+    pub disable_content_trust: Option<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push all tagged images in the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Skip image signing (accepted for compatibility)
+    #[arg(long, value_name = "bool", num_args = 0..=1, default_missing_value = "true", hide = true)]
+    pub disable_content_trust: Option<String>,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long, value_name = "string")]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short, long, value_name = "string")]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
     #[arg(hide = true)]
     pub args: Vec<String>,
 }

@@ -297,9 +297,7 @@ fn check_cidfile(path: &Option<String>, cmd: &str) -> CliResult {
 pub fn create(engine: &Engine, f: CreateFlags, path: &str) -> CliResult {
     let (opts, _) = create_options(&f, path)?;
     check_cidfile(&f.cidfile, path)?;
-    let c = engine
-        .container_create(&opts)
-        .map_err(|e| pull_hint(e, &opts, &f.pull))?;
+    let c = create_pulling(engine, &opts, &f.pull, f.platform.as_deref())?;
     for w in &c.warnings {
         eprintln!("WARNING: {w}");
     }
@@ -308,18 +306,29 @@ pub fn create(engine: &Engine, f: CreateFlags, path: &str) -> CliResult {
     Ok(())
 }
 
-/// A missing image: berth cannot pull yet, so say so the way docker does
-/// when the registry is unreachable.
-fn pull_hint(e: berth_engine::Error, opts: &CreateOptions, pull: &str) -> CliError {
-    if e.kind == berth_engine::ErrorKind::NotFound
-        && e.message.starts_with("No such image")
-        && pull != "never"
-    {
-        let shown = e.message.trim_start_matches("No such image: ").to_string();
-        eprintln!("Unable to find image '{shown}' locally");
-        let _ = opts;
+/// Create, pulling the image first as `--pull` asks: `always` pulls
+/// before, `missing` pulls when the image is not here (Docker's notice on
+/// stderr, then the pull's progress), `never` does not.
+fn create_pulling(
+    engine: &Engine,
+    opts: &CreateOptions,
+    pull: &str,
+    platform: Option<&str>,
+) -> CliResult<berth_engine::containers::Created> {
+    if pull == "always" {
+        super::registry::pull_quietly_to_stderr(engine, &opts.config.image, platform)?;
     }
-    CliError::Engine(e)
+    match engine.container_create(opts) {
+        Err(e)
+            if e.kind == berth_engine::ErrorKind::NotFound
+                && e.message.starts_with("No such image")
+                && pull == "missing" =>
+        {
+            super::registry::pull_for_create(engine, &opts.config.image, platform)?;
+            Ok(engine.container_create(opts)?)
+        }
+        r => Ok(r?),
+    }
 }
 
 pub fn run(engine: &Engine, a: RunArgs, path: &str) -> CliResult {
@@ -336,10 +345,9 @@ pub fn run(engine: &Engine, a: RunArgs, path: &str) -> CliResult {
     }
     check_cidfile(&f.cidfile, path)?;
     engine.container_warm_start();
-    let created = match engine.container_create(&opts) {
+    let created = match create_pulling(engine, &opts, &f.pull, f.platform.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            let e = pull_hint(e, &opts, &f.pull);
             return Err(match e {
                 CliError::Engine(e) => {
                     usage_error(path, &format!("Error response from daemon: {}", e.message))

@@ -8,6 +8,7 @@ mod debug;
 mod image;
 mod network;
 mod prune;
+mod registry;
 mod system;
 mod volume;
 
@@ -101,6 +102,10 @@ pub fn run(cli: Cli) -> CliResult {
         Command::History(a) => image::history(&engine, a, "history"),
         Command::Import(a) => image::import(&engine, a, "import"),
         Command::Load(a) => image::load(&engine, a),
+        Command::Pull(a) => registry::pull(&engine, a, "pull"),
+        Command::Push(a) => registry::push(&engine, a, "push"),
+        Command::Login(a) => registry::login(&engine, a),
+        Command::Logout(a) => registry::logout(&engine, a),
         Command::Save(a) => image::save(&engine, a, "save"),
         Command::Image(sub) => match sub {
             ImageCommand::Ls(a) => image::list(&engine, a, "image ls"),
@@ -114,6 +119,8 @@ pub fn run(cli: Cli) -> CliResult {
             ImageCommand::Import(a) => image::import(&engine, a, "image import"),
             ImageCommand::Build(a) => build::build(&engine, *a),
             ImageCommand::Load(a) => image::load(&engine, a),
+            ImageCommand::Pull(a) => registry::pull(&engine, a, "image pull"),
+            ImageCommand::Push(a) => registry::push(&engine, a, "image push"),
             ImageCommand::Save(a) => image::save(&engine, a, "image save"),
         },
         Command::Version(a) => system::version(&engine, a),

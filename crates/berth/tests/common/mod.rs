@@ -8,6 +8,7 @@ use sha2::{Digest as _, Sha256};
 
 pub mod dockerd;
 pub mod image_diff;
+pub mod registry;
 
 pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 

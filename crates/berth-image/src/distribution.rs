@@ -1,0 +1,335 @@
+//! The store side of pull and push (no networking here): pulled layers,
+//! configs and manifests into the store in the crash-safe order, and the
+//! manifest a push sends, made once and kept so its digest never changes.
+
+use std::path::{Path, PathBuf};
+
+use berth_store::{blobs, Digest, Scratch};
+use serde_json::{json, Value};
+
+use crate::config::ImageConfig;
+use crate::ingest::{place_dir, unpack_file};
+use crate::reference::Reference;
+use crate::store::{ImageRecord, ImageStore, LayerRecord, ManifestRef, SnapshotMeta};
+use crate::unpack::UnpackStats;
+use crate::{Error, Result};
+
+pub const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const MEDIA_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// A layer blob already in the content store, unpacked into scratch.
+#[derive(Debug)]
+pub struct UnpackedLayer {
+    pub snapshot: PathBuf,
+    pub stats: UnpackStats,
+    pub diff_id: Digest,
+    pub tar_size: u64,
+}
+
+/// Unpack a stored blob into a new snapshot dir under `scratch_dir`,
+/// hashing its diff ID on the way. Safe to run on several threads.
+pub fn unpack_blob(store: &ImageStore, scratch_dir: &Path, blob: &Digest) -> Result<UnpackedLayer> {
+    let (_, snapshot, stats, diff_id, tar_size) =
+        unpack_file(&store.layout().blob(blob), scratch_dir)?;
+    Ok(UnpackedLayer {
+        snapshot,
+        stats,
+        diff_id,
+        tar_size,
+    })
+}
+
+/// One layer of a pulled image.
+#[derive(Debug)]
+pub struct PulledLayer {
+    pub blob: Digest,
+    pub media_type: String,
+    /// `None` when the layer's snapshot was already in the store; its diff
+    /// ID and size then come from the record that has it.
+    pub unpacked: Option<UnpackedLayer>,
+    pub known: Option<LayerRecord>,
+}
+
+/// A pulled image, all of its blobs in the content store already.
+#[derive(Debug)]
+pub struct PulledImage {
+    pub config_bytes: Vec<u8>,
+    pub manifest_bytes: Vec<u8>,
+    pub manifest_media_type: String,
+    pub layers: Vec<PulledLayer>,
+    pub tag: Option<Reference>,
+    /// `name@digest` as Docker shows it in RepoDigests.
+    pub repo_digest: String,
+    /// The repository (`host/path`) the layers came from.
+    pub source: String,
+}
+
+/// What a pull changed.
+#[derive(Debug)]
+pub struct PullOutcome {
+    pub id: Digest,
+    /// Whether the tag (or, by digest, the repo digest) is new or moved:
+    /// Docker's "Downloaded newer image" rather than "Image is up to date".
+    pub updated: bool,
+}
+
+/// A layer of an image already in the store, by its blob digest.
+pub fn find_layer(store: &ImageStore, blob: &Digest) -> Result<Option<LayerRecord>> {
+    for id in store.ids()? {
+        if let Some(rec) = store.record(&id)? {
+            if let Some(l) = rec.layers.iter().find(|l| &l.blob == blob) {
+                return Ok(Some(l.clone()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Commit a verified pull: config and manifest blobs, snapshots, then the
+/// record and the tag under the root lock.
+pub fn commit_pulled(
+    store: &ImageStore,
+    scratch: &Scratch,
+    img: PulledImage,
+) -> Result<PullOutcome> {
+    let layout = store.layout().clone();
+    let config = ImageConfig::parse(&img.config_bytes)?;
+    let mut layers = Vec::with_capacity(img.layers.len());
+    for (i, l) in img.layers.into_iter().enumerate() {
+        let (diff_id, tar_size) = match (&l.unpacked, &l.known) {
+            (Some(u), _) => (u.diff_id.clone(), u.tar_size),
+            (None, Some(k)) => (k.diff_id.clone(), k.tar_size),
+            (None, None) => {
+                return Err(Error::Layer(format!(
+                    "layer {i} ({}) was not unpacked",
+                    l.blob
+                )))
+            }
+        };
+        layers.push((l, diff_id, tar_size));
+    }
+    if config.rootfs.diff_ids.len() != layers.len() {
+        return Err(Error::Archive(format!(
+            "invalid image: config lists {} layers, manifest has {}",
+            config.rootfs.diff_ids.len(),
+            layers.len()
+        )));
+    }
+    for (i, (want, (_, got, _))) in config.rootfs.diff_ids.iter().zip(&layers).enumerate() {
+        if want != got {
+            return Err(Error::Archive(format!(
+                "invalid diffID for layer {i}: expected {want}, got {got}"
+            )));
+        }
+    }
+    let id = blobs::put_bytes(&layout, &img.config_bytes)?;
+    let manifest_digest = blobs::put_bytes(&layout, &img.manifest_bytes)?;
+    let diff_ids: Vec<Digest> = layers.iter().map(|(_, d, _)| d.clone()).collect();
+    let chain = Digest::chain_ids(&diff_ids);
+    for (pos, (l, diff_id, _)) in layers.iter_mut().enumerate() {
+        let c = &chain[pos];
+        if layout.snapshot(c).exists() {
+            continue;
+        }
+        let (dir, stats) = match l.unpacked.take() {
+            Some(u) => (u.snapshot, u.stats),
+            None => {
+                let u = unpack_blob(store, scratch.path(), &l.blob)?;
+                (u.snapshot, u.stats)
+            }
+        };
+        let meta = SnapshotMeta {
+            chain_id: c.clone(),
+            diff_id: diff_id.clone(),
+            parent: if pos > 0 {
+                Some(chain[pos - 1].clone())
+            } else {
+                None
+            },
+            size: stats.size,
+        };
+        berth_store::atomic_write_json(&dir.join("meta.json"), &meta)?;
+        place_dir(&dir, &layout.snapshot(c))?;
+    }
+    let manifest = ManifestRef {
+        digest: manifest_digest,
+        media_type: img.manifest_media_type.clone(),
+    };
+    let _lock = store.lock()?;
+    let mut updated = false;
+    let mut rec = match store.record(&id)? {
+        Some(r) => r,
+        None => {
+            updated = true;
+            ImageRecord {
+                id: id.clone(),
+                layers: layers
+                    .iter()
+                    .map(|(l, d, s)| LayerRecord {
+                        blob: l.blob.clone(),
+                        media_type: l.media_type.clone(),
+                        diff_id: d.clone(),
+                        tar_size: *s,
+                    })
+                    .collect(),
+                repo_digests: Vec::new(),
+                parent: None,
+                last_tag_time: None,
+                manifests: Vec::new(),
+                blob_sources: Default::default(),
+            }
+        }
+    };
+    if !rec.repo_digests.contains(&img.repo_digest) {
+        rec.repo_digests.push(img.repo_digest.clone());
+        if img.tag.is_none() {
+            updated = true;
+        }
+    }
+    if !rec.manifests.contains(&manifest) {
+        rec.manifests.push(manifest);
+    }
+    for (l, _, _) in &layers {
+        let s = rec.blob_sources.entry(l.blob.to_string()).or_default();
+        if !s.contains(&img.source) {
+            s.push(img.source.clone());
+        }
+    }
+    store.put_record(&rec)?;
+    if let Some(t) = &img.tag {
+        let before = store.refs()?.get(&t.to_string()).cloned();
+        if before.as_ref() != Some(&id) {
+            updated = true;
+            store.set_ref(t, &id)?;
+        }
+    }
+    Ok(PullOutcome { id, updated })
+}
+
+/// Docker's media type for a layer blob in a schema2 manifest, or `None`
+/// when only an OCI manifest can carry it (zstd).
+fn docker_layer_type(oci: &str) -> Option<&'static str> {
+    match oci {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+        | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            Some("application/vnd.docker.image.rootfs.diff.tar.gzip")
+        }
+        "application/vnd.oci.image.layer.v1.tar"
+        | "application/vnd.docker.image.rootfs.diff.tar" => {
+            Some("application/vnd.docker.image.rootfs.diff.tar")
+        }
+        _ => None,
+    }
+}
+
+/// The manifest a push sends for an image: the one kept in its record
+/// (pulled or made by an earlier push) when there is one, else a new
+/// schema2 manifest (OCI when a layer is zstd), stored and recorded
+/// before anything is uploaded, so every push of the image has one digest.
+pub fn manifest_for_push(store: &ImageStore, id: &Digest) -> Result<(ManifestRef, Vec<u8>)> {
+    let rec = store
+        .record(id)?
+        .ok_or_else(|| Error::NoSuchImage(id.to_string()))?;
+    for m in &rec.manifests {
+        if let Ok(b) = blobs::read(store.layout(), &m.digest) {
+            // Only a manifest whose blobs are all here can be pushed (one
+            // pulled over an image loaded from an archive names blobs of
+            // the registry's compression that GC does not keep).
+            if manifest_blobs(&b)
+                .is_some_and(|v| v.iter().all(|d| blobs::exists(store.layout(), d)))
+            {
+                return Ok((m.clone(), b));
+            }
+        }
+    }
+    let layout = store.layout();
+    let config_size = blobs::size(layout, id)?;
+    let docker = rec
+        .layers
+        .iter()
+        .all(|l| docker_layer_type(&l.media_type).is_some());
+    let mut layers = Vec::new();
+    for l in &rec.layers {
+        let mt = if docker {
+            docker_layer_type(&l.media_type)
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            l.media_type.replace(
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            )
+        };
+        layers.push(json!({
+            "mediaType": mt,
+            "size": blobs::size(layout, &l.blob)?,
+            "digest": l.blob.as_str(),
+        }));
+    }
+    let (mt, cfg_mt) = if docker {
+        (MEDIA_DOCKER_MANIFEST, MEDIA_DOCKER_CONFIG)
+    } else {
+        (MEDIA_OCI_MANIFEST, MEDIA_OCI_CONFIG)
+    };
+    let v: Value = json!({
+        "schemaVersion": 2,
+        "mediaType": mt,
+        "config": {"mediaType": cfg_mt, "size": config_size, "digest": id.as_str()},
+        "layers": layers,
+    });
+    // Docker's registry client indents with three spaces.
+    let mut bytes = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"   ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, fmt);
+    serde::Serialize::serialize(&v, &mut ser).map_err(|e| Error::Archive(e.to_string()))?;
+    let digest = blobs::put_bytes(layout, &bytes)?;
+    let m = ManifestRef {
+        digest,
+        media_type: mt.to_string(),
+    };
+    let _lock = store.lock()?;
+    if let Some(mut rec) = store.record(id)? {
+        if !rec.manifests.contains(&m) {
+            rec.manifests.push(m.clone());
+            store.put_record(&rec)?;
+        }
+    }
+    Ok((m, bytes))
+}
+
+/// The config and layer digests a manifest names; `None` if unreadable.
+fn manifest_blobs(bytes: &[u8]) -> Option<Vec<Digest>> {
+    let v = serde_json::from_slice::<Value>(bytes).ok()?;
+    let mut out = Vec::new();
+    let descs = v.get("config").into_iter().chain(
+        v.get("layers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    );
+    for d in descs {
+        out.push(Digest::parse(d.get("digest").and_then(Value::as_str)?).ok()?);
+    }
+    Some(out)
+}
+
+/// After a push: the repo digest Docker records, and the repository as a
+/// source of each layer blob for later cross-repository mounts.
+pub fn record_push(store: &ImageStore, id: &Digest, repo_digest: &str, repo: &str) -> Result<()> {
+    let _lock = store.lock()?;
+    let Some(mut rec) = store.record(id)? else {
+        return Ok(());
+    };
+    if !rec.repo_digests.iter().any(|d| d == repo_digest) {
+        rec.repo_digests.push(repo_digest.to_string());
+    }
+    for l in rec.layers.clone() {
+        let s = rec.blob_sources.entry(l.blob.to_string()).or_default();
+        if !s.iter().any(|x| x == repo) {
+            s.push(repo.to_string());
+        }
+    }
+    store.put_record(&rec)
+}

@@ -1,0 +1,332 @@
+//! A real registry for tests: Debian's `docker-registry` (CNCF
+//! distribution) on 127.0.0.1 with a free port and a temporary storage
+//! dir, optionally with htpasswd auth or TLS; killed on drop.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub struct Registry {
+    pub dir: tempfile::TempDir,
+    /// `127.0.0.1:<port>`
+    pub addr: String,
+    child: Child,
+}
+
+#[derive(Default)]
+pub struct RegistryOpts {
+    /// (user, password) for htpasswd basic auth.
+    pub htpasswd: Option<(String, String)>,
+    /// (certificate, key) PEM files for TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        Self::start_with(RegistryOpts::default())
+    }
+
+    pub fn start_with(opts: RegistryOpts) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-registry-")
+            .tempdir()
+            .unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let mut cfg = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n",
+            data.display()
+        );
+        if let Some((u, p)) = &opts.htpasswd {
+            let o = Command::new("htpasswd")
+                .args(["-Bbn", u, p])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "htpasswd (apache2-utils) is needed");
+            let f = dir.path().join("htpasswd");
+            std::fs::write(&f, &o.stdout).unwrap();
+            cfg.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+                f.display()
+            ));
+        }
+        // Another process may take the port between our probe and the
+        // registry's bind: retry with a new one.
+        for _ in 0..5 {
+            let port = free_port();
+            let addr = format!("127.0.0.1:{port}");
+            let mut c = cfg.clone();
+            c.push_str(&format!("http:\n  addr: {addr}\n"));
+            if let Some((cert, key)) = &opts.tls {
+                c.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                ));
+            }
+            let conf = dir.path().join("config.yml");
+            std::fs::write(&conf, c).unwrap();
+            let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+            let mut child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("docker-registry is needed (apt-get install docker-registry)");
+            let t = std::time::Instant::now();
+            while t.elapsed() < std::time::Duration::from_secs(20) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(&addr).is_ok() {
+                    return Registry { dir, addr, child };
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "registry did not start: {}",
+            std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default()
+        );
+    }
+
+    /// The registry's file for a blob.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A self-signed CA and a server certificate for 127.0.0.1 made with
+/// `openssl` in `dir`: returns (ca.crt, server.crt, server.key).
+pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=berth test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.crt",
+    ]);
+    (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    )
+}
+
+/// A TCP proxy in front of a registry that can cut one blob download
+/// after a number of bytes (a registry dying mid-layer), and records the
+/// `Range` headers it sees. Every connection carries one request.
+pub struct CuttingProxy {
+    pub addr: String,
+    /// Cut the next non-ranged GET whose path contains this, after this
+    /// many response bytes.
+    pub cut: Arc<Mutex<Option<(String, u64)>>>,
+    pub ranges: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    pub served: Arc<AtomicU64>,
+}
+
+impl CuttingProxy {
+    pub fn start(upstream: &str) -> CuttingProxy {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let cut: Arc<Mutex<Option<(String, u64)>>> = Arc::default();
+        let ranges: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let (c2, r2, s2, up, sv) = (
+            cut.clone(),
+            ranges.clone(),
+            stop.clone(),
+            upstream.to_string(),
+            served.clone(),
+        );
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                if s2.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(conn) = conn else { continue };
+                let (c, r, up, sv) = (c2.clone(), r2.clone(), up.clone(), sv.clone());
+                std::thread::spawn(move || {
+                    let _ = proxy_one(conn, &up, &c, &r, &sv);
+                });
+            }
+        });
+        CuttingProxy {
+            addr,
+            cut,
+            ranges,
+            stop,
+            served,
+        }
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+fn proxy_one(
+    mut client: TcpStream,
+    upstream: &str,
+    cut: &Mutex<Option<(String, u64)>>,
+    ranges: &Mutex<Vec<String>>,
+    served: &AtomicU64,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    // berth tries HTTPS first on an insecure registry: no TLS here.
+    if client.peek(&mut b)? == 1 && b[0] == 0x16 {
+        return Ok(());
+    }
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut b)? == 0 {
+            return Ok(());
+        }
+        head.push(b[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n");
+    let first = lines.next().unwrap_or("").to_string();
+    let mut out = format!("{first}\r\n");
+    let mut range = None;
+    for l in lines {
+        if l.is_empty() {
+            continue;
+        }
+        let lower = l.to_ascii_lowercase();
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        if lower.starts_with("range:") {
+            range = Some(l[6..].trim().to_string());
+        }
+        out.push_str(l);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    if let Some(r) = &range {
+        ranges.lock().unwrap().push(r.clone());
+    }
+    let limit = {
+        let mut g = cut.lock().unwrap();
+        match g.as_ref() {
+            Some((pat, n))
+                if first.starts_with("GET ") && first.contains(pat.as_str()) && range.is_none() =>
+            {
+                let n = *n;
+                *g = None;
+                Some(n)
+            }
+            _ => None,
+        }
+    };
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(out.as_bytes())?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut sent = 0u64;
+    loop {
+        let n = up.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let n = match limit {
+            Some(l) if sent + n as u64 >= l => (l - sent) as usize,
+            _ => n,
+        };
+        client.write_all(&buf[..n])?;
+        sent += n as u64;
+        served.fetch_add(n as u64, Ordering::SeqCst);
+        if limit.is_some_and(|l| sent >= l) {
+            break;
+        }
+    }
+    let _ = client.shutdown(std::net::Shutdown::Both);
+    Ok(())
+}

@@ -1,0 +1,771 @@
+//! pull, push, login and logout against a real registry (Debian's
+//! `docker-registry`) started by each test on 127.0.0.1.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Stdio;
+
+use common::registry::{make_tls, CuttingProxy, Registry, RegistryOpts};
+use common::*;
+
+/// Run berth with a private docker config dir (never the user's).
+fn b(r: &Root, args: &[&str]) -> Out {
+    r.cmd()
+        .env("DOCKER_CONFIG", r.dir.path().join("docker-config"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .into()
+}
+
+fn ok(r: &Root, args: &[&str]) -> String {
+    let o = b(r, args);
+    assert_eq!(o.code, 0, "berth {args:?}:\n{}{}", o.stdout, o.stderr);
+    o.stdout
+}
+
+/// The digest from push's last line (`TAG: digest: sha256:... size: N`).
+fn pushed_digest(out: &str) -> String {
+    let last = out.lines().last().unwrap();
+    let d = last.split("digest: ").nth(1).unwrap();
+    d.split_whitespace().next().unwrap().to_string()
+}
+
+fn inspect(r: &Root, name: &str, fmt: &str) -> String {
+    ok(r, &["image", "inspect", name, "--format", fmt])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn push_then_pull_round_trip_keeps_the_digest_and_runs() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/test/bb", reg.addr);
+    ok(&r, &["tag", "busybox", &format!("{name}:1")]);
+    let out = ok(&r, &["push", &format!("{name}:1")]);
+    let diff = inspect(&r, "busybox", "{{index .RootFS.Layers 0}}");
+    let short = &diff[7..19];
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("The push refers to repository [{name}]"));
+    assert_eq!(lines[1], format!("{short}: Preparing"));
+    assert_eq!(lines[2], format!("{short}: Pushed"));
+    let digest = pushed_digest(&out);
+    assert!(lines[3].starts_with(&format!("1: digest: {digest} size: ")));
+    // Pushing again sends nothing and names the same manifest.
+    let again = ok(&r, &["push", &format!("{name}:1")]);
+    assert!(
+        again.contains(&format!("{short}: Layer already exists")),
+        "{again}"
+    );
+    assert_eq!(pushed_digest(&again), digest);
+    assert_eq!(
+        inspect(&r, &format!("{name}:1"), "{{json .RepoDigests}}"),
+        format!("[\"{name}@{digest}\"]")
+    );
+
+    // A fresh root pulls it: Docker's lines, the same digest, and it runs.
+    let p = Root::new();
+    let out = ok(&p, &["pull", &format!("{name}:1")]);
+    let blob = inspect(&r, &format!("{name}:1"), "{{.Id}}");
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got[0], format!("1: Pulling from test/bb"));
+    assert!(got.iter().any(|l| l.ends_with(": Pull complete")), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}\n")), "{out}");
+    assert!(out.contains(&format!("Status: Downloaded newer image for {name}:1\n")));
+    assert_eq!(got.last().unwrap(), &format!("{name}:1"));
+    assert_eq!(inspect(&p, &format!("{name}:1"), "{{.Id}}"), blob);
+    assert_eq!(
+        inspect(&p, &format!("{name}:1"), "{{json .RepoDigests}}"),
+        format!("[\"{name}@{digest}\"]")
+    );
+    let digests = ok(&p, &["images", "--digests", "--format", "{{.Digest}}"]);
+    assert_eq!(digests.trim(), digest);
+    assert_eq!(
+        ok(&p, &["run", "--rm", &format!("{name}:1"), "echo", "hi"]),
+        "hi\n"
+    );
+    // The pulled image pushes back byte for byte: same digest.
+    ok(&p, &["tag", &format!("{name}:1"), &format!("{name}:again")]);
+    assert_eq!(
+        pushed_digest(&ok(&p, &["push", &format!("{name}:again")])),
+        digest
+    );
+
+    // Up to date: no layer lines.
+    let out = ok(&p, &["pull", "-q", &format!("{name}:1")]);
+    assert_eq!(out, format!("{name}:1\n"));
+    let out = ok(&p, &["pull", &format!("{name}:1")]);
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {name}:1\n")),
+        "{out}"
+    );
+    assert!(!out.contains("Pull complete"), "{out}");
+
+    // By digest: no tag, the repo digest only.
+    let q = Root::new();
+    let by_digest = format!("{name}@{digest}");
+    let out = ok(&q, &["pull", &by_digest]);
+    assert!(
+        out.starts_with(&format!("{by_digest}: Pulling from test/bb\n")),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!(
+            "Status: Downloaded newer image for {by_digest}\n{by_digest}\n"
+        )),
+        "{out}"
+    );
+    assert_eq!(inspect(&q, &by_digest, "{{json .RepoTags}}"), "[]");
+
+    // -a: every tag of the repository.
+    let a = Root::new();
+    let out = ok(&a, &["pull", "-a", &name]);
+    assert!(out.contains("1: Pulling from test/bb\n"), "{out}");
+    assert!(out.contains("again: Pulling from test/bb\n"), "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "Status: Downloaded newer image for {name}\n{name}\n"
+        )),
+        "{out}"
+    );
+    let tags = ok(&a, &["images", "--format", "{{.Tag}}"]);
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort();
+    assert_eq!(tags, ["1", "again"]);
+    assert_eq!(
+        ok(&a, &["debug", "check-store"]).trim(),
+        "store is consistent"
+    );
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn push_mounts_blobs_from_another_repository() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let first = format!("{}/one/bb:1", reg.addr);
+    let second = format!("{}/two/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &first]);
+    ok(&r, &["tag", "busybox", &second]);
+    ok(&r, &["push", &first]);
+    let out = ok(&r, &["push", &second]);
+    assert!(out.contains(": Mounted from one/bb\n"), "{out}");
+    // -q prints the reference only.
+    ok(&r, &["tag", "busybox", &format!("{}/three/bb", reg.addr)]);
+    let out = ok(&r, &["push", "-q", &format!("{}/three/bb", reg.addr)]);
+    assert_eq!(out, format!("{}/three/bb:latest\n", reg.addr));
+}
+
+#[test]
+fn unknown_names_fail_as_docker_does() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let before = r.fingerprint();
+    let o = b(&r, &["pull", &format!("{}/no/such:tag", reg.addr)]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "Error response from daemon: manifest for {}/no/such:tag not found: manifest unknown: manifest unknown\n",
+            reg.addr
+        )
+    );
+    assert_eq!(o.stdout, "");
+    let o = b(&r, &["push", &format!("{}/nothing/here", reg.addr)]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "Error response from daemon: An image does not exist locally with the tag: {}/nothing/here\n",
+            reg.addr
+        )
+    );
+    let o = b(&r, &["pull", "-a", &format!("{}/x:1", reg.addr)]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "tag can't be used with --all-tags/-a\n")
+    );
+    // Nothing listens: Go's dial error, as dockerd prints it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = b(&r, &["pull", &format!("127.0.0.1:{port}/x")]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!("Error response from daemon: Get \"http://127.0.0.1:{port}/v2/\": dial tcp 127.0.0.1:{port}: connect: connection refused\n")
+    );
+    assert_eq!(r.fingerprint(), before);
+}
+
+#[test]
+fn run_pulls_a_missing_image() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/run/bb:latest", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    ok(&r, &["push", &name]);
+    let p = Root::new();
+    let o = b(
+        &p,
+        &["run", "--rm", &format!("{}/run/bb", reg.addr), "echo", "hi"],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "hi\n");
+    assert!(
+        o.stderr.starts_with(&format!(
+            "Unable to find image '{name}' locally\nlatest: Pulling from run/bb\n"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(o
+        .stderr
+        .contains(&format!("Status: Downloaded newer image for {name}\n")));
+    let o = b(
+        &p,
+        &[
+            "create",
+            "--pull",
+            "never",
+            &format!("{}/run/other", reg.addr),
+        ],
+    );
+    assert_ne!(o.code, 0);
+    assert!(!o.stderr.contains("Unable to find image"), "{}", o.stderr);
+    p.assert_no_leftovers();
+}
+
+/// Put a manifest list by hand (as `docker manifest push` would).
+fn put_index(reg: &Registry, repo: &str, tag: &str, entries: &[(&str, u64, &str)]) -> String {
+    let manifests: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(d, size, arch)| {
+            serde_json::json!({
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "size": size, "digest": d,
+                "platform": {"architecture": arch, "os": "linux"}
+            })
+        })
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": manifests,
+    }))
+    .unwrap();
+    let o = std::process::Command::new("curl")
+        .args(["-sS", "-f", "-X", "PUT", "-H"])
+        .arg("Content-Type: application/vnd.docker.distribution.manifest.list.v2+json")
+        .arg("--data-binary")
+        .arg("@-")
+        .arg(format!("http://{}/v2/{repo}/manifests/{tag}", reg.addr))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(&body)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    format!("sha256:{}", sha256_hex(&body))
+}
+
+#[test]
+fn manifest_lists_pick_the_host_platform() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/multi/bb", reg.addr);
+    ok(&r, &["tag", "busybox", &format!("{name}:amd")]);
+    let out = ok(&r, &["push", &format!("{name}:amd")]);
+    let digest = pushed_digest(&out);
+    let size: u64 = out
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    let foreign = if host == "s390x" { "ppc64le" } else { "s390x" };
+    let index = put_index(
+        &reg,
+        "multi/bb",
+        "latest",
+        &[(&digest, size, foreign), (&digest, size, host)],
+    );
+    let p = Root::new();
+    let out = ok(&p, &["pull", &name]);
+    assert!(out.contains(&format!("Digest: {index}\n")), "{out}");
+    assert_eq!(
+        inspect(&p, &name, "{{json .RepoDigests}}"),
+        format!("[\"{name}@{index}\"]")
+    );
+    assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "ok"]), "ok\n");
+
+    put_index(&reg, "multi/bb", "foreign", &[(&digest, size, foreign)]);
+    let before = p.fingerprint();
+    let o = b(&p, &["pull", &format!("{name}:foreign")]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!("Error response from daemon: no matching manifest for linux/{host} in the manifest list entries\n")
+    );
+    assert_eq!(p.fingerprint(), before);
+    // --platform picks another entry.
+    let o = b(
+        &p,
+        &[
+            "pull",
+            "--platform",
+            &format!("linux/{foreign}"),
+            &format!("{name}:foreign"),
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn basic_auth_login_push_pull_logout() {
+    let reg = Registry::start_with(RegistryOpts {
+        htpasswd: Some(("alice".into(), "s3cret".into())),
+        tls: None,
+    });
+    let r = root_with_busybox();
+    let name = format!("{}/auth/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    let o = b(&r, &["push", &name]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("no basic auth credentials"),
+        "{}",
+        o.stderr
+    );
+
+    let o = b(&r, &["login", "-u", "alice", "-p", "wrong", &reg.addr]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\nError response from daemon: login attempt to http://{}/v2/ failed with status: 401 Unauthorized\n",
+            reg.addr
+        )
+    );
+    let cfg = r.dir.path().join("docker-config/config.json");
+    assert!(!cfg.exists());
+    let o: Out = r
+        .cmd()
+        .env("DOCKER_CONFIG", r.dir.path().join("docker-config"))
+        .args(["login", "-u", "alice", "--password-stdin", &reg.addr])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"s3cret\n")?;
+            c.wait_with_output()
+        })
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "Login Succeeded\n");
+    assert_eq!(
+        o.stderr,
+        format!(
+            "\nWARNING! Your credentials are stored unencrypted in '{}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n",
+            cfg.display()
+        )
+    );
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    // base64("alice:s3cret")
+    assert_eq!(saved["auths"][&reg.addr]["auth"], "YWxpY2U6czNjcmV0");
+    ok(&r, &["push", &name]);
+    let p = Root::new();
+    std::fs::create_dir_all(p.dir.path().join("docker-config")).unwrap();
+    std::fs::copy(&cfg, p.dir.path().join("docker-config/config.json")).unwrap();
+    ok(&p, &["pull", &name]);
+    assert_eq!(
+        ok(&r, &["logout", &reg.addr]),
+        format!("Removing login credentials for {}\n", reg.addr)
+    );
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    assert!(saved["auths"].get(&reg.addr).is_none(), "{saved}");
+}
+
+#[test]
+fn tls_registry_verified_with_a_ca_in_certs_d() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_tls(certs.path());
+    let reg = Registry::start_with(RegistryOpts {
+        htpasswd: None,
+        tls: Some((cert, key)),
+    });
+    let r = root_with_busybox();
+    let name = format!("{}/tls/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    // A CA that did not sign the registry's certificate: refused.
+    let other = tempfile::tempdir().unwrap();
+    let (wrong_ca, _, _) = make_tls(other.path());
+    let host_dir = r.path().join("certs.d").join(&reg.addr);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(&wrong_ca, host_dir.join("ca.crt")).unwrap();
+    let o = b(&r, &["push", &name]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains(&format!("\"https://{}/v2/\"", reg.addr)),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        o.stderr
+    );
+    // The right CA: pushed and pulled over verified TLS.
+    std::fs::copy(&ca, host_dir.join("ca.crt")).unwrap();
+    ok(&r, &["push", &name]);
+    let p = Root::new();
+    let pd = p.path().join("certs.d").join(&reg.addr);
+    std::fs::create_dir_all(&pd).unwrap();
+    std::fs::copy(&ca, pd.join("ca.crt")).unwrap();
+    ok(&p, &["pull", &name]);
+    assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "tls"]), "tls\n");
+    p.assert_no_leftovers();
+}
+
+/// The one layer blob of the busybox test image as pushed.
+fn layer_blob(r: &Root, name: &str) -> String {
+    let id = inspect(r, name, "{{.Id}}");
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(r.path().join("images").join(format!("{}.json", &id[7..]))).unwrap(),
+    )
+    .unwrap();
+    rec["layers"][0]["blob"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_corrupted_blob_is_refused_and_nothing_is_stored() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/bad/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    ok(&r, &["push", &name]);
+    let blob = layer_blob(&r, &name);
+    let f = reg.blob_path(&blob);
+    let mut data = std::fs::read(&f).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0xff;
+    std::fs::write(&f, &data).unwrap();
+    let p = Root::new();
+    ok(&p, &["images"]);
+    let before = p.fingerprint();
+    let o = b(&p, &["pull", &name]);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "Error response from daemon: filesystem layer verification failed for digest {blob}\n"
+        )
+    );
+    assert_eq!(p.fingerprint(), before);
+    let partials = std::fs::read_dir(p.path().join("downloads"))
+        .unwrap()
+        .count();
+    assert_eq!(partials, 0, "a blob that failed verification is not kept");
+}
+
+#[test]
+fn a_layer_cut_mid_download_resumes_with_a_range_request() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/cut/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    ok(&r, &["push", &name]);
+    let blob = layer_blob(&r, &name);
+    let size = std::fs::metadata(reg.blob_path(&blob)).unwrap().len();
+    let proxy = CuttingProxy::start(&reg.addr);
+    *proxy.cut.lock().unwrap() = Some((blob.clone(), size / 2));
+    let via = format!("{}/cut/bb:1", proxy.addr);
+    let p = Root::new();
+    ok(&p, &["images"]);
+    let before = p.fingerprint();
+    let o = b(&p, &["pull", &via]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.starts_with(&format!(
+            "Error response from daemon: Get \"http://{}/v2/cut/bb/blobs/{blob}\": ",
+            proxy.addr
+        )),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(p.fingerprint(), before, "nothing in the store");
+    let partial = p
+        .path()
+        .join("downloads")
+        .join(format!("sha256-{}", &blob[7..]));
+    let kept = std::fs::metadata(&partial).unwrap().len();
+    assert!(kept > 0 && kept < size, "kept {kept} of {size}");
+    // The next pull continues where the first stopped.
+    let out = ok(&p, &["pull", &via]);
+    assert!(out.contains("Pull complete"), "{out}");
+    assert_eq!(
+        *proxy.ranges.lock().unwrap(),
+        vec![format!("bytes={kept}-")]
+    );
+    assert!(!partial.exists());
+    assert_eq!(
+        ok(&p, &["run", "--rm", &via, "echo", "resumed"]),
+        "resumed\n"
+    );
+    assert_eq!(
+        ok(&p, &["debug", "check-store"]).trim(),
+        "store is consistent"
+    );
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn credentials_go_through_a_creds_store_helper() {
+    let reg = Registry::start_with(RegistryOpts {
+        htpasswd: Some(("bob".into(), "pw".into())),
+        tls: None,
+    });
+    let r = root_with_busybox();
+    // A docker-credential helper that keeps one entry in a file.
+    let bin = r.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let helper = bin.join("docker-credential-berthtest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nf=\"$(dirname \"$0\")/store.json\"\ncase \"$1\" in\n\
+         store) cat > \"$f\" ;;\n\
+         get) read url; if [ -s \"$f\" ]; then cat \"$f\"; else echo 'credentials not found in native keychain'; exit 1; fi ;;\n\
+         erase) rm -f \"$f\" ;;\nesac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg_dir = r.dir.path().join("docker-config");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    std::fs::write(
+        cfg_dir.join("config.json"),
+        r#"{"credsStore": "berthtest"}"#,
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = |args: &[&str]| -> Out {
+        r.cmd()
+            .env("DOCKER_CONFIG", &cfg_dir)
+            .env("PATH", &path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = run(&["login", "-u", "bob", "-p", "pw", &reg.addr]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "Login Succeeded\n"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("unencrypted"), "{}", o.stderr);
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bin.join("store.json")).unwrap()).unwrap();
+    assert_eq!(stored["Secret"], "pw");
+    assert_eq!(stored["ServerURL"], reg.addr.as_str());
+    let cfg = std::fs::read_to_string(cfg_dir.join("config.json")).unwrap();
+    assert!(!cfg.contains("\"auth\""), "no password in the file: {cfg}");
+    let name = format!("{}/helper/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    let o = run(&["push", &name]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    run(&["logout", &reg.addr]);
+    assert!(!bin.join("store.json").exists());
+    let o = run(&["push", &name]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("no basic auth credentials"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn docker_and_podman_pull_what_berth_pushes_and_back() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let mine = format!("{}/cross/berth:1", reg.addr);
+    ok(&r, &["tag", "busybox", &mine]);
+    let pushed = pushed_digest(&ok(&r, &["push", &mine]));
+    let id = inspect(&r, &mine, "{{.Id}}");
+
+    if std::process::Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let storage = tempfile::tempdir().unwrap();
+        let podman = |args: &[&str]| -> Out {
+            std::process::Command::new("podman")
+                .arg("--root")
+                .arg(storage.path().join("root"))
+                .arg("--runroot")
+                .arg(storage.path().join("run"))
+                .arg("--storage-driver")
+                .arg("overlay")
+                .args(args)
+                .env(
+                    "CONTAINERS_CONF",
+                    repo_root().join("tests/fixtures/podman-containers.conf"),
+                )
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+                .into()
+        };
+        let o = podman(&["pull", "--tls-verify=false", &mine]);
+        assert_eq!(o.code, 0, "podman pull: {}", o.stderr);
+        let o = podman(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &mine,
+            "echo",
+            "podman ran it",
+        ]);
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "podman ran it\n"),
+            "{}",
+            o.stderr
+        );
+        let o = podman(&["image", "inspect", "--format", "{{.Digest}} {{.Id}}", &mine]);
+        assert_eq!(o.stdout.trim(), format!("{pushed} {}", &id[7..]));
+        let _ = podman(&["system", "reset", "--force"]);
+    } else {
+        eprintln!("skipping podman: not installed");
+    }
+
+    let Some(d) = common::dockerd::Dockerd::start() else {
+        return;
+    };
+    let o = d.docker(&["pull", &mine]);
+    assert_eq!(o.code, 0, "docker pull: {}", o.stderr);
+    assert!(
+        o.stdout.contains(&format!("Digest: {pushed}\n")),
+        "{}",
+        o.stdout
+    );
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &mine,
+        "echo",
+        "docker ran it",
+    ]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "docker ran it\n"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        d.docker(&["image", "inspect", "--format", "{{.Id}}", &mine])
+            .stdout
+            .trim(),
+        id
+    );
+    // Docker pushes (gzip layers, its own manifest); berth pulls the same digest and ID.
+    let theirs = format!("{}/cross/docker:1", reg.addr);
+    assert_eq!(d.docker(&["tag", &mine, &theirs]).code, 0);
+    let o = d.docker(&["push", &theirs]);
+    assert_eq!(o.code, 0, "docker push: {}", o.stderr);
+    let docker_digest = pushed_digest(&o.stdout);
+    let p = Root::new();
+    let out = ok(&p, &["pull", &theirs]);
+    assert!(out.contains(&format!("Digest: {docker_digest}\n")), "{out}");
+    assert_eq!(
+        inspect(&p, &theirs, "{{json .RepoDigests}}"),
+        format!("[\"{}/cross/docker@{docker_digest}\"]", reg.addr)
+    );
+    assert_eq!(inspect(&p, &theirs, "{{.Id}}"), id);
+    assert_eq!(
+        ok(&p, &["run", "--rm", &theirs, "echo", "berth ran it"]),
+        "berth ran it\n"
+    );
+    // And back: berth pushes Docker's manifest unchanged.
+    ok(
+        &p,
+        &["tag", &theirs, &format!("{}/cross/again:1", reg.addr)],
+    );
+    let again = ok(&p, &["push", &format!("{}/cross/again:1", reg.addr)]);
+    assert_eq!(pushed_digest(&again), docker_digest);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn concurrent_pulls_into_one_root_stay_consistent() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/conc/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    ok(&r, &["push", &name]);
+    let p = Root::new();
+    ok(&p, &["images"]);
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            p.cmd()
+                .env("DOCKER_CONFIG", p.dir.path().join("docker-config"))
+                .args(["pull", &name])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o: Out = c.wait_with_output().unwrap().into();
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    }
+    assert_eq!(
+        ok(&p, &["debug", "check-store"]).trim(),
+        "store is consistent"
+    );
+    assert_eq!(ok(&p, &["images", "-q"]).lines().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(p.path().join("downloads"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "one"]), "one\n");
+    p.assert_no_leftovers();
+}
