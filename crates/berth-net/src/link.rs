@@ -258,7 +258,12 @@ pub fn ensure_bridge(cfg: &BridgeConfig, tag: &str) -> Result<Ownership> {
     let index = link.header.index;
     add_address(&mut nl, &cfg.name, index, cfg.gateway, cfg.prefix_len)?;
     if let Some((gw6, prefix6)) = cfg.gateway6 {
-        add_address6(&mut nl, &cfg.name, index, gw6, prefix6)?;
+        match add_address6(&mut nl, &cfg.name, index, gw6, prefix6) {
+            // IPv6 disabled on the host (`disable_ipv6`): dockerd makes
+            // the network all the same, its containers just cannot route.
+            Err(Error::Io { source, .. }) if is_errno(&source, libc::EACCES) => {}
+            r => r?,
+        }
     }
     let attrs = match owner {
         Ownership::Ours => vec![
