@@ -45,8 +45,23 @@ pub(crate) fn start(fd: RawFd, target: &str) {
         }
     };
     let r = if tcp {
-        // SAFETY: berth passed this bound socket for this proxy alone.
-        let rc = unsafe { libc::listen(fd, 128) };
+        // SO_REUSEADDR only now that it listens (on a socket that merely
+        // holds the port it would let a second bind through): the
+        // connections it accepts inherit it, so their TIME_WAITs do not
+        // keep the port from the next start, as with docker-proxy.
+        let one: libc::c_int = 1;
+        // SAFETY: berth passed this bound socket for this proxy alone; a
+        // valid int option of the right length.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            libc::listen(fd, 128)
+        };
         if rc != 0 {
             Err(io::Error::last_os_error())
         } else {
