@@ -112,10 +112,9 @@ fn pump(a: TcpStream, b: TcpStream) {
     let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) else {
         return;
     };
-    let back = spawn(move || copy_half(b2, a2));
-    copy_half(a, b);
-    if back.is_err() {
-        // No second thread: nothing copies the answers; give up.
+    // Without a second thread nothing would carry the answers: give up.
+    if spawn(move || copy_half(b2, a2)).is_ok() {
+        copy_half(a, b);
     }
 }
 
