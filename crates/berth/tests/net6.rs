@@ -202,9 +202,55 @@ fn ipv6_network_addresses_names_and_teardown() {
         "1"
     );
 
-    r.ok(&["rm", "-f", "a1", "a2"]);
+    // Connected later to a running IPv4-only container: its eth1 gets the
+    // address and, the container having no IPv6 route yet, the v6 default
+    // route (as with dockerd).
+    r.ok(&["network", "create", "v4net"]);
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "b1",
+        "--network",
+        "v4net",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    r.ok(&[
+        "network",
+        "connect",
+        "--ip6",
+        &format!("{p}::77"),
+        "v6net",
+        "b1",
+    ]);
+    let b1 = inspect(&r, "b1");
+    let ep = &b1["NetworkSettings"]["Networks"]["v6net"];
+    assert_eq!(ep["GlobalIPv6Address"], format!("{p}::77"));
+    assert_eq!(
+        ep["IPAMConfig"],
+        serde_json::json!({ "IPv6Address": format!("{p}::77") })
+    );
+    let route = r.ok(&["exec", "b1", "ip", "-6", "route"]);
+    assert!(
+        route.contains(&format!("default via {p}::1 dev eth1")),
+        "{route}"
+    );
+    r.ok(&[
+        "exec",
+        "b1",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "3",
+        &format!("{p}::2"),
+    ]);
+
+    r.ok(&["rm", "-f", "a1", "a2", "b1"]);
     r.assert_no_leftovers();
-    r.ok(&["network", "rm", "v6net"]);
+    r.ok(&["network", "rm", "v6net", "v4net"]);
     let rules = std::process::Command::new("nft")
         .args(["list", "table", "ip6", &table])
         .output()

@@ -381,6 +381,14 @@ impl NetUp {
     }
 }
 
+/// Which default routes an endpoint carries: IPv4 (and `--mac-address`)
+/// on the primary network, IPv6 on the first network with IPv6.
+#[derive(Debug, Clone, Copy)]
+struct Routes {
+    primary: bool,
+    v6_route: bool,
+}
+
 /// Docker's `/etc/hosts` head.
 pub(crate) const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
@@ -679,6 +687,9 @@ impl Engine {
         let mut hosts_ips = String::new();
         let mut primary: Option<(Ipv4Addr, Option<Ipv6Addr>, Ipv4Addr, String)> = None;
         let mut dns_tables = Vec::new();
+        // The first network with IPv6 carries the v6 default route, as
+        // with dockerd (even when another network has the v4 one).
+        let mut has_v6_route = false;
         for (i, (net_name, ep)) in join_order(rec).into_iter().enumerate() {
             let net = self
                 .network_lookup(&ep.network_term(&net_name))
@@ -691,7 +702,19 @@ impl Engine {
                 })?;
             let network = &net.network;
             let ifname = format!("eth{i}");
-            let (e, ip, gateway) = self.net_attach(rec, &ns, &net, &ep, &ifname, i == 0)?;
+            let v6_route = !has_v6_route;
+            let (e, ip, gateway) = self.net_attach(
+                rec,
+                &ns,
+                &net,
+                &ep,
+                &ifname,
+                Routes {
+                    primary: i == 0,
+                    v6_route,
+                },
+            )?;
+            has_v6_route |= !e.global_ipv6_address.is_empty() && !net.network.internal;
             let ip6 = e.global_ipv6_address.parse::<Ipv6Addr>().ok();
             rec.private.ifnames.insert(network.id.clone(), ifname);
             if network.name != "bridge" {
@@ -1001,7 +1024,14 @@ impl Engine {
             .map(|i| format!("eth{i}"))
             .find(|n| !used.contains(n))
             .unwrap_or_else(|| "eth9".into());
-        let (filled, _, _) = self.net_attach(rec, &ns, net, e, &ifname, false)?;
+        let v6_route = !endpoints(rec)
+            .values()
+            .any(|ep| !ep.global_ipv6_address.is_empty());
+        let routes = Routes {
+            primary: false,
+            v6_route,
+        };
+        let (filled, _, _) = self.net_attach(rec, &ns, net, e, &ifname, routes)?;
         *e = filled;
         rec.private.ifnames.insert(net.network.id.clone(), ifname);
         if net.network.name != "bridge" {
@@ -1013,7 +1043,8 @@ impl Engine {
     /// One endpoint, at start or connect: the network's datapath complete,
     /// an address (and the names the embedded DNS answers), the veth in the
     /// namespace as `ifname` (with the default route on the `primary`
-    /// network, which also takes `--mac-address`). Returns the endpoint as
+    /// network, which also takes `--mac-address`; the IPv6 default route
+    /// with `v6_route`, for the first network with IPv6). Returns the endpoint as
     /// `inspect` shows it and the network's gateway. A failed attach takes
     /// its veth and address back.
     fn net_attach(
@@ -1023,8 +1054,9 @@ impl Engine {
         net: &NetworkRecord,
         ep: &EndpointSettings,
         ifname: &str,
-        primary: bool,
+        routes: Routes,
     ) -> Result<(EndpointSettings, Ipv4Addr, Ipv4Addr)> {
+        let Routes { primary, v6_route } = routes;
         let network = &net.network;
         let id = &rec.id;
         let short = id[..12].to_string();
@@ -1064,7 +1096,7 @@ impl Engine {
             gateway6: plan
                 .link
                 .gateway6
-                .filter(|_| primary && !network.internal && got.ipv6.is_some())
+                .filter(|_| v6_route && !network.internal && got.ipv6.is_some())
                 .map(|(g, _)| g),
         };
         if let Err(err) = berth_net::link::attach(ns, &link_ep, &self.net_tag()) {
