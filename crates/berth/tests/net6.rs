@@ -544,3 +544,56 @@ fn published_ports_answer_on_ipv6() {
     r.assert_no_leftovers();
     r.assert_network_teardown();
 }
+
+#[test]
+fn concurrent_starts_get_distinct_ipv6_addresses() {
+    if !ipv6_or_skip("concurrent_starts_get_distinct_ipv6_addresses") {
+        return;
+    }
+    let r = root_with_busybox();
+    let p = ula(5);
+    r.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &format!("{p}::/64"),
+        "v6",
+    ]);
+    let names: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
+    std::thread::scope(|s| {
+        for n in &names {
+            let r = &r;
+            s.spawn(move || {
+                r.ok(&[
+                    "run",
+                    "-d",
+                    "--name",
+                    n,
+                    "--network",
+                    "v6",
+                    "busybox",
+                    "sleep",
+                    "300",
+                ]);
+            });
+        }
+    });
+    let mut got: Vec<String> = names
+        .iter()
+        .map(|n| {
+            inspect(&r, n)["NetworkSettings"]["Networks"]["v6"]["GlobalIPv6Address"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    got.sort();
+    let want: Vec<String> = (2..8).map(|i| format!("{p}::{i}")).collect();
+    assert_eq!(got, want);
+    let mut args = vec!["rm", "-f"];
+    args.extend(names.iter().map(String::as_str));
+    r.ok(&args);
+    r.assert_no_leftovers();
+    r.assert_network_teardown();
+}
