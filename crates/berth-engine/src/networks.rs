@@ -1031,6 +1031,7 @@ impl Engine {
             let allocs = self.network_allocations(&id)?;
             let mut seen = BTreeSet::new();
             let mut seen6 = BTreeSet::new();
+            let pool6 = rec.private.pool6().ok().flatten();
             for (cid, ep) in &allocs.endpoints {
                 if !seen.insert(ep.ipv4) {
                     problems.push(format!("network {id}: {} given twice", ep.ipv4));
@@ -1038,6 +1039,11 @@ impl Engine {
                 if let Some(a) = ep.ipv6 {
                     if !seen6.insert(a) {
                         problems.push(format!("network {id}: {a} given twice"));
+                    }
+                    if !pool6.is_some_and(|p| p.subnet.contains(a)) {
+                        problems.push(format!(
+                            "network {id}: {cid} has {a} outside its IPv6 subnet"
+                        ));
                     }
                 }
                 if let Ok(Some(n)) = &subnet {

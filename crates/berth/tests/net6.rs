@@ -597,3 +597,44 @@ fn concurrent_starts_get_distinct_ipv6_addresses() {
     r.assert_no_leftovers();
     r.assert_network_teardown();
 }
+
+#[test]
+fn udp_published_port_answers_on_ipv6_loopback() {
+    if !ipv6_or_skip("udp_published_port_answers_on_ipv6_loopback") {
+        return;
+    }
+    let r = root_with_busybox();
+    let port = std::net::UdpSocket::bind("[::]:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // busybox has no UDP server: the host's perl (Essential on Debian)
+    // runs in the container with the host's /usr mounted read-only.
+    r.ok(&[
+        "run", "-d", "--name", "echo", "-p", &format!("{port}:9999/udp"),
+        "-v", "/usr:/usr:ro", "-v", "/lib64:/lib64:ro", "-v", "/lib:/lib:ro",
+        "busybox", "/usr/bin/perl", "-MIO::Socket::INET", "-e",
+        "$s=IO::Socket::INET->new(LocalPort=>9999,Proto=>'udp') or die $!; while($s->recv($m,100)){ $s->send($m) }",
+    ]);
+    assert_eq!(
+        r.ok(&["port", "echo"]),
+        format!("9999/udp -> 0.0.0.0:{port}\n9999/udp -> :::{port}\n")
+    );
+    // Through the monitor's proxy to the container's IPv4 address.
+    let s = std::net::UdpSocket::bind("[::1]:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let mut got = None;
+    wait_until("an echo over [::1]", || {
+        s.send_to(b"ping\n", ("::1", port)).unwrap();
+        if let Ok((n, _)) = s.recv_from(&mut buf) {
+            got = Some(buf[..n].to_vec());
+        }
+        got.is_some()
+    });
+    assert_eq!(got.as_deref(), Some(&b"ping\n"[..]));
+    r.ok(&["rm", "-f", "echo"]);
+    r.assert_no_leftovers();
+}
