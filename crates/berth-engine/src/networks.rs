@@ -18,7 +18,7 @@
 //! two roots never pick the same one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use berth_store::{LockMode, Scratch, StoreLock};
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ use crate::{Engine, Error, ErrorKind, Result};
 
 pub mod ipam;
 use crate::daemon_config::DaemonConfig;
-use ipam::{AllocError, Allocations, Endpoint, IpNet, Pool, V4Net};
+use ipam::{AllocError, Allocations, Endpoint, IpNet, Pool, Pool6, V4Net, V6Net};
 pub mod ports;
 pub use ports::{
     format_ports, parse_expose, parse_publish, port_lines, publish_all, PortBinding, PortMap,
@@ -138,13 +138,35 @@ pub struct NetworkContainer {
 }
 
 /// berth's part of the record: the IPv4 pool actually in use, whether the
-/// user configured it (Docker shows only what the user gave).
+/// user configured it (Docker shows only what the user gave), and the
+/// IPv6 pool of an `--ipv6` network (absent otherwise: a v6 subnet given
+/// without `--ipv6` is only shown, as dockerd does).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct NetworkPrivate {
     pub subnet: Option<String>,
     pub ip_range: Option<String>,
     pub gateway: Option<Ipv4Addr>,
     pub user_subnet: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range6: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
+}
+
+impl NetworkPrivate {
+    /// The IPv6 pool of an IPv6-enabled network.
+    pub(crate) fn pool6(&self) -> Result<Option<Pool6>> {
+        let (Some(subnet), Some(gateway)) = (&self.subnet6, self.gateway6) else {
+            return Ok(None);
+        };
+        Ok(Some(Pool6 {
+            subnet: v6_of(subnet)?,
+            range: self.ip_range6.as_deref().map(v6_of).transpose()?,
+            gateway,
+        }))
+    }
 }
 
 /// What `network.json` holds.
@@ -398,6 +420,12 @@ impl Engine {
                 IpNet::V6(n) => n.prefix,
             })
             .unwrap_or(32);
+        let bits6 = rec
+            .private
+            .subnet6
+            .as_deref()
+            .and_then(|s| v6_of(s).ok())
+            .map_or(128, |n| n.prefix);
         rec.network.containers = allocs
             .endpoints
             .iter()
@@ -409,7 +437,7 @@ impl Engine {
                         endpoint_id: e.endpoint_id.clone(),
                         mac_address: e.mac.clone(),
                         ipv4_address: format!("{}/{bits}", e.ipv4),
-                        ipv6_address: String::new(),
+                        ipv6_address: e.ipv6.map(|a| format!("{a}/{bits6}")).unwrap_or_default(),
                     },
                 )
             })
@@ -617,6 +645,7 @@ impl Engine {
                 ip_range: None,
                 gateway: Some(gateway),
                 user_subnet: false,
+                ..NetworkPrivate::default()
             };
             self.network_place(
                 NetworkRecord {
@@ -694,6 +723,9 @@ impl Engine {
             }
             if !net.internal {
                 berth_net::sysctl::set_route_localnet(&p.link.name)?;
+            }
+            if p.link.gateway6.is_some() {
+                berth_net::sysctl::enable_ipv6_forwarding(&p.link.name)?;
             }
             let fw = self
                 .firewall()
@@ -960,6 +992,7 @@ impl Engine {
         aliases: &[String],
     ) -> Result<Option<Endpoint>> {
         let rec = self.network_lookup(term)?;
+        let want = Wanted { v4: want, v6: None };
         self.network_allocate_in(&rec, container_id, container_name, want, aliases)
     }
 
@@ -969,14 +1002,19 @@ impl Engine {
         rec: &NetworkRecord,
         container_id: &str,
         container_name: &str,
-        want: Option<Ipv4Addr>,
+        wanted: Wanted,
         aliases: &[String],
     ) -> Result<Option<Endpoint>> {
         let net = &rec.network;
         let term = net.name.as_str();
+        let want = wanted.v4;
         if let Some(w) = want {
             check_static_ip(rec, w)?;
         }
+        if let Some(w) = wanted.v6 {
+            check_static_ip6(rec, w)?;
+        }
+        let pool6 = rec.private.pool6()?;
         let (Some(subnet), Some(gateway)) = (&rec.private.subnet, rec.private.gateway) else {
             return Ok(None);
         };
@@ -1015,10 +1053,21 @@ impl Engine {
                 net.name, net.id
             )),
         })?;
+        let ipv6 = match pool6 {
+            Some(p) => Some(p.allocate(&allocs, wanted.v6).map_err(|e| match e {
+                AllocError::InUse => Error::conflict(AllocError::InUse.to_string()),
+                _ => Error::conflict(format!(
+                    "no available IPv6 addresses on this network's address pools: {} ({})",
+                    net.name, net.id
+                )),
+            })?),
+            None => None,
+        };
         let ep = Endpoint {
             container_name: container_name.to_string(),
             endpoint_id: new_id()?,
             ipv4: ip,
+            ipv6,
             mac: ipam::mac_for(ip),
             aliases: aliases.to_vec(),
         };
@@ -1067,9 +1116,21 @@ impl Engine {
             let subnet = rec.private.subnet.as_deref().map(v4_of).transpose();
             let allocs = self.network_allocations(&id)?;
             let mut seen = BTreeSet::new();
+            let mut seen6 = BTreeSet::new();
+            let pool6 = rec.private.pool6().ok().flatten();
             for (cid, ep) in &allocs.endpoints {
                 if !seen.insert(ep.ipv4) {
                     problems.push(format!("network {id}: {} given twice", ep.ipv4));
+                }
+                if let Some(a) = ep.ipv6 {
+                    if !seen6.insert(a) {
+                        problems.push(format!("network {id}: {a} given twice"));
+                    }
+                    if !pool6.is_some_and(|p| p.subnet.contains(a)) {
+                        problems.push(format!(
+                            "network {id}: {cid} has {a} outside its IPv6 subnet"
+                        ));
+                    }
                 }
                 if let Ok(Some(n)) = &subnet {
                     if !n.contains(ep.ipv4) {
@@ -1134,7 +1195,11 @@ impl Engine {
                 let mut names = vec![e.container_name.trim_start_matches('/').to_string()];
                 names.extend(e.aliases.iter().cloned());
                 names.dedup();
-                serde_json::json!({"names": names, "ipv4": e.ipv4.to_string()})
+                serde_json::json!({
+                    "names": names,
+                    "ipv4": e.ipv4.to_string(),
+                    "ipv6": e.ipv6.map(|a| a.to_string()),
+                })
             })
             .collect();
         let doc = serde_json::json!({"network": net.name, "records": records});
@@ -1284,6 +1349,34 @@ pub(crate) fn check_static_ip(rec: &NetworkRecord, ip: Ipv4Addr) -> Result<()> {
     Ok(())
 }
 
+/// dockerd's checks of `--ip6`: the network must have an IPv6 subnet the
+/// user gave (and IPv6 enabled), and the address must lie in it.
+pub(crate) fn check_static_ip6(rec: &NetworkRecord, ip: Ipv6Addr) -> Result<()> {
+    if rec.network.name == "bridge" {
+        return Err(Error::invalid(
+            "user specified IP address is supported on user defined networks only",
+        ));
+    }
+    let Some(pool) = rec.private.pool6()? else {
+        return Err(Error::invalid(
+            "user specified IP address is supported only when connecting to networks with user configured subnets",
+        ));
+    };
+    if !pool.subnet.contains(ip) {
+        return Err(Error::invalid(format!(
+            "Invalid address {ip}: It does not belong to any of this network's subnets"
+        )));
+    }
+    Ok(())
+}
+
+/// The addresses an endpoint asks for (`--ip`, `--ip6`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wanted {
+    pub v4: Option<Ipv4Addr>,
+    pub v6: Option<Ipv6Addr>,
+}
+
 /// A bridge network's link and rules; `None` for host and none.
 pub(crate) fn bridge_plan(rec: &NetworkRecord) -> Result<Option<BridgePlan>> {
     let net = &rec.network;
@@ -1301,18 +1394,21 @@ pub(crate) fn bridge_plan(rec: &NetworkRecord) -> Result<Option<BridgePlan>> {
         .and_then(|m| m.parse::<u32>().ok())
         .filter(|m| *m > 0)
         .unwrap_or(1500);
+    let pool6 = rec.private.pool6()?;
     Ok(Some(BridgePlan {
         link: berth_net::link::BridgeConfig {
             name: name.clone(),
             mtu,
             gateway,
             prefix_len: subnet.prefix,
+            gateway6: pool6.map(|p| (p.gateway, p.subnet.prefix)),
         },
         rules: berth_net::nft::NetworkRules {
             bridge: name,
             subnet: subnet.addr,
             prefix_len: subnet.prefix,
             internal: net.internal,
+            subnet6: pool6.map(|p| (p.subnet.addr, p.subnet.prefix)),
         },
     }))
 }
@@ -1321,6 +1417,13 @@ fn v4_of(s: &str) -> Result<V4Net> {
     match ipam::parse_cidr(s) {
         Ok(IpNet::V4(n)) => Ok(n),
         _ => Err(internal("network record", format!("bad IPv4 subnet {s}"))),
+    }
+}
+
+fn v6_of(s: &str) -> Result<V6Net> {
+    match ipam::parse_cidr(s) {
+        Ok(IpNet::V6(n)) => Ok(n),
+        _ => Err(internal("network record", format!("bad IPv6 subnet {s}"))),
     }
 }
 
@@ -1348,7 +1451,9 @@ fn builtin(name: &str, driver: &str, id: String) -> Network {
     }
 }
 
-/// Subnets a network occupies (its configured ones and its pool).
+/// Subnets a network occupies (its configured ones and its pool). An IPv6
+/// subnet counts only with IPv6 enabled: dockerd reserves no v6 pool
+/// otherwise, so another network may take it.
 fn used_subnets(r: &NetworkRecord) -> Vec<IpNet> {
     let mut out: Vec<IpNet> = r
         .network
@@ -1356,6 +1461,7 @@ fn used_subnets(r: &NetworkRecord) -> Vec<IpNet> {
         .config
         .iter()
         .filter_map(|c| ipam::parse_cidr(&c.subnet).ok())
+        .filter(|n| matches!(n, IpNet::V4(_)) || r.network.enable_ipv6)
         .collect();
     if let Some(n) = r
         .private
@@ -1462,6 +1568,7 @@ fn plan_ipam(
                 ip_range: range.map(|r| r.to_string()),
                 gateway: Some(gateway),
                 user_subnet: true,
+                ..NetworkPrivate::default()
             }
         }
         None => {
@@ -1485,16 +1592,53 @@ fn plan_ipam(
                 ip_range: None,
                 gateway: Some(gateway),
                 user_subnet: false,
+                ..NetworkPrivate::default()
             }
         }
     };
+    let mut private = private;
     match v6.first() {
-        Some((subnet, c)) => {
+        Some((subnet, c)) if req.enable_ipv6 => {
             if taken.iter().any(|t| t.overlaps(&IpNet::V6(*subnet))) {
                 return Err(overlap());
             }
+            let range = if c.ip_range.is_empty() {
+                None
+            } else {
+                match ipam::parse_cidr(&c.ip_range) {
+                    Ok(IpNet::V6(r)) if subnet.contains(r.addr) => Some(r),
+                    _ => return Err(Error::invalid("Invalid Address SubPool")),
+                }
+            };
+            let gateway = if c.gateway.is_empty() {
+                Pool6::default_gateway(*subnet, range).ok_or_else(|| {
+                    Error::invalid(
+                        "failed to allocate gateway: No available addresses on this pool",
+                    )
+                })?
+            } else {
+                let g: Ipv6Addr = c.gateway.parse().map_err(|_| {
+                    Error::invalid(format!("invalid gateway address {}", c.gateway))
+                })?;
+                let p = Pool6 {
+                    subnet: *subnet,
+                    range,
+                    gateway: Ipv6Addr::UNSPECIFIED,
+                };
+                p.allocate(&Allocations::default(), Some(g)).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Forbidden,
+                        format!("failed to allocate gateway ({}): {e}", c.gateway),
+                    )
+                })?
+            };
+            private.subnet6 = Some(subnet.to_string());
+            private.ip_range6 = range.map(|r| r.to_string());
+            private.gateway6 = Some(gateway);
             config.push((*c).clone());
         }
+        // Shown, but without `--ipv6` dockerd gives no IPv6 addresses.
+        Some((_, c)) => config.push((*c).clone()),
         None if req.enable_ipv6 => {
             return Err(Error::new(
                 ErrorKind::Forbidden,

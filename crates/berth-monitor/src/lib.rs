@@ -8,5 +8,6 @@
 mod dns;
 mod monitor;
 pub mod proto;
+mod proxy;
 
 pub use monitor::main;

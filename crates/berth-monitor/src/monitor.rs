@@ -30,6 +30,10 @@ struct Config {
     dns_udp_fd: Option<RawFd>,
     dns_tcp_fd: Option<RawFd>,
     dns_config: Option<String>,
+    /// Published IPv6 host sockets to proxy, and their targets (paired by
+    /// order): see `proxy.rs`.
+    proxy_fds: Vec<RawFd>,
+    proxy_to: Vec<String>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
@@ -60,8 +64,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--dns-udp-fd" => c.dns_udp_fd = Some(fd()?),
             "--dns-tcp-fd" => c.dns_tcp_fd = Some(fd()?),
             "--dns-config" => c.dns_config = Some(v),
+            "--proxy-fd" => c.proxy_fds.push(fd()?),
+            "--proxy-to" => c.proxy_to.push(v),
             _ => return Err(format!("unknown option {a}")),
         }
+    }
+    if c.proxy_fds.len() != c.proxy_to.len() {
+        return Err("every --proxy-fd needs a --proxy-to".into());
     }
     if c.init_pid <= 0 || c.exit_file.is_empty() {
         return Err("--init-pid and --exit-file are required".into());
@@ -127,11 +136,15 @@ pub fn main() -> i32 {
         .iter()
         .chain(cfg.dns_udp_fd.iter())
         .chain(cfg.dns_tcp_fd.iter())
+        .chain(cfg.proxy_fds.iter())
     {
         // SAFETY: setting close-on-exec on a descriptor passed to us.
         unsafe { libc::fcntl(*fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     crate::dns::start(cfg.dns_udp_fd, cfg.dns_tcp_fd, cfg.dns_config.as_deref());
+    for (fd, to) in cfg.proxy_fds.iter().zip(&cfg.proxy_to) {
+        crate::proxy::start(*fd, to);
+    }
     let mut m = Monitor::new(cfg);
     m.run(sfd);
     m.finish()

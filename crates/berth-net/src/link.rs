@@ -7,12 +7,12 @@
 //! how [`crate::sweep`] recognises berth's links without trusting names.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
     LinkFlags, LinkInfo, LinkMessage,
@@ -36,6 +36,8 @@ pub struct BridgeConfig {
     pub gateway: Ipv4Addr,
     /// Prefix length of the network's subnet.
     pub prefix_len: u8,
+    /// The IPv6 gateway and prefix length of an IPv6-enabled network.
+    pub gateway6: Option<(Ipv6Addr, u8)>,
 }
 
 /// A container's interface on one bridge network.
@@ -54,6 +56,10 @@ pub struct Endpoint {
     /// Default route via this gateway; `None` for `--internal` networks
     /// (and for a second network, whose gateway Docker does not route to).
     pub gateway: Option<Ipv4Addr>,
+    /// The IPv6 address and prefix length on an IPv6-enabled network.
+    pub address6: Option<(Ipv6Addr, u8)>,
+    /// The IPv6 default route's gateway (same rule as `gateway`).
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// One link as listed by [`list`].
@@ -176,6 +182,30 @@ fn add_address(nl: &mut Netlink, name: &str, index: u32, ip: Ipv4Addr, prefix: u
     }
 }
 
+/// Adds an IPv6 address without duplicate address detection (IPAM made
+/// it unique, and DAD would keep it unusable for a second or more after
+/// the container starts); one already there is fine.
+fn add_address6(nl: &mut Netlink, name: &str, index: u32, ip: Ipv6Addr, prefix: u8) -> Result<()> {
+    if prefix > 128 {
+        return Err(Error::Invalid(format!("invalid prefix length /{prefix}")));
+    }
+    let mut m = AddressMessage::default();
+    m.header.family = AddressFamily::Inet6;
+    m.header.prefix_len = prefix;
+    m.header.index = index;
+    m.attributes.push(AddressAttribute::Address(IpAddr::V6(ip)));
+    m.attributes
+        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    match nl.request(
+        RouteNetlinkMessage::NewAddress(m),
+        NLM_F_CREATE | NLM_F_EXCL,
+    ) {
+        Ok(()) => Ok(()),
+        Err(e) if is_errno(&e, libc::EEXIST) => Ok(()),
+        Err(e) => Err(io_err(format!("add address {ip}/{prefix} to {name}"))(e)),
+    }
+}
+
 /// Who a bridge belongs to, as [`ensure_bridge`] found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ownership {
@@ -227,6 +257,14 @@ pub fn ensure_bridge(cfg: &BridgeConfig, tag: &str) -> Result<Ownership> {
     };
     let index = link.header.index;
     add_address(&mut nl, &cfg.name, index, cfg.gateway, cfg.prefix_len)?;
+    if let Some((gw6, prefix6)) = cfg.gateway6 {
+        match add_address6(&mut nl, &cfg.name, index, gw6, prefix6) {
+            // IPv6 disabled on the host (`disable_ipv6`): dockerd makes
+            // the network all the same, its containers just cannot route.
+            Err(Error::Io { source, .. }) if is_errno(&source, libc::EACCES) => {}
+            r => r?,
+        }
+    }
     let attrs = match owner {
         Ownership::Ours => vec![
             LinkAttribute::Mtu(cfg.mtu),
@@ -430,6 +468,9 @@ fn configure_inside(ep: &Endpoint) -> Result<()> {
         .ok_or_else(|| Error::Invalid(format!("no {} in the container's namespace", ep.ifname)))?;
     let index = link.header.index;
     add_address(&mut nl, &ep.ifname, index, ep.address, ep.prefix_len)?;
+    if let Some((a6, p6)) = ep.address6 {
+        add_address6(&mut nl, &ep.ifname, index, a6, p6)?;
+    }
     set_link(
         &mut nl,
         &ep.ifname,
@@ -456,6 +497,25 @@ fn configure_inside(ep: &Endpoint) -> Result<()> {
         )
         .map_err(io_err(format!(
             "add default route via {gw} dev {}",
+            ep.ifname
+        )))?;
+    }
+    if let Some(gw) = ep.gateway6 {
+        let mut r = RouteMessage::default();
+        r.header.address_family = AddressFamily::Inet6;
+        r.header.table = RouteHeader::RT_TABLE_MAIN;
+        r.header.protocol = RouteProtocol::Boot;
+        r.header.scope = RouteScope::Universe;
+        r.header.kind = RouteType::Unicast;
+        r.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gw)));
+        r.attributes.push(RouteAttribute::Oif(index));
+        nl.request(
+            RouteNetlinkMessage::NewRoute(r),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )
+        .map_err(io_err(format!(
+            "add IPv6 default route via {gw} dev {}",
             ep.ifname
         )))?;
     }

@@ -1,7 +1,9 @@
 //! NAT, port publishing and forwarding rules in berth's own nftables table.
 //!
 //! Everything lives in one `table ip <name>` per state root (default
-//! `berth`), driven through the `nft` binary (`-f -` to apply, `-j` to
+//! `berth`), and its IPv6 twin `table ip6 <name>` (same chain names, for
+//! IPv6-enabled networks and ports published to containers with an IPv6
+//! address), driven through the `nft` binary (`-f -` to apply, `-j` to
 //! read), one atomic transaction per operation. Rules of any other table
 //! are never read for changes nor touched; the host's `iptables` may be
 //! either variant (see [`crate::sysctl::iptables_backend`]): iptables-nft
@@ -41,10 +43,17 @@
 //! bridge: `n-<bridge>-pre` (prerouting, priority `raw`) drops every packet
 //! that arrives from the bridge for 127.0.0.0/8. No userland proxy is
 //! needed, so 127.0.0.1 gets kernel forwarding speed.
+//!
+//! **IPv6.** There is no `route_localnet` for `::1`: a packet from `::1`
+//! may not leave by the bridge. So, as Docker does, `c-<key>-out` of the
+//! ip6 table leaves `::1` alone and the container's monitor proxies
+//! connections to `[::1]:port` (and to every v6 port of a container without
+//! an IPv6 address) in userland; other local and remote IPv6 destinations
+//! are DNATed to the container's IPv6 address.
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -64,6 +73,8 @@ pub struct NetworkRules {
     pub prefix_len: u8,
     /// `--internal`: no masquerade, no traffic in or out of the bridge.
     pub internal: bool,
+    /// The IPv6 subnet (address, prefix length) of an IPv6-enabled network.
+    pub subnet6: Option<(Ipv6Addr, u8)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,6 +101,17 @@ pub struct PortMapping {
     pub protocol: Protocol,
     pub host_port: u16,
     pub container_ip: Ipv4Addr,
+    pub container_port: u16,
+}
+
+/// One port published on IPv6 to a container's IPv6 address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortMapping6 {
+    /// `None` (or `::`): every local address of the host but `::1`.
+    pub host_ip: Option<Ipv6Addr>,
+    pub protocol: Protocol,
+    pub host_port: u16,
+    pub container_ip: Ipv6Addr,
     pub container_port: u16,
 }
 
@@ -145,18 +167,24 @@ impl Firewall {
         &self.table
     }
 
-    /// Start of every transaction: the table and the `bridges` set exist.
+    /// Start of every transaction: the tables and their `bridges` sets
+    /// exist.
     fn preamble(&self) -> String {
         let t = &self.table;
-        format!("add table ip {t}\nadd set ip {t} bridges {{ type ifname; }}\n")
+        format!(
+            "add table ip {t}\nadd set ip {t} bridges {{ type ifname; }}\n\
+             add table ip6 {t}\nadd set ip6 {t} bridges {{ type ifname; }}\n"
+        )
     }
 
-    /// Lines that remove `chain` whether or not it exists.
+    /// Lines that remove `chain` from both tables whether or not it exists.
     fn drop_chain(&self, out: &mut String, chain: &str) {
         let t = &self.table;
-        out.push_str(&format!(
-            "add chain ip {t} {chain}\nflush chain ip {t} {chain}\ndelete chain ip {t} {chain}\n"
-        ));
+        for f in ["ip", "ip6"] {
+            out.push_str(&format!(
+                "add chain {f} {t} {chain}\nflush chain {f} {t} {chain}\ndelete chain {f} {t} {chain}\n"
+            ));
+        }
     }
 
     /// Installs (or replaces, exactly) a network's chains and adds its
@@ -213,7 +241,7 @@ impl Firewall {
                 format!("iifname \"{br}\" accept"),
             ]
         };
-        for r in fwd_rules {
+        for r in &fwd_rules {
             s.push_str(&format!("add rule ip {t} {fwd} {r}\n"));
         }
         s.push_str(&format!(
@@ -228,6 +256,33 @@ impl Firewall {
             ));
         }
         s.push_str(&format!("add element ip {t} bridges {{ \"{br}\" }}\n"));
+        // IPv6: the same forwarding rules and masquerade of the v6 subnet,
+        // in the ip6 table (no loopback guard: see the module docs).
+        if let Some((addr6, p6)) = net.subnet6 {
+            if p6 > 128 {
+                return Err(Error::Invalid(format!("invalid prefix length /{p6}")));
+            }
+            let mask6 = u128::MAX.checked_shl(128 - u32::from(p6)).unwrap_or(0);
+            let subnet6 = format!("{}/{p6}", Ipv6Addr::from(u128::from(addr6) & mask6));
+            s.push_str(&format!(
+                "add chain ip6 {t} {fwd} {{ type filter hook forward priority filter - 10; policy accept; }}\n\
+                 flush chain ip6 {t} {fwd}\n"
+            ));
+            for r in &fwd_rules {
+                s.push_str(&format!("add rule ip6 {t} {fwd} {r}\n"));
+            }
+            s.push_str(&format!(
+                "add chain ip6 {t} {post} {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
+                 flush chain ip6 {t} {post}\n"
+            ));
+            if !net.internal {
+                s.push_str(&format!(
+                    "add rule ip6 {t} {post} ip6 saddr {subnet6} oifname != \"{br}\" masquerade\n\
+                     add rule ip6 {t} {post} ip6 saddr {subnet6} oifname \"{br}\" ct status dnat masquerade\n"
+                ));
+            }
+            s.push_str(&format!("add element ip6 {t} bridges {{ \"{br}\" }}\n"));
+        }
         self.apply(&s, &format!("set up the rules of network bridge {br}"))
     }
 
@@ -240,9 +295,11 @@ impl Firewall {
         self.drop_chain(&mut s, &format!("n-{bridge}-fwd"));
         self.drop_chain(&mut s, &format!("n-{bridge}-post"));
         self.drop_chain(&mut s, &format!("n-{bridge}-pre"));
-        s.push_str(&format!(
-            "add element ip {t} bridges {{ \"{bridge}\" }}\ndelete element ip {t} bridges {{ \"{bridge}\" }}\n"
-        ));
+        for f in ["ip", "ip6"] {
+            s.push_str(&format!(
+                "add element {f} {t} bridges {{ \"{bridge}\" }}\ndelete element {f} {t} bridges {{ \"{bridge}\" }}\n"
+            ));
+        }
         self.apply(&s, &format!("remove the rules of network bridge {bridge}"))?;
         self.close_foreign_forward(bridge)
     }
@@ -303,7 +360,7 @@ impl Firewall {
         )
     }
 
-    /// Other tables' `forward` chains (ip and inet) and a script deleting
+    /// Other tables' `forward` chains (ip, ip6 and inet) and a script deleting
     /// the rules marked `mark` in them.
     fn foreign_forward_rules(&self, mark: &str) -> Result<(Vec<ForeignChain>, String)> {
         let text = self
@@ -317,8 +374,8 @@ impl Firewall {
             let c = &item["chain"];
             let family = c["family"].as_str().unwrap_or("");
             let table = c["table"].as_str().unwrap_or("");
-            if (family == "ip" && table == self.table)
-                || !matches!(family, "ip" | "inet")
+            if (matches!(family, "ip" | "ip6") && table == self.table)
+                || !matches!(family, "ip" | "ip6" | "inet")
                 || c["hook"].as_str() != Some("forward")
             {
                 continue;
@@ -353,27 +410,19 @@ impl Firewall {
         Ok((chains, script))
     }
 
-    /// Sets the published ports of container `key` to exactly `ports`
-    /// (replacing what was there; an empty list removes its chains).
-    pub fn publish(&self, key: &str, ports: &[PortMapping]) -> Result<()> {
+    /// Sets the published ports of container `key` to exactly `ports` and
+    /// `ports6` (replacing what was there; empty lists remove its chains).
+    pub fn publish(&self, key: &str, ports: &[PortMapping], ports6: &[PortMapping6]) -> Result<()> {
         check_name("container key", key, KEY_MAX)?;
-        if ports.is_empty() {
+        if ports.is_empty() && ports6.is_empty() {
             return self.unpublish(key);
         }
         let t = &self.table;
         let pre = format!("c-{key}-pre");
         let out = format!("c-{key}-out");
         let mut s = self.preamble();
-        s.push_str(&format!(
-            "add chain ip {t} {pre} {{ type nat hook prerouting priority dstnat; policy accept; }}\n\
-             flush chain ip {t} {pre}\n\
-             add chain ip {t} {out} {{ type nat hook output priority -100; policy accept; }}\n\
-             flush chain ip {t} {out}\n"
-        ));
+        let mut rules = Vec::new();
         for p in ports {
-            // Which destinations: one address, or (like Docker's
-            // `--dst-type LOCAL`) any of the host's, loopback excepted for
-            // the host's own connections (see the module docs).
             // Which destinations: one address, or (like Docker's
             // `--dst-type LOCAL`) any of the host's, loopback included for
             // the host's own connections (see the module docs).
@@ -395,9 +444,52 @@ impl Firewall {
                 cp = p.container_port
             );
             if let Some(dst_in) = dst_in {
-                s.push_str(&format!("add rule ip {t} {pre} {dst_in} {nat}\n"));
+                rules.push(("ip", &pre, format!("{dst_in} {nat}")));
             }
-            s.push_str(&format!("add rule ip {t} {out} {dst_out} {nat}\n"));
+            rules.push(("ip", &out, format!("{dst_out} {nat}")));
+        }
+        for p in ports6 {
+            // `::1` is the monitor's proxy's (see the module docs).
+            let (dst_in, dst_out) = match p.host_ip {
+                Some(ip) if ip.is_loopback() => continue,
+                Some(ip) if !ip.is_unspecified() => {
+                    (format!("ip6 daddr {ip}"), format!("ip6 daddr {ip}"))
+                }
+                _ => (
+                    "fib daddr type local".to_string(),
+                    "ip6 daddr != ::1 fib daddr type local".to_string(),
+                ),
+            };
+            let nat = format!(
+                "{proto} dport {hp} dnat to [{cip}]:{cp}",
+                proto = p.protocol.as_str(),
+                hp = p.host_port,
+                cip = p.container_ip,
+                cp = p.container_port
+            );
+            rules.push(("ip6", &pre, format!("{dst_in} {nat}")));
+            rules.push(("ip6", &out, format!("{dst_out} {nat}")));
+        }
+        // A family's chains exist while it has rules (made and flushed
+        // here), and are removed when it has none.
+        for f in ["ip", "ip6"] {
+            if rules.iter().any(|r| r.0 == f) {
+                s.push_str(&format!(
+                    "add chain {f} {t} {pre} {{ type nat hook prerouting priority dstnat; policy accept; }}\n\
+                     flush chain {f} {t} {pre}\n\
+                     add chain {f} {t} {out} {{ type nat hook output priority -100; policy accept; }}\n\
+                     flush chain {f} {t} {out}\n"
+                ));
+            } else {
+                for c in [&pre, &out] {
+                    s.push_str(&format!(
+                        "add chain {f} {t} {c}\nflush chain {f} {t} {c}\ndelete chain {f} {t} {c}\n"
+                    ));
+                }
+            }
+        }
+        for (f, chain, rule) in rules {
+            s.push_str(&format!("add rule {f} {t} {chain} {rule}\n"));
         }
         self.apply(&s, &format!("publish the ports of container {key}"))
     }
@@ -414,11 +506,13 @@ impl Firewall {
         )
     }
 
-    /// Deletes berth's whole table; none there is fine.
+    /// Deletes berth's whole tables (ip and ip6); none there is fine.
     pub fn delete_table(&self) -> Result<()> {
         let t = &self.table;
         self.apply(
-            &format!("add table ip {t}\ndelete table ip {t}\n"),
+            &format!(
+                "add table ip {t}\ndelete table ip {t}\nadd table ip6 {t}\ndelete table ip6 {t}\n"
+            ),
             &format!("delete table ip {t}"),
         )
     }
@@ -427,10 +521,13 @@ impl Firewall {
     /// state when there is no table).
     pub fn state(&self) -> Result<FirewallState> {
         let mut st = FirewallState::default();
-        let Some(doc) = self.list_table()? else {
-            return Ok(st);
-        };
-        for item in doc["nftables"].as_array().into_iter().flatten() {
+        let mut items = Vec::new();
+        for f in ["ip", "ip6"] {
+            if let Some(doc) = self.list_table(f)? {
+                items.extend(doc["nftables"].as_array().cloned().unwrap_or_default());
+            }
+        }
+        for item in &items {
             if let Some(name) = item["chain"]["name"].as_str() {
                 if let Some(rest) = name.strip_prefix("n-") {
                     if let Some(br) = rest
@@ -460,9 +557,9 @@ impl Firewall {
         Ok(st)
     }
 
-    /// Whether the table exists.
+    /// Whether the table (or its ip6 twin) exists.
     pub fn exists(&self) -> Result<bool> {
-        Ok(self.list_table()?.is_some())
+        Ok(self.list_table("ip")?.is_some() || self.list_table("ip6")?.is_some())
     }
 
     /// The table as `nft list table` prints it (`None` if absent), for
@@ -503,16 +600,16 @@ impl Firewall {
         Ok(found)
     }
 
-    fn list_table(&self) -> Result<Option<Value>> {
+    fn list_table(&self, family: &str) -> Result<Option<Value>> {
         let t = &self.table;
-        let text = match self.run(&["-j", "list", "table", "ip", t], None) {
+        let text = match self.run(&["-j", "list", "table", family, t], None) {
             Ok(text) => text,
             Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => return Err(Error::Nft(format!("nft list table ip {t}: {e}"))),
+            Err(e) => return Err(Error::Nft(format!("nft list table {family} {t}: {e}"))),
         };
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| Error::Nft(format!("nft list table ip {t}: bad JSON: {e}")))
+            .map_err(|e| Error::Nft(format!("nft list table {family} {t}: bad JSON: {e}")))
     }
 
     /// Inside the container namespace `ns`, sends what is addressed to

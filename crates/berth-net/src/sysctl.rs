@@ -29,6 +29,33 @@ pub fn set_route_localnet(iface: &str) -> Result<()> {
     std::fs::write(&p, "1").map_err(io_err(format!("write 1 to {p}")))
 }
 
+/// Lets one of berth's bridges forward IPv6: `forwarding=1` on the bridge
+/// and, where the kernel has it (6.17+), `force_forwarding=1`, which
+/// forwards what arrives on that interface without the host-wide
+/// `net.ipv6.conf.all.forwarding` (berth never sets that one: it also
+/// changes how every interface treats router advertisements). Only
+/// berth's own bridges are touched.
+pub fn enable_ipv6_forwarding(iface: &str) -> Result<()> {
+    crate::check_name("bridge", iface, crate::IFNAME_MAX)?;
+    let p = format!("/proc/sys/net/ipv6/conf/{iface}/forwarding");
+    std::fs::write(&p, "1").map_err(io_err(format!("write 1 to {p}")))?;
+    let f = format!("/proc/sys/net/ipv6/conf/{iface}/force_forwarding");
+    if Path::new(&f).exists() {
+        std::fs::write(&f, "1").map_err(io_err(format!("write 1 to {f}")))?;
+    }
+    Ok(())
+}
+
+/// Whether the calling thread's namespace has IPv6 (the module loaded and
+/// `net.ipv6.conf.all.disable_ipv6` off): without it dockerd publishes on
+/// IPv4 only.
+pub fn ipv6_enabled() -> bool {
+    match std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6") {
+        Ok(v) => v.trim() == "0",
+        Err(_) => false,
+    }
+}
+
 /// Whether IPv4 forwarding is on in the calling thread's namespace.
 pub fn ip_forward() -> Result<bool> {
     let cur = std::fs::read_to_string(IP_FORWARD).map_err(io_err(format!("read {IP_FORWARD}")))?;

@@ -107,6 +107,8 @@ fn endpoint(bridge: &str, ctr: &str, ip: Ipv4Addr, gw: Option<Ipv4Addr>) -> Endp
         address: ip,
         prefix_len: 24,
         gateway: gw,
+        address6: None,
+        gateway6: None,
     }
 }
 
@@ -116,6 +118,7 @@ fn bridge(name: &str, gw: Ipv4Addr) -> BridgeConfig {
         mtu: 1500,
         gateway: gw,
         prefix_len: 24,
+        gateway6: None,
     }
 }
 
@@ -293,6 +296,7 @@ fn published_ports_masquerade_hairpin_isolation_and_exact_removal() {
             subnet: Ipv4Addr::new(10, 89, 0, 0),
             prefix_len: 24,
             internal: false,
+            subnet6: None,
         };
         let gw2 = Ipv4Addr::new(10, 90, 0, 1);
         let net2 = NetworkRules {
@@ -300,6 +304,7 @@ fn published_ports_masquerade_hairpin_isolation_and_exact_removal() {
             subnet: gw2, // host bits are cleared: 10.90.0.0/24
             prefix_len: 24,
             internal: false,
+            subnet6: None,
         };
         link::ensure_bridge(&bridge("btest1", gw1), TAG).unwrap();
         link::ensure_bridge(&bridge("btest2", gw2), TAG).unwrap();
@@ -350,9 +355,9 @@ fn published_ports_masquerade_hairpin_isolation_and_exact_removal() {
                 container_port: 53,
             },
         ];
-        fw.publish("c", &ports).unwrap();
+        fw.publish("c", &ports, &[]).unwrap();
         let before = fw.ruleset().unwrap().unwrap();
-        fw.publish("c", &ports).unwrap(); // idempotent: same rules, not twice
+        fw.publish("c", &ports, &[]).unwrap(); // idempotent: same rules, not twice
         fw.ensure_network(&net1).unwrap();
         assert_eq!(fw.ruleset().unwrap().unwrap(), before);
         assert!(before.contains("ip saddr 10.89.0.0/24 oifname != \"btest1\" masquerade"));
@@ -444,7 +449,7 @@ fn published_ports_masquerade_hairpin_isolation_and_exact_removal() {
 
         // Recovery sweep: keeps what is named, removes the rest of berth's,
         // leaves the uplink (another owner's tag) alone.
-        fw.publish("e", &ports[..1]).unwrap();
+        fw.publish("e", &ports[..1], &[]).unwrap();
         let keep = Keep {
             bridges: BTreeSet::from(["btest2".to_string()]),
             veths: BTreeSet::from([link::host_veth_name("e", "btest2")]),
@@ -491,6 +496,7 @@ fn internal_networks_stay_inside() {
             subnet: Ipv4Addr::new(10, 91, 0, 0),
             prefix_len: 24,
             internal: true,
+            subnet6: None,
         };
         link::ensure_bridge(&bridge("bint0", gw), TAG).unwrap();
         fw.ensure_network(&net).unwrap();
@@ -554,6 +560,7 @@ fn a_foreign_forward_drop_overrules_berths_accepts() {
             subnet: gw,
             prefix_len: 24,
             internal: false,
+            subnet6: None,
         };
         fw.ensure_network(&rules).unwrap();
         let ns_c = dir.join("c");
@@ -566,7 +573,7 @@ fn a_foreign_forward_drop_overrules_berths_accepts() {
             container_ip: ip_c,
             container_port: 80,
         };
-        fw.publish("c", &[port]).unwrap();
+        fw.publish("c", &[port], &[]).unwrap();
         let c80 = sa(ip_c, 80);
         round_trip(Some(&ns_out), listen_in(&ns_c, c80), sa(up_ip, 8080));
 

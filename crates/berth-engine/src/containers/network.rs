@@ -10,13 +10,13 @@
 //! exactly what a start made.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use berth_image::config::ContainerConfig;
-use berth_net::nft::{PortMapping, Protocol};
+use berth_net::nft::{PortMapping, PortMapping6, Protocol};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -109,6 +109,36 @@ impl EndpointSettings {
         }
     }
 
+    /// Adds what `--ip6` asks for.
+    pub fn with_ip6(mut self, ip6: Option<&str>) -> EndpointSettings {
+        if let Some(ip6) = ip6.filter(|i| !i.is_empty()) {
+            self.ipam_config
+                .get_or_insert_with(EndpointIpamConfig::default)
+                .ipv6_address = ip6.to_string();
+        }
+        self
+    }
+
+    /// The addresses `--ip` and `--ip6` asked for.
+    pub(crate) fn wanted(&self) -> Result<networks::Wanted> {
+        let v6 = match self
+            .ipam_config
+            .as_ref()
+            .map(|c| c.ipv6_address.as_str())
+            .filter(|s| !s.is_empty())
+        {
+            Some(ip) => Some(
+                ip.parse::<Ipv6Addr>()
+                    .map_err(|_| Error::invalid(format!("invalid IPv6 address: {ip}")))?,
+            ),
+            None => None,
+        };
+        Ok(networks::Wanted {
+            v4: self.wanted_ip()?,
+            v6,
+        })
+    }
+
     /// The address `--ip` asked for.
     pub(crate) fn wanted_ip(&self) -> Result<Option<Ipv4Addr>> {
         let Some(ip) = self
@@ -199,9 +229,12 @@ fn parse_port_key(key: &str) -> Result<(u16, String)> {
 struct PortRequest {
     proto: Protocol,
     container_port: u16,
-    host_ip: Ipv4Addr,
+    host_ip: IpAddr,
     /// Inclusive; (0, 0) is "any free port".
     host_ports: (u16, u16),
+    /// The `::` half of a binding without a host IP: it takes the port
+    /// its IPv4 half got when that one is free.
+    v6_twin: bool,
 }
 
 impl PortRequest {
@@ -250,14 +283,11 @@ fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest
             }
         };
         for b in binds {
-            let host_ip: Ipv4Addr = if b.host_ip.is_empty() {
-                Ipv4Addr::UNSPECIFIED
+            let host_ip: IpAddr = if b.host_ip.is_empty() {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
             } else {
                 b.host_ip.parse().map_err(|_| {
-                    Error::invalid(format!(
-                        "publishing on {} is not supported by berth (IPv4 addresses only)",
-                        b.host_ip
-                    ))
+                    Error::invalid(format!("invalid host IP address: {}", b.host_ip))
                 })?
             };
             let bad = || Error::invalid(format!("invalid hostPort: {}", b.host_port));
@@ -281,14 +311,30 @@ fn port_requests(hc: &HostConfig, c: &ContainerConfig) -> Result<Vec<PortRequest
                 container_port,
                 host_ip,
                 host_ports,
+                v6_twin: false,
             });
+            // No host IP: dockerd 20.10 publishes on `::` too, when the
+            // host has IPv6.
+            if b.host_ip.is_empty() && berth_net::sysctl::ipv6_enabled() {
+                out.push(PortRequest {
+                    proto,
+                    container_port,
+                    host_ip: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    host_ports,
+                    v6_twin: true,
+                });
+            }
         }
     }
     Ok(out)
 }
 
-/// Host port reservations and `NetworkSettings.Ports`.
-type Published = (Vec<OwnedFd>, networks::ports::PortSet);
+/// Host port reservations, proxied IPv6 ports and `NetworkSettings.Ports`.
+type Published = (
+    Vec<OwnedFd>,
+    Vec<(OwnedFd, String)>,
+    networks::ports::PortSet,
+);
 
 /// What a start set up that the rest of the start needs.
 #[derive(Debug, Default)]
@@ -298,6 +344,9 @@ pub(crate) struct NetUp {
     pub namespace: Option<Option<String>>,
     /// Kept open by the monitor while the container runs.
     pub hold: Vec<OwnedFd>,
+    /// Host ports on IPv6 the monitor proxies: the bound socket and the
+    /// target (`tcp:172.18.0.2:80`, `udp:[fd00::2]:53`).
+    pub proxies: Vec<(OwnedFd, String)>,
     /// The embedded DNS: (udp, tcp) sockets inside the namespace, config.
     pub dns: Option<(OwnedFd, OwnedFd, PathBuf)>,
     /// `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname` contents, or
@@ -319,6 +368,12 @@ impl NetUp {
             .map(|f| ("--hold-fd", f.as_raw_fd()))
             .collect();
         let mut args = Vec::new();
+        // Paired with their targets by order.
+        for (fd, target) in &self.proxies {
+            fds.push(("--proxy-fd", fd.as_raw_fd()));
+            args.push("--proxy-to".into());
+            args.push(target.clone());
+        }
         if let Some((u, t, cfg)) = &self.dns {
             fds.push(("--dns-udp-fd", u.as_raw_fd()));
             fds.push(("--dns-tcp-fd", t.as_raw_fd()));
@@ -327,6 +382,14 @@ impl NetUp {
         }
         (fds, args)
     }
+}
+
+/// Which default routes an endpoint carries: IPv4 (and `--mac-address`)
+/// on the primary network, IPv6 on the first network with IPv6.
+#[derive(Debug, Clone, Copy)]
+struct Routes {
+    primary: bool,
+    v6_route: bool,
 }
 
 /// Docker's `/etc/hosts` head.
@@ -439,8 +502,12 @@ impl DnsSettings {
 /// dockerd's checks of an endpoint request (`--ip`, `--alias`) against
 /// the network, at create and at connect.
 fn net_check_endpoint(net: &NetworkRecord, ep: &EndpointSettings) -> Result<()> {
-    if let Some(ip) = ep.wanted_ip()? {
+    let want = ep.wanted()?;
+    if let Some(ip) = want.v4 {
         networks::check_static_ip(net, ip)?;
+    }
+    if let Some(ip) = want.v6 {
+        networks::check_static_ip6(net, ip)?;
     }
     if net.network.name == "bridge" && ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
         return Err(Error::invalid(
@@ -458,10 +525,13 @@ fn port_taken(name: &str, ep_id: &str, r: &PortRequest, port: u16, by_berth: boo
             r.host_ip
         )
     } else {
+        let (family, addr) = match r.host_ip {
+            IpAddr::V4(a) => ("4", a.to_string()),
+            IpAddr::V6(a) => ("6", format!("[{a}]")),
+        };
         format!(
-            "Error starting userland proxy: listen {}4 {}:{port}: bind: address already in use",
+            "Error starting userland proxy: listen {}{family} {addr}:{port}: bind: address already in use",
             r.proto.as_str(),
-            r.host_ip
         )
     };
     Error::new(
@@ -626,8 +696,11 @@ impl Engine {
             None
         };
         let mut hosts_ips = String::new();
-        let mut primary: Option<(Ipv4Addr, Ipv4Addr, String)> = None;
+        let mut primary: Option<(Ipv4Addr, Option<Ipv6Addr>, Ipv4Addr, String)> = None;
         let mut dns_tables = Vec::new();
+        // The first network with IPv6 carries the v6 default route, as
+        // with dockerd (even when another network has the v4 one).
+        let mut has_v6_route = false;
         for (i, (net_name, ep)) in join_order(rec).into_iter().enumerate() {
             let net = self
                 .network_lookup(&ep.network_term(&net_name))
@@ -640,15 +713,31 @@ impl Engine {
                 })?;
             let network = &net.network;
             let ifname = format!("eth{i}");
-            let (e, ip, gateway) = self.net_attach(rec, &ns, &net, &ep, &ifname, i == 0)?;
+            let v6_route = !has_v6_route;
+            let (e, ip, gateway) = self.net_attach(
+                rec,
+                &ns,
+                &net,
+                &ep,
+                &ifname,
+                Routes {
+                    primary: i == 0,
+                    v6_route,
+                },
+            )?;
+            has_v6_route |= !e.global_ipv6_address.is_empty() && !net.network.internal;
+            let ip6 = e.global_ipv6_address.parse::<Ipv6Addr>().ok();
             rec.private.ifnames.insert(network.id.clone(), ifname);
             if network.name != "bridge" {
                 dns_tables.push(self.layout.network_names(&network.id));
             }
             if primary.is_none() {
-                primary = Some((ip, gateway, e.endpoint_id.clone()));
+                primary = Some((ip, ip6, gateway, e.endpoint_id.clone()));
             }
             hosts_ips.push_str(&hostname_line(&rec.config, &e.ip_address));
+            if ip6.is_some() {
+                hosts_ips.push_str(&hostname_line(&rec.config, &e.global_ipv6_address));
+            }
             if i == 0 && network.name == "bridge" {
                 let s = &mut rec.network_settings;
                 s["Bridge"] = Value::from("");
@@ -667,12 +756,13 @@ impl Engine {
                 .hex()
                 .to_string(),
         );
-        let Some((ip, gateway, ep_id)) = primary else {
+        let Some((ip, ip6, gateway, ep_id)) = primary else {
             return Err(Error::invalid("container has no network to join"));
         };
         // Published ports, on the primary network's address.
-        let (hold, ports) = self.net_publish(rec, ip, &ep_id)?;
+        let (hold, proxies, ports) = self.net_publish(rec, ip, ip6, &ep_id)?;
         up.hold = hold;
+        up.proxies = proxies;
         rec.network_settings["Ports"] = serde_json::to_value(ports).unwrap_or(Value::Null);
         let (link_hosts, link_env) = if endpoints(rec).contains_key("bridge") {
             self.links_at_start(rec)?
@@ -698,8 +788,18 @@ impl Engine {
 
     /// Binds every published host port (held by the monitor from then on)
     /// and installs the DNAT rules. Returns the sockets and what
-    /// `NetworkSettings.Ports` shows.
-    fn net_publish(&self, rec: &Record, ip: Ipv4Addr, ep_id: &str) -> Result<Published> {
+    /// `NetworkSettings.Ports` shows. IPv6 host ports are DNATed to the
+    /// container's IPv6 address when it has one (but `::1`, which the
+    /// kernel cannot route out of a bridge); the monitor proxies the rest
+    /// in userland, to the container's IPv6 or else IPv4 address, as
+    /// docker-proxy does.
+    fn net_publish(
+        &self,
+        rec: &Record,
+        ip: Ipv4Addr,
+        ip6: Option<Ipv6Addr>,
+        ep_id: &str,
+    ) -> Result<Published> {
         // Exposed ports show as `null` unless published.
         let mut shown: networks::ports::PortSet = rec
             .config
@@ -710,16 +810,29 @@ impl Engine {
             .collect();
         let reqs = port_requests(&rec.host_config, &rec.config)?;
         if reqs.is_empty() {
-            return Ok((Vec::new(), shown));
+            return Ok((Vec::new(), Vec::new(), shown));
         }
         let name = rec.name.trim_start_matches('/');
         let mut held = Vec::new();
+        let mut proxies = Vec::new();
         let mut maps = Vec::new();
+        let mut maps6 = Vec::new();
+        let mut twin_port = None;
         for r in &reqs {
             let mut last_err = None;
             let mut got = None;
-            for port in r.host_ports.0..=r.host_ports.1 {
-                match berth_net::reserve::reserve(r.proto, r.host_ip, port) {
+            // The `::` twin tries its IPv4 half's port first.
+            let first = twin_port.filter(|_| r.v6_twin);
+            let candidates = first
+                .into_iter()
+                .chain(r.host_ports.0..=r.host_ports.1)
+                .collect::<Vec<u16>>();
+            for port in candidates {
+                let bound = match r.host_ip {
+                    IpAddr::V4(a) => berth_net::reserve::reserve(r.proto, a, port),
+                    IpAddr::V6(a) => berth_net::reserve::reserve6(r.proto, a, port),
+                };
+                match bound {
                     Ok(x) => {
                         got = Some(x);
                         break;
@@ -737,10 +850,10 @@ impl Engine {
             }
             let Some((fd, port)) = got else {
                 let port = last_err.unwrap_or(r.host_ports.1);
-                let by_berth = self.host_port_user(rec, r.proto, port);
+                let by_berth = self.host_port_user(rec, r, port);
                 return Err(port_taken(name, ep_id, r, port, by_berth));
             };
-            held.push(fd);
+            twin_port = Some(port);
             shown
                 .entry(r.key())
                 .or_default()
@@ -749,23 +862,51 @@ impl Engine {
                     host_ip: r.host_ip.to_string(),
                     host_port: port.to_string(),
                 });
-            maps.push(PortMapping {
-                host_ip: (!r.host_ip.is_unspecified()).then_some(r.host_ip),
-                protocol: r.proto,
-                host_port: port,
-                container_ip: ip,
-                container_port: r.container_port,
-            });
+            match r.host_ip {
+                IpAddr::V4(host_ip) => {
+                    held.push(fd);
+                    maps.push(PortMapping {
+                        host_ip: (!host_ip.is_unspecified()).then_some(host_ip),
+                        protocol: r.proto,
+                        host_port: port,
+                        container_ip: ip,
+                        container_port: r.container_port,
+                    });
+                }
+                IpAddr::V6(host_ip) => {
+                    let target = match ip6 {
+                        Some(a) => {
+                            maps6.push(PortMapping6 {
+                                host_ip: (!host_ip.is_unspecified()).then_some(host_ip),
+                                protocol: r.proto,
+                                host_port: port,
+                                container_ip: a,
+                                container_port: r.container_port,
+                            });
+                            format!("[{a}]:{}", r.container_port)
+                        }
+                        None => format!("{ip}:{}", r.container_port),
+                    };
+                    proxies.push((fd, format!("{}:{target}", r.proto.as_str())));
+                }
+            }
         }
         self.firewall()?
-            .publish(&rec.id, &maps)
+            .publish(&rec.id, &maps, &maps6)
             .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-        Ok((held, shown))
+        Ok((held, proxies, shown))
     }
 
-    /// Whether another running container of this root publishes `port`.
-    fn host_port_user(&self, me: &Record, proto: Protocol, port: u16) -> bool {
+    /// Whether another running container of this root publishes `port`
+    /// (on an IPv6 request: on the same address, as dockerd's port
+    /// allocator keeps one map per address).
+    fn host_port_user(&self, me: &Record, r: &PortRequest, port: u16) -> bool {
+        let proto = r.proto;
         let want = port.to_string();
+        let same_ip = |b: &PortBinding| match r.host_ip {
+            IpAddr::V4(_) => true,
+            IpAddr::V6(a) => b.host_ip.parse::<IpAddr>().ok() == Some(IpAddr::V6(a)),
+        };
         self.container_ids()
             .unwrap_or_default()
             .into_iter()
@@ -774,7 +915,8 @@ impl Engine {
             .filter(|r| r.state.running)
             .any(|r| {
                 super::stats::published_ports(&r).iter().any(|(k, bs)| {
-                    k.ends_with(proto.as_str()) && bs.iter().any(|b| b.host_port == want)
+                    k.ends_with(proto.as_str())
+                        && bs.iter().any(|b| b.host_port == want && same_ip(b))
                 })
             })
     }
@@ -919,7 +1061,10 @@ impl Engine {
         if rec.state.running {
             self.net_join_running(&mut rec, &net, &mut e)?;
         }
-        let line = hostname_line(&rec.config, &e.ip_address);
+        let mut line = hostname_line(&rec.config, &e.ip_address);
+        if !e.global_ipv6_address.is_empty() {
+            line.push_str(&hostname_line(&rec.config, &e.global_ipv6_address));
+        }
         eps.insert(network.name.clone(), e);
         set_endpoints(&mut rec, &eps);
         if rec.state.running {
@@ -992,7 +1137,14 @@ impl Engine {
             .map(|i| format!("eth{i}"))
             .find(|n| !used.contains(n))
             .unwrap_or_else(|| "eth9".into());
-        let (filled, _, _) = self.net_attach(rec, &ns, net, e, &ifname, false)?;
+        let v6_route = !endpoints(rec)
+            .values()
+            .any(|ep| !ep.global_ipv6_address.is_empty());
+        let routes = Routes {
+            primary: false,
+            v6_route,
+        };
+        let (filled, _, _) = self.net_attach(rec, &ns, net, e, &ifname, routes)?;
         *e = filled;
         rec.private.ifnames.insert(net.network.id.clone(), ifname);
         Ok(())
@@ -1001,7 +1153,8 @@ impl Engine {
     /// One endpoint, at start or connect: the network's datapath complete,
     /// an address (and the names the embedded DNS answers), the veth in the
     /// namespace as `ifname` (with the default route on the `primary`
-    /// network, which also takes `--mac-address`). Returns the endpoint as
+    /// network, which also takes `--mac-address`; the IPv6 default route
+    /// with `v6_route`, for the first network with IPv6). Returns the endpoint as
     /// `inspect` shows it and the network's gateway. A failed attach takes
     /// its veth and address back.
     fn net_attach(
@@ -1011,8 +1164,9 @@ impl Engine {
         net: &NetworkRecord,
         ep: &EndpointSettings,
         ifname: &str,
-        primary: bool,
+        routes: Routes,
     ) -> Result<(EndpointSettings, Ipv4Addr, Ipv4Addr)> {
+        let Routes { primary, v6_route } = routes;
         let network = &net.network;
         let id = &rec.id;
         let short = id[..12].to_string();
@@ -1030,7 +1184,7 @@ impl Engine {
         }
         let name = rec.name.trim_start_matches('/');
         let got = self
-            .network_allocate_in(net, id, name, ep.wanted_ip()?, &names)?
+            .network_allocate_in(net, id, name, ep.wanted()?, &names)?
             .ok_or_else(|| Error::invalid(format!("network {} has no addresses", network.name)))?;
         let mac = match rec.config.mac_address.as_deref() {
             Some(m) if primary && !m.is_empty() => m.to_string(),
@@ -1045,6 +1199,15 @@ impl Engine {
             address: got.ipv4,
             prefix_len: plan.link.prefix_len,
             gateway: (primary && !network.internal).then_some(plan.link.gateway),
+            address6: got
+                .ipv6
+                .zip(plan.link.gateway6)
+                .map(|(a, (_, prefix))| (a, prefix)),
+            gateway6: plan
+                .link
+                .gateway6
+                .filter(|_| v6_route && !network.internal && got.ipv6.is_some())
+                .map(|(g, _)| g),
         };
         if let Err(err) = berth_net::link::attach(ns, &link_ep, &self.net_tag()) {
             let _ = berth_net::link::delete_link(&link_ep.host_name);
@@ -1058,6 +1221,11 @@ impl Engine {
         e.ip_address = got.ipv4.to_string();
         e.ip_prefix_len = plan.link.prefix_len;
         e.mac_address = mac;
+        if let (Some(a), Some((g, prefix))) = (got.ipv6, plan.link.gateway6) {
+            e.global_ipv6_address = a.to_string();
+            e.global_ipv6_prefix_len = prefix;
+            e.ipv6_gateway = g.to_string();
+        }
         if user_net {
             e.aliases = Some(aliases);
         }

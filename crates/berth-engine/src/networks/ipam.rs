@@ -69,6 +69,9 @@ impl std::fmt::Display for V4Net {
 }
 
 impl V6Net {
+    pub fn new(addr: Ipv6Addr, prefix: u8) -> V6Net {
+        V6Net { addr, prefix }
+    }
     fn mask(&self) -> u128 {
         if self.prefix == 0 {
             0
@@ -76,14 +79,29 @@ impl V6Net {
             u128::MAX << (128 - u32::from(self.prefix))
         }
     }
-    fn first(&self) -> u128 {
+    /// The network address as a number.
+    pub fn first(&self) -> u128 {
         u128::from(self.addr) & self.mask()
+    }
+    /// The last address of the prefix as a number.
+    pub fn last(&self) -> u128 {
+        self.first() | !self.mask()
+    }
+    /// The canonical form (`fd00:1::/64`).
+    pub fn canonical(&self) -> String {
+        format!("{}/{}", Ipv6Addr::from(self.first()), self.prefix)
     }
     pub fn contains(&self, ip: Ipv6Addr) -> bool {
         u128::from(ip) & self.mask() == self.first()
     }
     pub fn overlaps(&self, o: &V6Net) -> bool {
         self.contains(Ipv6Addr::from(o.first())) || o.contains(Ipv6Addr::from(self.first()))
+    }
+}
+
+impl std::fmt::Display for V6Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
     }
 }
 
@@ -253,6 +271,9 @@ pub struct Endpoint {
     pub container_name: String,
     pub endpoint_id: String,
     pub ipv4: Ipv4Addr,
+    /// The address on an IPv6-enabled network (`--ipv6` with a v6 subnet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
     pub mac: String,
     /// Other names the embedded DNS answers for this container on this
     /// network: `--network-alias`es, the short ID, the hostname.
@@ -368,6 +389,73 @@ impl Pool {
             range,
             // Placeholder: the network address, reserved anyway.
             gateway: Ipv4Addr::from(subnet.first()),
+        };
+        p.allocate(&Allocations::default(), None).ok()
+    }
+}
+
+/// The IPv6 side of a network: subnet, dynamic range and gateway. The
+/// subnet's first address (the subnet-router anycast) and the gateway are
+/// never handed out, as libnetwork reserves them.
+#[derive(Debug, Clone, Copy)]
+pub struct Pool6 {
+    pub subnet: V6Net,
+    pub range: Option<V6Net>,
+    pub gateway: Ipv6Addr,
+}
+
+impl Pool6 {
+    /// An IPv6 address for a new endpoint: `want` if given and free, else
+    /// the lowest free one in the range (as dockerd 20.10 gives them).
+    pub fn allocate(
+        &self,
+        allocs: &Allocations,
+        want: Option<Ipv6Addr>,
+    ) -> Result<Ipv6Addr, AllocError> {
+        let used = |ip: u128| {
+            ip == self.subnet.first()
+                || ip == u128::from(self.gateway)
+                || allocs
+                    .endpoints
+                    .values()
+                    .any(|e| e.ipv6.map(u128::from) == Some(ip))
+        };
+        if let Some(w) = want {
+            if !self.subnet.contains(w) {
+                return Err(AllocError::OutOfRange);
+            }
+            if used(u128::from(w)) {
+                return Err(AllocError::InUse);
+            }
+            return Ok(w);
+        }
+        let (mut lo, mut hi) = (self.subnet.first(), self.subnet.last());
+        if let Some(r) = self.range {
+            lo = lo.max(r.first());
+            hi = hi.min(r.last());
+        }
+        // At most one candidate per endpoint plus the reserved two is
+        // taken, so the search is short however large the subnet.
+        let mut ip = lo;
+        while ip <= hi {
+            if !used(ip) {
+                return Ok(Ipv6Addr::from(ip));
+            }
+            ip = match ip.checked_add(1) {
+                Some(n) => n,
+                None => break,
+            };
+        }
+        Err(AllocError::Exhausted)
+    }
+
+    /// libnetwork's default IPv6 gateway: the first address past the
+    /// subnet's (of the range, when one is given).
+    pub fn default_gateway(subnet: V6Net, range: Option<V6Net>) -> Option<Ipv6Addr> {
+        let p = Pool6 {
+            subnet,
+            range,
+            gateway: Ipv6Addr::from(subnet.first()),
         };
         p.allocate(&Allocations::default(), None).ok()
     }
@@ -494,6 +582,7 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
             container_name: String::new(),
             endpoint_id: String::new(),
             ipv4: ip,
+            ipv6: None,
             mac: mac_for(ip),
             aliases: Vec::new(),
         }
@@ -557,6 +646,48 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         assert_eq!(
             AllocError::OutOfRange.to_string(),
             "requested address is out of range"
+        );
+    }
+
+    #[test]
+    fn v6_allocation_skips_the_subnet_address_and_gateway() {
+        let Ok(IpNet::V6(subnet)) = parse_cidr("fd00:1::/64") else {
+            panic!("parse")
+        };
+        let gw = Pool6::default_gateway(subnet, None).unwrap();
+        assert_eq!(gw.to_string(), "fd00:1::1");
+        let pool = Pool6 {
+            subnet,
+            range: None,
+            gateway: gw,
+        };
+        let mut a = Allocations::default();
+        let first = pool.allocate(&a, None).unwrap();
+        assert_eq!(first.to_string(), "fd00:1::2");
+        let mut e = ep(Ipv4Addr::new(10, 0, 0, 2));
+        e.ipv6 = Some(first);
+        a.endpoints.insert("a".into(), e);
+        assert_eq!(pool.allocate(&a, None).unwrap().to_string(), "fd00:1::3");
+        for taken in ["fd00:1::", "fd00:1::1", "fd00:1::2"] {
+            let w = taken.parse().unwrap();
+            assert_eq!(
+                pool.allocate(&a, Some(w)),
+                Err(AllocError::InUse),
+                "{taken}"
+            );
+        }
+        let out = "fd00:9::5".parse().unwrap();
+        assert_eq!(pool.allocate(&a, Some(out)), Err(AllocError::OutOfRange));
+        let Ok(IpNet::V6(range)) = parse_cidr("fd00:1::100/120") else {
+            panic!("parse")
+        };
+        let ranged = Pool6 {
+            range: Some(range),
+            ..pool
+        };
+        assert_eq!(
+            ranged.allocate(&a, None).unwrap().to_string(),
+            "fd00:1::100"
         );
     }
 }

@@ -150,6 +150,11 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
             return Err(oe(format!("invalid IPv4 address: {ip}")));
         }
     }
+    if let Some(ip) = f.ip6.as_deref().filter(|i| !i.is_empty()) {
+        if ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(oe(format!("invalid IPv6 address: {ip}")));
+        }
+    }
     let (port_bindings, mut exposed) =
         berth_engine::networks::ports::parse_publish(&f.publish).map_err(oe)?;
     exposed.extend(berth_engine::networks::ports::parse_expose(&f.expose).map_err(oe)?);
@@ -270,7 +275,8 @@ fn create_options(f: &CreateFlags, path: &str) -> CliResult<(CreateOptions, runo
             host_config,
             detach_keys: f.detach_keys.clone(),
             networking: NetworkingConfig {
-                endpoint: EndpointSettings::request(f.ip.as_deref(), &f.network_alias, &[]),
+                endpoint: EndpointSettings::request(f.ip.as_deref(), &f.network_alias, &[])
+                    .with_ip6(f.ip6.as_deref()),
             },
         },
         attach,

@@ -39,7 +39,15 @@ fn connect(engine: &Engine, a: NetworkConnectArgs) -> CliResult {
             );
         }
     }
-    let req = EndpointSettings::request(a.ip.as_deref(), &a.alias, &a.link);
+    if let Some(ip) = a.ip6.as_deref().filter(|i| !i.is_empty()) {
+        if ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(
+                berth_engine::Error::invalid(format!("Invalid IPv6 address: {ip})")).into(),
+            );
+        }
+    }
+    let req =
+        EndpointSettings::request(a.ip.as_deref(), &a.alias, &a.link).with_ip6(a.ip6.as_deref());
     engine.network_connect(&a.args[0], &a.args[1], &req)?;
     Ok(())
 }
