@@ -2,8 +2,9 @@
 //! something to berth, in dockerd's format, so a Docker user's settings
 //! carry over. Optional; read by the commands that need it. Networks use
 //! `bip`, `mtu` (the default bridge) and `default-address-pools` (every
-//! network without `--subnet`); unknown keys are ignored, as a daemon that
-//! does not have a feature would.
+//! network without `--subnet`), pull and push `insecure-registries`;
+//! unknown keys are ignored, as a daemon that does not have a feature
+//! would.
 
 use std::net::Ipv4Addr;
 
@@ -26,6 +27,10 @@ pub struct DaemonConfig {
     /// come from, in order, instead of Docker's defaults.
     #[serde(default)]
     pub default_address_pools: Vec<AddressPool>,
+    /// Registries reached over plain HTTP or unverified TLS, `host:port`
+    /// or a CIDR (loopback ones always are, as in dockerd).
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -49,12 +49,6 @@ fn reg_err(e: berth_registry::Error) -> Error {
     Error::new(kind, e.to_string())
 }
 
-#[derive(serde::Deserialize, Default)]
-struct RegistriesFile {
-    #[serde(default, rename = "insecure-registries")]
-    insecure_registries: Vec<String>,
-}
-
 struct Platform {
     os: String,
     arch: String,
@@ -247,22 +241,19 @@ pub fn login_domain(server: Option<&str>) -> String {
 }
 
 impl Engine {
-    fn registry_options(&self) -> berth_registry::Options {
-        let f: RegistriesFile = berth_store::read_json(&self.layout.registries_config())
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        berth_registry::Options {
-            insecure: f.insecure_registries,
+    fn registry_options(&self) -> Result<berth_registry::Options> {
+        let cfg = self.daemon_config()?;
+        Ok(berth_registry::Options {
+            insecure: cfg.insecure_registries,
             certs_dirs: vec![
                 std::path::PathBuf::from("/etc/docker/certs.d"),
                 self.layout.certs_dir(),
             ],
-        }
+        })
     }
 
     fn registry_client(&self, domain: &str, creds: Option<Credential>) -> Result<Client> {
-        Client::new(domain, &self.registry_options(), creds).map_err(reg_err)
+        Client::new(domain, &self.registry_options()?, creds).map_err(reg_err)
     }
 
     /// `login`: check the credentials against the registry, then store

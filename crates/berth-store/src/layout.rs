@@ -219,10 +219,6 @@ impl Layout {
     pub fn download_partial(&self, d: &Digest) -> PathBuf {
         self.downloads_dir().join(format!("sha256-{}", d.hex()))
     }
-    /// Registry settings of this root (`insecure-registries`).
-    pub fn registries_config(&self) -> PathBuf {
-        self.root.join("registries.json")
-    }
     /// CA certificates per registry, `certs.d/<host[:port]>/*.crt`, read
     /// besides `/etc/docker/certs.d`.
     pub fn certs_dir(&self) -> PathBuf {
@@ -294,7 +290,6 @@ mod tests {
             (l.network_names("<id>"), "`networks/<id>/names.json`"),
             (l.network_bridge("<id>"), "`networks/<id>/bridge.json`"),
             (l.download_partial(&d), "`downloads/sha256-<hex>`"),
-            (l.registries_config(), "`registries.json`"),
             (l.certs_dir(), "`certs.d/`"),
         ] {
             assert!(doc.contains(shown), "docs/state-root.md lacks {shown}");
