@@ -1177,7 +1177,7 @@ pub struct TopArgs {
     #[arg(hide = true)]
     pub container: Option<String>,
     /// [ps OPTIONS]
-    #[arg(hide = true, trailing_var_arg = true)]
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_args: Vec<String>,
 }
 
