@@ -481,41 +481,39 @@ fn configure_inside(ep: &Endpoint) -> Result<()> {
         ],
         true,
     )?;
-    if let Some(gw) = ep.gateway {
+    let gateways = [
+        ep.gateway.map(|g| {
+            (
+                AddressFamily::Inet,
+                RouteAddress::Inet(g),
+                g.to_string(),
+                "",
+            )
+        }),
+        ep.gateway6.map(|g| {
+            (
+                AddressFamily::Inet6,
+                RouteAddress::Inet6(g),
+                g.to_string(),
+                "IPv6 ",
+            )
+        }),
+    ];
+    for (family, gw, shown, v) in gateways.into_iter().flatten() {
         let mut r = RouteMessage::default();
-        r.header.address_family = AddressFamily::Inet;
+        r.header.address_family = family;
         r.header.table = RouteHeader::RT_TABLE_MAIN;
         r.header.protocol = RouteProtocol::Boot;
         r.header.scope = RouteScope::Universe;
         r.header.kind = RouteType::Unicast;
-        r.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+        r.attributes.push(RouteAttribute::Gateway(gw));
         r.attributes.push(RouteAttribute::Oif(index));
         nl.request(
             RouteNetlinkMessage::NewRoute(r),
             NLM_F_CREATE | NLM_F_REPLACE,
         )
         .map_err(io_err(format!(
-            "add default route via {gw} dev {}",
-            ep.ifname
-        )))?;
-    }
-    if let Some(gw) = ep.gateway6 {
-        let mut r = RouteMessage::default();
-        r.header.address_family = AddressFamily::Inet6;
-        r.header.table = RouteHeader::RT_TABLE_MAIN;
-        r.header.protocol = RouteProtocol::Boot;
-        r.header.scope = RouteScope::Universe;
-        r.header.kind = RouteType::Unicast;
-        r.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gw)));
-        r.attributes.push(RouteAttribute::Oif(index));
-        nl.request(
-            RouteNetlinkMessage::NewRoute(r),
-            NLM_F_CREATE | NLM_F_REPLACE,
-        )
-        .map_err(io_err(format!(
-            "add IPv6 default route via {gw} dev {}",
+            "add {v}default route via {shown} dev {}",
             ep.ifname
         )))?;
     }

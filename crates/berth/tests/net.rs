@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{root_with_busybox, wait_until, Root};
+use common::{httpd, root_with_busybox, wait_until, Root};
 use serde_json::Value;
 
 fn inspect(r: &Root, c: &str) -> Value {
@@ -30,26 +29,7 @@ fn free_port() -> u16 {
 
 /// An HTTP GET to 127.0.0.1:port, the body (or the error).
 fn http_get(port: u16) -> Result<String, String> {
-    let mut s = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(3),
-    )
-    .map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    Ok(out)
-}
-
-/// A detached busybox httpd answering `body` on port 80.
-fn httpd(r: &Root, name: &str, extra: &[&str], body: &str) -> String {
-    let script = format!("mkdir -p /w && echo {body} > /w/index.html && exec httpd -f -p 80 -h /w");
-    let mut args = vec!["run", "-d", "--name", name];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
-    r.ok(&args).trim().to_string()
+    common::http_get(&format!("127.0.0.1:{port}"))
 }
 
 /// Whether the host has IPv6: dockerd 20.10 then publishes a port without

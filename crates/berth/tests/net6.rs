@@ -9,11 +9,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{root_with_busybox, wait_until, Root};
+use common::{http_get, httpd, root_with_busybox, wait_until, Root};
 use serde_json::Value;
 
 /// Whether this host has IPv6; prints why a test is skipped otherwise.
@@ -50,28 +49,6 @@ fn free_port() -> u16 {
             return p;
         }
     }
-}
-
-/// An HTTP GET to `addr`, the body (or the error).
-fn http_get(addr: &str) -> Result<String, String> {
-    let a: SocketAddr = addr.parse().unwrap();
-    let mut s =
-        TcpStream::connect_timeout(&a, Duration::from_secs(3)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    Ok(out)
-}
-
-/// A detached busybox httpd answering `body` on port 80.
-fn httpd(r: &Root, name: &str, extra: &[&str], body: &str) -> String {
-    let script = format!("mkdir -p /w && echo {body} > /w/index.html && exec httpd -f -p 80 -h /w");
-    let mut args = vec!["run", "-d", "--name", name];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
-    r.ok(&args).trim().to_string()
 }
 
 fn net_state(r: &Root) -> Value {

@@ -486,3 +486,25 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// An HTTP GET to `addr`, the body (or the error).
+pub fn http_get(addr: &str) -> Result<String, String> {
+    let a: std::net::SocketAddr = addr.parse().unwrap();
+    let mut s = std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(3))
+        .map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+        .unwrap();
+    std::io::Write::write_all(&mut s, b"GET / HTTP/1.0\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s, &mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// A detached busybox httpd answering `body` on port 80.
+pub fn httpd(r: &Root, name: &str, extra: &[&str], body: &str) -> String {
+    let script = format!("mkdir -p /w && echo {body} > /w/index.html && exec httpd -f -p 80 -h /w");
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
+    r.ok(&args).trim().to_string()
+}
