@@ -205,6 +205,13 @@ fn ipv6_network_addresses_names_and_teardown() {
     let b1 = inspect(&r, "b1");
     let ep = &b1["NetworkSettings"]["Networks"]["v6net"];
     assert_eq!(ep["GlobalIPv6Address"], format!("{p}::77"));
+    // Connect adds both of the new network's lines to /etc/hosts.
+    let hosts = r.ok(&["exec", "b1", "cat", "/etc/hosts"]);
+    let short = &b1["Id"].as_str().unwrap()[..12];
+    assert!(
+        hosts.ends_with(&format!("\t{short}\n{p}::77\t{short}\n")),
+        "{hosts}"
+    );
     assert_eq!(
         ep["IPAMConfig"],
         serde_json::json!({ "IPv6Address": format!("{p}::77") })
