@@ -839,27 +839,8 @@ impl Client {
                 .await
                 .map_err(|e| Error::io("stat", file.display(), e))?
                 .len();
-            let sep = if location.contains('?') { '&' } else { '?' };
-            let url = format!("{location}{sep}digest={digest}");
-            let mut h = HeaderMap::new();
-            h.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            h.insert(CONTENT_LENGTH, HeaderValue::from(len));
-            let resp = self
-                .send(
-                    Method::PUT,
-                    &url,
-                    &Self::push_scope(repo),
-                    h,
-                    Some(reqwest::Body::from(f)),
-                )
-                .await?;
-            if resp.status() != StatusCode::CREATED {
-                return Err(error_from(resp).await);
-            }
-            Ok(())
+            self.put_upload(repo, location, digest, reqwest::Body::from(f), Some(len))
+                .await
         })
     }
 
@@ -871,28 +852,35 @@ impl Client {
         digest: &str,
         bytes: Vec<u8>,
     ) -> Result<()> {
-        self.block_on(async {
-            let sep = if location.contains('?') { '&' } else { '?' };
-            let url = format!("{location}{sep}digest={digest}");
-            let mut h = HeaderMap::new();
-            h.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            let resp = self
-                .send(
-                    Method::PUT,
-                    &url,
-                    &Self::push_scope(repo),
-                    h,
-                    Some(reqwest::Body::from(bytes)),
-                )
-                .await?;
-            if resp.status() != StatusCode::CREATED {
-                return Err(error_from(resp).await);
-            }
-            Ok(())
-        })
+        self.block_on(self.put_upload(repo, location, digest, reqwest::Body::from(bytes), None))
+    }
+
+    /// The closing `PUT ...?digest=` of an upload at `location`.
+    async fn put_upload(
+        &self,
+        repo: &str,
+        location: &str,
+        digest: &str,
+        body: reqwest::Body,
+        len: Option<u64>,
+    ) -> Result<()> {
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={digest}");
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        if let Some(len) = len {
+            h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        let resp = self
+            .send(Method::PUT, &url, &Self::push_scope(repo), h, Some(body))
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(error_from(resp).await);
+        }
+        Ok(())
     }
 
     /// Put a manifest byte for byte; returns the digest the registry reports.
