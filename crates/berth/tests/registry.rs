@@ -769,3 +769,113 @@ fn concurrent_pulls_into_one_root_stay_consistent() {
     assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "one"]), "one\n");
     p.assert_no_leftovers();
 }
+
+/// Write a build context holding just a Dockerfile.
+fn context(r: &Root, name: &str, dockerfile: &str) -> String {
+    let dir = r.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    dir.to_string_lossy().into_owned()
+}
+
+#[test]
+fn build_pulls_a_missing_base_and_pull_flag_repulls_a_moved_tag() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let base = format!("{}/build/base:latest", reg.addr);
+    ok(&r, &["tag", "busybox", &base]);
+    ok(&r, &["push", &base]);
+
+    // A fresh root: FROM an image it does not have pulls it, as BuildKit does.
+    let p = Root::new();
+    let df = format!("FROM {}/build/base\nRUN echo built > /built\n", reg.addr);
+    let ctx = context(&p, "ctx", &df);
+    let o = b(
+        &p,
+        &[
+            "build",
+            "--progress",
+            "plain",
+            "--network",
+            "none",
+            "-t",
+            "app:1",
+            &ctx,
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("[internal] load metadata for {base}")),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        ok(&p, &["run", "--rm", "app:1", "cat", "/built"]),
+        "built\n"
+    );
+    // The base is kept under its name, as `run` keeps what it pulls.
+    assert_eq!(
+        inspect(&p, &base, "{{.Id}}"),
+        inspect(&r, "busybox", "{{.Id}}")
+    );
+
+    // The tag moves in the registry.
+    let moved = context(&r, "moved", "FROM busybox\nRUN echo two > /marker\n");
+    ok(
+        &r,
+        &["build", "-q", "--network", "none", "-t", &base, &moved],
+    );
+    ok(&r, &["push", &base]);
+    let df2 = format!(
+        "FROM {}/build/base\nRUN cat /marker || echo none\n",
+        reg.addr
+    );
+    let ctx2 = context(&p, "ctx2", &df2);
+    // Without --pull the local base is used ...
+    ok(
+        &p,
+        &["build", "-q", "--network", "none", "-t", "app:2", &ctx2],
+    );
+    assert_eq!(
+        b(&p, &["run", "--rm", "app:2", "cat", "/marker"]).code,
+        1,
+        "the stale base has no /marker"
+    );
+    // ... `--pull` (the 20.10 CLI's bool) fetches the moved tag.
+    ok(
+        &p,
+        &[
+            "build",
+            "-q",
+            "--pull",
+            "--network",
+            "none",
+            "-t",
+            "app:3",
+            &ctx2,
+        ],
+    );
+    assert_eq!(ok(&p, &["run", "--rm", "app:3", "cat", "/marker"]), "two\n");
+    assert_eq!(inspect(&p, &base, "{{.Id}}"), inspect(&r, &base, "{{.Id}}"));
+
+    // `--pull never` stays offline; an unknown repository fails the build.
+    let df3 = format!("FROM {}/build/nothing\n", reg.addr);
+    let ctx3 = context(&p, "ctx3", &df3);
+    let o = b(&p, &["build", "-q", "--pull", "never", &ctx3]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let o = b(&p, &["build", "-q", &ctx3]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "failed to create LLB definition: {}/build/nothing:latest: not found",
+            reg.addr
+        )),
+        "{}",
+        o.stderr
+    );
+    let o = b(&p, &["build", "-q", "--pull=maybe", &ctx3]);
+    assert_eq!(o.code, 125, "{}", o.stderr);
+    p.assert_no_leftovers();
+    r.assert_no_leftovers();
+}
