@@ -40,6 +40,18 @@ pub struct PullOptions {
     pub platform: Option<String>,
 }
 
+/// A push refused for want of rights: dockerd reports a registry's 401
+/// (a token without `push`, credentials that do not allow it) as denied.
+fn push_err(e: berth_registry::Error) -> Error {
+    match e {
+        berth_registry::Error::Registry { status: 401, .. } => Error::new(
+            ErrorKind::Forbidden,
+            "denied: requested access to the resource is denied",
+        ),
+        e => reg_err(e),
+    }
+}
+
 fn reg_err(e: berth_registry::Error) -> Error {
     let kind = if e.is_not_found() {
         ErrorKind::NotFound
@@ -563,7 +575,7 @@ impl Engine {
         parallel(&order, UPLOADS, |_, &i| {
             let l = &layers[i];
             let d = l.digest.as_str();
-            if client.blob_exists(&repo, d).map_err(reg_err)? {
+            if client.blob_exists(&repo, d).map_err(push_err)? {
                 progress.layer(&shown[i], "Layer already exists");
                 return Ok(());
             }
@@ -574,36 +586,36 @@ impl Engine {
                     .map(str::to_string)
             });
             let location = match from {
-                Some(src) => match client.mount_blob(&repo, d, &src).map_err(reg_err)? {
+                Some(src) => match client.mount_blob(&repo, d, &src).map_err(push_err)? {
                     Mount::Mounted => {
                         progress.layer(&shown[i], &format!("Mounted from {src}"));
                         return Ok(());
                     }
                     Mount::Upload(loc) => loc,
                 },
-                None => client.start_upload(&repo).map_err(reg_err)?,
+                None => client.start_upload(&repo).map_err(push_err)?,
             };
             progress.bytes(&shown[i], "Pushing", 0, blobs::size(&layout, &l.digest)?);
             client
                 .upload_blob(&repo, &location, d, &layout.blob(&l.digest))
-                .map_err(reg_err)?;
+                .map_err(push_err)?;
             progress.layer(&shown[i], "Pushed");
             Ok(())
         })?;
         if !client
             .blob_exists(&repo, config.digest.as_str())
-            .map_err(reg_err)?
+            .map_err(push_err)?
         {
-            let loc = client.start_upload(&repo).map_err(reg_err)?;
+            let loc = client.start_upload(&repo).map_err(push_err)?;
             let cb = blobs::read(&layout, &config.digest)?;
             client
                 .upload_bytes(&repo, &loc, config.digest.as_str(), cb)
-                .map_err(reg_err)?;
+                .map_err(push_err)?;
         }
         let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
         let digest = client
             .put_manifest(&repo, &tag, &mref.media_type, &bytes)
-            .map_err(reg_err)?;
+            .map_err(push_err)?;
         progress.line(&format!("{tag}: digest: {digest} size: {}", bytes.len()));
         distribution::record_push(
             &self.images,
