@@ -75,13 +75,22 @@ pub struct PullOutcome {
     pub updated: bool,
 }
 
-/// A layer of an image already in the store, by its blob digest.
+/// A layer already in the store, by its blob digest: one of an image's,
+/// or of a build cache record's (a built image pushed, removed and pulled
+/// again has its layers there, as dockerd's layer store keeps what
+/// BuildKit's cache holds). Either record was written once the blob's
+/// diff ID had been computed, so it is as good as unpacking again.
 pub fn find_layer(store: &ImageStore, blob: &Digest) -> Result<Option<LayerRecord>> {
     for id in store.ids()? {
         if let Some(rec) = store.record(&id)? {
             if let Some(l) = rec.layers.iter().find(|l| &l.blob == blob) {
                 return Ok(Some(l.clone()));
             }
+        }
+    }
+    for rec in store.cache_list()? {
+        if let Some(l) = rec.layers.iter().find(|l| &l.blob == blob) {
+            return Ok(Some(l.clone()));
         }
     }
     Ok(None)

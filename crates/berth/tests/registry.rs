@@ -977,3 +977,27 @@ fn bearer_token_auth_scopes_tokens_per_repository_and_action() {
     assert_eq!(o.code, 1);
     assert_eq!(o.stderr.lines().last(), berth_denied.lines().last());
 }
+
+#[test]
+fn pull_after_rmi_reuses_layers_the_build_cache_holds() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/cache/app:1", reg.addr);
+    let ctx = context(&r, "ctx", "FROM busybox\nRUN echo hi > /f\n");
+    ok(&r, &["build", "-q", "--network", "none", "-t", &name, &ctx]);
+    ok(&r, &["push", &name]);
+    ok(&r, &["rmi", &name]);
+    // Both layers are still unpacked (busybox's, and the RUN step's in the
+    // build cache): nothing is downloaded or unpacked again.
+    let out = ok(&r, &["pull", &name]);
+    assert_eq!(out.matches(": Already exists").count(), 2, "{out}");
+    assert!(!out.contains("Pull complete"), "{out}");
+    assert_eq!(ok(&r, &["run", "--rm", &name, "cat", "/f"]), "hi\n");
+    // Without the cache the layer comes from the registry again.
+    ok(&r, &["rmi", &name]);
+    ok(&r, &["builder", "prune", "-af"]);
+    let out = ok(&r, &["pull", &name]);
+    assert_eq!(out.matches(": Pull complete").count(), 1, "{out}");
+    assert_eq!(ok(&r, &["run", "--rm", &name, "cat", "/f"]), "hi\n");
+    r.assert_no_leftovers();
+}
