@@ -420,7 +420,10 @@ impl Engine {
         let unpacked: Vec<UnpackedLayer> = parallel(&todo, DOWNLOADS, |k, &i| {
             let l = &layers[i];
             let id = short(&l.digest);
-            if !blobs::exists(&layout, &l.digest) {
+            let u = if blobs::exists(&layout, &l.digest) {
+                progress.layer(&id, "Download complete");
+                distribution::unpack_blob(&self.images, scratch.path(), &l.digest)?
+            } else {
                 let partial = layout.download_partial(&l.digest);
                 let total = l.size;
                 let res = client.fetch_blob(&r.path, l.digest.as_str(), &partial, &|n| {
@@ -437,20 +440,42 @@ impl Engine {
                     Err(e) => return Err(reg_err(e)),
                 }
                 progress.layer(&id, "Verifying Checksum");
+                let io = |op: &str, e: std::io::Error| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("{op} {}: {e}", partial.display()),
+                    )
+                };
+                let file = std::fs::File::open(&partial).map_err(|e| io("open", e))?;
+                progress.layer(&id, "Download complete");
+                // The blob is synced on a thread of its own while it is
+                // unpacked from the page cache, rather than before: the
+                // disk and the unpacking overlap, and it is still synced
+                // before it enters the store.
+                let reader = file.try_clone().map_err(|e| io("dup", e))?;
+                let (u, synced) = std::thread::scope(|s| {
+                    let sync = s.spawn(|| file.sync_data());
+                    let u = distribution::unpack_download(reader, scratch.path());
+                    (u, sync.join())
+                });
+                let u = u?;
+                match synced {
+                    Ok(r) => r.map_err(|e| io("fsync", e))?,
+                    Err(_) => return Err(Error::new(ErrorKind::Internal, "fsync thread panicked")),
+                }
                 let dest = layout.blob(&l.digest);
                 if dest.exists() {
                     let _ = std::fs::remove_file(&partial);
                 } else {
-                    std::fs::rename(&partial, &dest).map_err(|e| {
-                        Error::new(
-                            ErrorKind::Internal,
-                            format!("rename {}: {e}", partial.display()),
-                        )
-                    })?;
+                    match std::fs::rename(&partial, &dest) {
+                        Ok(()) => {}
+                        // Another pull of the same blob moved it in first.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dest.exists() => {}
+                        Err(e) => return Err(io("rename", e)),
+                    }
                 }
-            }
-            progress.layer(&id, "Download complete");
-            let u = distribution::unpack_blob(&self.images, scratch.path(), &l.digest)?;
+                u
+            };
             let mut g = done.lock().unwrap_or_else(|p| p.into_inner());
             g.1[k] = true;
             while g.0 < todo.len() && g.1[g.0] {
