@@ -23,12 +23,36 @@ use crate::progress::Progress;
 use crate::BuildError;
 
 #[derive(Debug, Clone, Default)]
-pub struct PlanOptions {
+pub struct PlanOptions<'a> {
     pub target: Option<String>,
     pub build_args: Vec<(String, Option<String>)>,
     pub labels: Vec<(String, String)>,
     pub network: String,
     pub platform: Option<String>,
+    pub pull: PullPolicy,
+    /// Brings images named by `FROM` or `COPY --from` into the store; the
+    /// planner itself knows no registry. `None` builds offline.
+    pub fetcher: Option<&'a dyn BaseFetcher>,
+}
+
+/// When a build fetches the images it starts from (`--pull`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Only an image that is not in the store (BuildKit's default).
+    #[default]
+    Missing,
+    /// Every time, so a moved tag is seen (`docker build --pull`).
+    Always,
+    /// Never: local images only (`--pull never`, berth's own).
+    Never,
+}
+
+/// Pulls an image into the store under its name, the way `pull` does.
+/// The engine implements it (it owns the registry client).
+pub trait BaseFetcher: Sync + std::fmt::Debug {
+    /// Pull `name`; `status` gets progress lines for the build's vertex.
+    /// The error is the registry's message, shown as BuildKit shows it.
+    fn fetch(&self, name: &str, status: &(dyn Fn(&str) + Sync)) -> Result<(), String>;
 }
 
 /// Args every build has without an ARG default (BuildKit's predefined ones).
@@ -398,17 +422,32 @@ pub fn plan(
     ))
 }
 
-/// Resolve an image reference in the local store (berth builds offline).
+/// Resolve an image reference in the store, pulling it first as the
+/// build's pull policy says (BuildKit pulls a base that is not there).
 fn local_image(
     store: &ImageStore,
     name: &str,
+    opts: &PlanOptions,
+    status: &(dyn Fn(&str) + Sync),
 ) -> Result<(berth_image::store::Image, String), BuildError> {
-    let id = store.resolve(name).map_err(|_| {
-        let shown = Reference::parse(name)
-            .map(|r| r.with_default_tag().to_string())
-            .unwrap_or_else(|_| name.to_string());
+    let shown = Reference::parse(name)
+        .map(|r| r.with_default_tag().to_string())
+        .unwrap_or_else(|_| name.to_string());
+    let llb_err = |m: &str| {
         BuildError::Other(format!(
-            "failed to solve with frontend dockerfile.v0: failed to create LLB definition: pull access denied, repository does not exist or may require authorization: {shown}: not found in the local store (berth does not pull while building)"
+            "failed to solve with frontend dockerfile.v0: failed to create LLB definition: {m}"
+        ))
+    };
+    let fetch = |f: &dyn BaseFetcher| f.fetch(name, status).map_err(|e| llb_err(&e));
+    let present = store.resolve(name).is_ok();
+    match (opts.fetcher, opts.pull) {
+        (Some(f), PullPolicy::Always) => fetch(f)?,
+        (Some(f), PullPolicy::Missing) if !present => fetch(f)?,
+        _ => {}
+    }
+    let id = store.resolve(name).map_err(|_| {
+        llb_err(&format!(
+            "pull access denied, repository does not exist or may require authorization: {shown}: not found in the local store (--pull never)"
         ))
     })?;
     let img = store.load(&id).map_err(BuildError::image)?;
@@ -450,9 +489,10 @@ fn plan_stage(
             shown_ref(&st.base_name)
         ));
         progress.start(v);
-        let (img, id) = local_image(store, &st.base_name).inspect_err(|e| {
-            progress.error(v, &e.to_string());
-        })?;
+        let (img, id) = local_image(store, &st.base_name, opts, &|s| progress.status(v, s))
+            .inspect_err(|e| {
+                progress.error(v, &e.to_string());
+            })?;
         progress.done(v);
         let cfg: &ImageConfig = &img.config;
         (
@@ -825,7 +865,7 @@ fn plan_stage(
                 push_step(&mut image, op, format!("RUN {display_cmd}"), history);
             }
             Instruction::Copy(cp) => {
-                let op = copy_op(store, stages, index, &image, &cp, false)?;
+                let op = copy_op(store, stages, index, &image, &cp, false, opts)?;
                 push_step(
                     &mut image,
                     LayerOp::Copy(op),
@@ -834,7 +874,7 @@ fn plan_stage(
                 );
             }
             Instruction::Add(cp) => {
-                let op = copy_op(store, stages, index, &image, &cp, true)?;
+                let op = copy_op(store, stages, index, &image, &cp, true, opts)?;
                 push_step(
                     &mut image,
                     LayerOp::Copy(op),
@@ -954,6 +994,7 @@ fn copy_op(
     image: &ImageState,
     cp: &Copy,
     add: bool,
+    opts: &PlanOptions,
 ) -> Result<CopyOp, BuildError> {
     let source = if !cp.source_contents.is_empty() {
         CopySource::Heredoc(
@@ -967,7 +1008,7 @@ fn copy_op(
     } else if let Some(j) = find_stage(stages, &cp.from, index) {
         CopySource::Stage(j)
     } else {
-        let (img, id) = local_image(store, &cp.from)?;
+        let (img, id) = local_image(store, &cp.from, opts, &|_| {})?;
         CopySource::Image {
             key: id,
             layers: img.record.layers.clone(),

@@ -14,7 +14,7 @@ use crate::context::checksum::Checksummer;
 use crate::context::Context;
 use crate::exec::{self, ExecEnv};
 use crate::output::{self, Output};
-use crate::planner::{self, PlanOptions};
+use crate::planner::{self, BaseFetcher, PlanOptions, PullPolicy};
 use crate::progress::Progress;
 use crate::BuildError;
 
@@ -41,6 +41,7 @@ pub struct BuildRequest {
     pub secrets: Vec<(String, PathBuf)>,
     pub output: Output,
     pub platform: Option<String>,
+    pub pull: PullPolicy,
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +59,7 @@ pub fn build(
     req: &BuildRequest,
     progress: &Progress,
     berth_exe: &Path,
+    fetcher: Option<&dyn BaseFetcher>,
 ) -> Result<BuildOutcome, BuildError> {
     if let Some(p) = &req.platform {
         let host = format!("linux/{}", berth_image::host_arch());
@@ -155,6 +157,8 @@ pub fn build(
         labels: req.labels.clone(),
         network: req.network.clone(),
         platform: req.platform.clone(),
+        pull: req.pull,
+        fetcher,
     };
     let (plan, warnings) = planner::plan(store, &dockerfile, &plan_opts, progress)?;
 

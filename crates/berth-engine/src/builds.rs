@@ -150,6 +150,69 @@ impl Engine {
 pub use berth_build::session::{BuildOutcome, BuildRequest, ContextArg};
 pub use berth_build::BuildError;
 
+/// Pulls the images a build starts from, as `run` pulls a missing image:
+/// tagged in the store under their name, so the next build finds them.
+struct BaseImages<'a> {
+    engine: &'a Engine,
+    platform: Option<String>,
+}
+
+impl std::fmt::Debug for BaseImages<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BaseImages")
+            .field("platform", &self.platform)
+            .finish()
+    }
+}
+
+impl berth_build::planner::BaseFetcher for BaseImages<'_> {
+    fn fetch(&self, name: &str, status: &(dyn Fn(&str) + Sync)) -> std::result::Result<(), String> {
+        let opts = crate::registry::PullOptions {
+            all_tags: false,
+            platform: self.platform.clone(),
+        };
+        let shown = berth_image::reference::Reference::parse(name)
+            .map(|r| r.with_default_tag().to_string())
+            .unwrap_or_else(|_| name.to_string());
+        let progress = PullStatus {
+            status,
+            shown: shown.clone(),
+        };
+        // BuildKit's resolver says only `<ref>: not found` for a missing
+        // manifest, where `pull` quotes the registry.
+        self.engine
+            .pull(name, &opts, &progress)
+            .map(|_| ())
+            .map_err(|e| match e.kind {
+                ErrorKind::NotFound => format!("{shown}: not found"),
+                _ => e.to_string(),
+            })
+    }
+}
+
+/// A pull's progress as status lines of BuildKit's vertex: the resolved
+/// digest, then each layer as it is fetched and unpacked.
+struct PullStatus<'a> {
+    status: &'a (dyn Fn(&str) + Sync),
+    shown: String,
+}
+
+impl crate::registry::Progress for PullStatus<'_> {
+    fn line(&self, text: &str) {
+        if let Some(d) = text.strip_prefix("Digest: ") {
+            (self.status)(&format!("resolve {}@{d} done", self.shown));
+        }
+    }
+
+    fn layer(&self, id: &str, status: &str) {
+        match status {
+            "Download complete" => (self.status)(&format!("sha256:{id} done")),
+            "Pull complete" => (self.status)(&format!("extracting sha256:{id} done")),
+            _ => {}
+        }
+    }
+}
+
 /// What `builder prune` removed.
 #[derive(Debug, Default)]
 pub struct CachePruned {
@@ -165,7 +228,11 @@ impl Engine {
         progress: &berth_build::progress::Progress,
     ) -> std::result::Result<BuildOutcome, BuildError> {
         let berth = sibling_exe("berth", "BERTH_EXE");
-        berth_build::session::build(&self.images, req, progress, &berth)
+        let fetcher = BaseImages {
+            engine: self,
+            platform: req.platform.clone(),
+        };
+        berth_build::session::build(&self.images, req, progress, &berth, Some(&fetcher))
     }
 
     /// Remove build cache records, then the layers nothing uses any more.

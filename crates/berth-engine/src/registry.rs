@@ -40,6 +40,18 @@ pub struct PullOptions {
     pub platform: Option<String>,
 }
 
+/// A push refused for want of rights: dockerd reports a registry's 401
+/// (a token without `push`, credentials that do not allow it) as denied.
+fn push_err(e: berth_registry::Error) -> Error {
+    match e {
+        berth_registry::Error::Registry { status: 401, .. } => Error::new(
+            ErrorKind::Forbidden,
+            "denied: requested access to the resource is denied",
+        ),
+        e => reg_err(e),
+    }
+}
+
 fn reg_err(e: berth_registry::Error) -> Error {
     let kind = if e.is_not_found() {
         ErrorKind::NotFound
@@ -408,7 +420,10 @@ impl Engine {
         let unpacked: Vec<UnpackedLayer> = parallel(&todo, DOWNLOADS, |k, &i| {
             let l = &layers[i];
             let id = short(&l.digest);
-            if !blobs::exists(&layout, &l.digest) {
+            let u = if blobs::exists(&layout, &l.digest) {
+                progress.layer(&id, "Download complete");
+                distribution::unpack_blob(&self.images, scratch.path(), &l.digest)?
+            } else {
                 let partial = layout.download_partial(&l.digest);
                 let total = l.size;
                 let res = client.fetch_blob(&r.path, l.digest.as_str(), &partial, &|n| {
@@ -425,20 +440,42 @@ impl Engine {
                     Err(e) => return Err(reg_err(e)),
                 }
                 progress.layer(&id, "Verifying Checksum");
+                let io = |op: &str, e: std::io::Error| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("{op} {}: {e}", partial.display()),
+                    )
+                };
+                let file = std::fs::File::open(&partial).map_err(|e| io("open", e))?;
+                progress.layer(&id, "Download complete");
+                // The blob is synced on a thread of its own while it is
+                // unpacked from the page cache, rather than before: the
+                // disk and the unpacking overlap, and it is still synced
+                // before it enters the store.
+                let reader = file.try_clone().map_err(|e| io("dup", e))?;
+                let (u, synced) = std::thread::scope(|s| {
+                    let sync = s.spawn(|| file.sync_data());
+                    let u = distribution::unpack_download(reader, scratch.path());
+                    (u, sync.join())
+                });
+                let u = u?;
+                match synced {
+                    Ok(r) => r.map_err(|e| io("fsync", e))?,
+                    Err(_) => return Err(Error::new(ErrorKind::Internal, "fsync thread panicked")),
+                }
                 let dest = layout.blob(&l.digest);
                 if dest.exists() {
                     let _ = std::fs::remove_file(&partial);
                 } else {
-                    std::fs::rename(&partial, &dest).map_err(|e| {
-                        Error::new(
-                            ErrorKind::Internal,
-                            format!("rename {}: {e}", partial.display()),
-                        )
-                    })?;
+                    match std::fs::rename(&partial, &dest) {
+                        Ok(()) => {}
+                        // Another pull of the same blob moved it in first.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dest.exists() => {}
+                        Err(e) => return Err(io("rename", e)),
+                    }
                 }
-            }
-            progress.layer(&id, "Download complete");
-            let u = distribution::unpack_blob(&self.images, scratch.path(), &l.digest)?;
+                u
+            };
             let mut g = done.lock().unwrap_or_else(|p| p.into_inner());
             g.1[k] = true;
             while g.0 < todo.len() && g.1[g.0] {
@@ -563,7 +600,7 @@ impl Engine {
         parallel(&order, UPLOADS, |_, &i| {
             let l = &layers[i];
             let d = l.digest.as_str();
-            if client.blob_exists(&repo, d).map_err(reg_err)? {
+            if client.blob_exists(&repo, d).map_err(push_err)? {
                 progress.layer(&shown[i], "Layer already exists");
                 return Ok(());
             }
@@ -574,36 +611,36 @@ impl Engine {
                     .map(str::to_string)
             });
             let location = match from {
-                Some(src) => match client.mount_blob(&repo, d, &src).map_err(reg_err)? {
+                Some(src) => match client.mount_blob(&repo, d, &src).map_err(push_err)? {
                     Mount::Mounted => {
                         progress.layer(&shown[i], &format!("Mounted from {src}"));
                         return Ok(());
                     }
                     Mount::Upload(loc) => loc,
                 },
-                None => client.start_upload(&repo).map_err(reg_err)?,
+                None => client.start_upload(&repo).map_err(push_err)?,
             };
             progress.bytes(&shown[i], "Pushing", 0, blobs::size(&layout, &l.digest)?);
             client
                 .upload_blob(&repo, &location, d, &layout.blob(&l.digest))
-                .map_err(reg_err)?;
+                .map_err(push_err)?;
             progress.layer(&shown[i], "Pushed");
             Ok(())
         })?;
         if !client
             .blob_exists(&repo, config.digest.as_str())
-            .map_err(reg_err)?
+            .map_err(push_err)?
         {
-            let loc = client.start_upload(&repo).map_err(reg_err)?;
+            let loc = client.start_upload(&repo).map_err(push_err)?;
             let cb = blobs::read(&layout, &config.digest)?;
             client
                 .upload_bytes(&repo, &loc, config.digest.as_str(), cb)
-                .map_err(reg_err)?;
+                .map_err(push_err)?;
         }
         let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
         let digest = client
             .put_manifest(&repo, &tag, &mref.media_type, &bytes)
-            .map_err(reg_err)?;
+            .map_err(push_err)?;
         progress.line(&format!("{tag}: digest: {digest} size: {}", bytes.len()));
         distribution::record_push(
             &self.images,

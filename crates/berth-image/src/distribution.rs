@@ -8,7 +8,7 @@ use berth_store::{blobs, Digest, Scratch};
 use serde_json::{json, Value};
 
 use crate::config::ImageConfig;
-use crate::ingest::{place_dir, unpack_file};
+use crate::ingest::{place_dir, unpack_file, unpack_reader};
 use crate::reference::Reference;
 use crate::store::{ImageRecord, ImageStore, LayerRecord, ManifestRef, SnapshotMeta};
 use crate::unpack::UnpackStats;
@@ -33,6 +33,19 @@ pub struct UnpackedLayer {
 pub fn unpack_blob(store: &ImageStore, scratch_dir: &Path, blob: &Digest) -> Result<UnpackedLayer> {
     let (_, snapshot, stats, diff_id, tar_size) =
         unpack_file(&store.layout().blob(blob), scratch_dir)?;
+    Ok(UnpackedLayer {
+        snapshot,
+        stats,
+        diff_id,
+        tar_size,
+    })
+}
+
+/// Unpack a downloaded blob from its open file, before it enters the
+/// store: the pull syncs it after this, so its writeback overlaps the
+/// unpacking instead of preceding it.
+pub fn unpack_download(file: std::fs::File, scratch_dir: &Path) -> Result<UnpackedLayer> {
+    let (_, snapshot, stats, diff_id, tar_size) = unpack_reader(file, scratch_dir)?;
     Ok(UnpackedLayer {
         snapshot,
         stats,
@@ -75,13 +88,22 @@ pub struct PullOutcome {
     pub updated: bool,
 }
 
-/// A layer of an image already in the store, by its blob digest.
+/// A layer already in the store, by its blob digest: one of an image's,
+/// or of a build cache record's (a built image pushed, removed and pulled
+/// again has its layers there, as dockerd's layer store keeps what
+/// BuildKit's cache holds). Either record was written once the blob's
+/// diff ID had been computed, so it is as good as unpacking again.
 pub fn find_layer(store: &ImageStore, blob: &Digest) -> Result<Option<LayerRecord>> {
     for id in store.ids()? {
         if let Some(rec) = store.record(&id)? {
             if let Some(l) = rec.layers.iter().find(|l| &l.blob == blob) {
                 return Ok(Some(l.clone()));
             }
+        }
+    }
+    for rec in store.cache_list()? {
+        if let Some(l) = rec.layers.iter().find(|l| &l.blob == blob) {
+            return Ok(Some(l.clone()));
         }
     }
     Ok(None)

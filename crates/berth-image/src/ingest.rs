@@ -153,6 +153,14 @@ pub(crate) fn unpack_file(
     scratch_dir: &Path,
 ) -> Result<(Compression, PathBuf, UnpackStats, Digest, u64)> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("open", path.display(), e))?;
+    unpack_reader(f, scratch_dir)
+}
+
+/// [`unpack_file`] from an open file (a download still outside the store).
+pub(crate) fn unpack_reader(
+    f: std::fs::File,
+    scratch_dir: &Path,
+) -> Result<(Compression, PathBuf, UnpackStats, Digest, u64)> {
     let (comp, dec) = decompress(f).map_err(|e| Error::Layer(e.to_string()))?;
     if matches!(comp, Compression::Bzip2 | Compression::Xz) {
         return Err(Error::Layer(

@@ -634,7 +634,8 @@ impl Client {
 
     /// Download a blob into `partial`, continuing from what the file holds
     /// (an HTTP Range request), hashing as it goes. On success the file is
-    /// complete, synced and verified; on a digest mismatch it is deleted;
+    /// complete and verified, but not synced (the caller syncs it before it
+    /// enters a store, and may use it first); on a digest mismatch it is deleted;
     /// on a transfer error it stays, to be resumed. `progress` gets the
     /// bytes held so far. The file is flocked while in use, so two pulls of
     /// one blob take turns instead of writing over each other.
@@ -744,8 +745,6 @@ impl Client {
                 actual,
             });
         }
-        file.sync_data()
-            .map_err(|e| Error::io("fsync", partial.display(), e))?;
         Ok(have)
     }
 

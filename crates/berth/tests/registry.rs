@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::registry::{make_tls, CuttingProxy, Registry, RegistryOpts};
+use common::registry::{make_tls, CuttingProxy, Registry, RegistryOpts, TokenServer};
 use common::*;
 
 /// Run berth with a private docker config dir (never the user's).
@@ -349,7 +349,7 @@ fn manifest_lists_pick_the_host_platform() {
 fn basic_auth_login_push_pull_logout() {
     let reg = Registry::start_with(RegistryOpts {
         htpasswd: Some(("alice".into(), "s3cret".into())),
-        tls: None,
+        ..Default::default()
     });
     let r = root_with_busybox();
     let name = format!("{}/auth/bb:1", reg.addr);
@@ -418,8 +418,8 @@ fn tls_registry_verified_with_a_ca_in_certs_d() {
     let certs = tempfile::tempdir().unwrap();
     let (ca, cert, key) = make_tls(certs.path());
     let reg = Registry::start_with(RegistryOpts {
-        htpasswd: None,
         tls: Some((cert, key)),
+        ..Default::default()
     });
     let r = root_with_busybox();
     let name = format!("{}/tls/bb:1", reg.addr);
@@ -550,7 +550,7 @@ fn a_layer_cut_mid_download_resumes_with_a_range_request() {
 fn credentials_go_through_a_creds_store_helper() {
     let reg = Registry::start_with(RegistryOpts {
         htpasswd: Some(("bob".into(), "pw".into())),
-        tls: None,
+        ..Default::default()
     });
     let r = root_with_busybox();
     // A docker-credential helper that keeps one entry in a file.
@@ -768,4 +768,236 @@ fn concurrent_pulls_into_one_root_stay_consistent() {
     );
     assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "one"]), "one\n");
     p.assert_no_leftovers();
+}
+
+/// Write a build context holding just a Dockerfile.
+fn context(r: &Root, name: &str, dockerfile: &str) -> String {
+    let dir = r.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    dir.to_string_lossy().into_owned()
+}
+
+#[test]
+fn build_pulls_a_missing_base_and_pull_flag_repulls_a_moved_tag() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let base = format!("{}/build/base:latest", reg.addr);
+    ok(&r, &["tag", "busybox", &base]);
+    ok(&r, &["push", &base]);
+
+    // A fresh root: FROM an image it does not have pulls it, as BuildKit does.
+    let p = Root::new();
+    let df = format!("FROM {}/build/base\nRUN echo built > /built\n", reg.addr);
+    let ctx = context(&p, "ctx", &df);
+    let o = b(
+        &p,
+        &[
+            "build",
+            "--progress",
+            "plain",
+            "--network",
+            "none",
+            "-t",
+            "app:1",
+            &ctx,
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("[internal] load metadata for {base}")),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        ok(&p, &["run", "--rm", "app:1", "cat", "/built"]),
+        "built\n"
+    );
+    // The base is kept under its name, as `run` keeps what it pulls.
+    assert_eq!(
+        inspect(&p, &base, "{{.Id}}"),
+        inspect(&r, "busybox", "{{.Id}}")
+    );
+
+    // The tag moves in the registry.
+    let moved = context(&r, "moved", "FROM busybox\nRUN echo two > /marker\n");
+    ok(
+        &r,
+        &["build", "-q", "--network", "none", "-t", &base, &moved],
+    );
+    ok(&r, &["push", &base]);
+    let df2 = format!(
+        "FROM {}/build/base\nRUN cat /marker || echo none\n",
+        reg.addr
+    );
+    let ctx2 = context(&p, "ctx2", &df2);
+    // Without --pull the local base is used ...
+    ok(
+        &p,
+        &["build", "-q", "--network", "none", "-t", "app:2", &ctx2],
+    );
+    assert_eq!(
+        b(&p, &["run", "--rm", "app:2", "cat", "/marker"]).code,
+        1,
+        "the stale base has no /marker"
+    );
+    // ... `--pull` (the 20.10 CLI's bool) fetches the moved tag.
+    ok(
+        &p,
+        &[
+            "build",
+            "-q",
+            "--pull",
+            "--network",
+            "none",
+            "-t",
+            "app:3",
+            &ctx2,
+        ],
+    );
+    assert_eq!(ok(&p, &["run", "--rm", "app:3", "cat", "/marker"]), "two\n");
+    assert_eq!(inspect(&p, &base, "{{.Id}}"), inspect(&r, &base, "{{.Id}}"));
+
+    // `--pull never` stays offline; an unknown repository fails the build.
+    let df3 = format!("FROM {}/build/nothing\n", reg.addr);
+    let ctx3 = context(&p, "ctx3", &df3);
+    let o = b(&p, &["build", "-q", "--pull", "never", &ctx3]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let o = b(&p, &["build", "-q", &ctx3]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "failed to create LLB definition: {}/build/nothing:latest: not found",
+            reg.addr
+        )),
+        "{}",
+        o.stderr
+    );
+    let o = b(&p, &["build", "-q", "--pull=maybe", &ctx3]);
+    assert_eq!(o.code, 125, "{}", o.stderr);
+    p.assert_no_leftovers();
+    r.assert_no_leftovers();
+}
+
+/// Count the token requests whose scope names `repo`.
+fn token_requests_for(ts: &TokenServer, repo: &str) -> usize {
+    ts.scopes()
+        .iter()
+        .filter(|s| s.contains(&format!(":{repo}:")))
+        .count()
+}
+
+/// Log `user` in on root `r` with `--password-stdin`.
+fn login_stdin(r: &Root, user: &str, password: &str, server: &str) -> Out {
+    r.cmd()
+        .env("DOCKER_CONFIG", r.dir.path().join("docker-config"))
+        .args(["login", "-u", user, "--password-stdin", server])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(password.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn bearer_token_auth_scopes_tokens_per_repository_and_action() {
+    let ts = TokenServer::start(&[
+        ("alice", "s3cret", &["pull", "push"]),
+        ("reader", "r34d", &["pull"]),
+    ]);
+    let reg = Registry::start_with(RegistryOpts {
+        token: Some(ts.config()),
+        ..Default::default()
+    });
+    let r = root_with_busybox();
+    let name = format!("{}/tok/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+
+    let o = login_stdin(&r, "alice", "wrong", &reg.addr);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with("Error response from daemon: ")
+            && o.stderr.contains("incorrect username or password"),
+        "{}",
+        o.stderr
+    );
+    let o = login_stdin(&r, "alice", "s3cret", &reg.addr);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "Login Succeeded\n");
+
+    // One token for the push's scope, reused for every request it makes.
+    ok(&r, &["push", &name]);
+    assert_eq!(token_requests_for(&ts, "tok/bb"), 1, "{:?}", ts.scopes());
+    assert!(
+        ts.scopes()
+            .iter()
+            .any(|s| s == "repository:tok/bb:pull,push"),
+        "{:?}",
+        ts.scopes()
+    );
+
+    // A pull-only user pulls, and cannot push.
+    let p = Root::new();
+    assert_eq!(login_stdin(&p, "reader", "r34d", &reg.addr).code, 0);
+    ok(&p, &["pull", &name]);
+    assert_eq!(token_requests_for(&ts, "tok/bb"), 2, "{:?}", ts.scopes());
+    assert!(ts.scopes().iter().any(|s| s == "repository:tok/bb:pull"));
+    assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "ok"]), "ok\n");
+    let other = format!("{}/tok/other:1", reg.addr);
+    ok(&p, &["tag", &name, &other]);
+    let o = b(&p, &["push", &other]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let berth_denied = o.stderr.clone();
+    // Nothing reached the registry under that name.
+    let o = b(&Root::new(), &["pull", &other]);
+    assert_ne!(o.code, 0);
+    p.assert_no_leftovers();
+    r.assert_no_leftovers();
+
+    // dockerd 20.10 words both failures the same way.
+    let berth_bad_login = b(&r, &["login", "-u", "alice", "-p", "wrong", &reg.addr]).stderr;
+    let Some(d) = common::dockerd::Dockerd::start() else {
+        return;
+    };
+    let o = d.docker(&["login", "-u", "alice", "-p", "wrong", &reg.addr]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr, berth_bad_login);
+    let o = d.docker(&["login", "-u", "reader", "-p", "r34d", &reg.addr]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(d.docker(&["pull", &name]).code, 0);
+    assert_eq!(d.docker(&["tag", &name, &other]).code, 0);
+    let o = d.docker(&["push", &other]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr.lines().last(), berth_denied.lines().last());
+}
+
+#[test]
+fn pull_after_rmi_reuses_layers_the_build_cache_holds() {
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/cache/app:1", reg.addr);
+    let ctx = context(&r, "ctx", "FROM busybox\nRUN echo hi > /f\n");
+    ok(&r, &["build", "-q", "--network", "none", "-t", &name, &ctx]);
+    ok(&r, &["push", &name]);
+    ok(&r, &["rmi", &name]);
+    // Both layers are still unpacked (busybox's, and the RUN step's in the
+    // build cache): nothing is downloaded or unpacked again.
+    let out = ok(&r, &["pull", &name]);
+    assert_eq!(out.matches(": Already exists").count(), 2, "{out}");
+    assert!(!out.contains("Pull complete"), "{out}");
+    assert_eq!(ok(&r, &["run", "--rm", &name, "cat", "/f"]), "hi\n");
+    // Without the cache the layer comes from the registry again.
+    ok(&r, &["rmi", &name]);
+    ok(&r, &["builder", "prune", "-af"]);
+    let out = ok(&r, &["pull", &name]);
+    assert_eq!(out.matches(": Pull complete").count(), 1, "{out}");
+    assert_eq!(ok(&r, &["run", "--rm", &name, "cat", "/f"]), "hi\n");
+    r.assert_no_leftovers();
 }

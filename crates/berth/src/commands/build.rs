@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use berth_build::output::Output;
+use berth_build::planner::PullPolicy;
 use berth_build::progress::{Mode, Progress};
 use berth_engine::builds::{BuildError, BuildRequest, ContextArg};
 use berth_engine::Engine;
@@ -108,16 +109,19 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
             "network mode {network:?} not supported by buildkit"
         )));
     }
-    if let Some(p) = &a.pull {
-        if !matches!(
-            p.as_str(),
-            "always" | "true" | "false" | "never" | "missing"
-        ) {
+    // The 20.10 CLI's `--pull` is a bool (Go's ParseBool spellings);
+    // berth adds `never` (offline) and `always`/`missing` as `run` has them.
+    let pull = match a.pull.as_deref() {
+        None => PullPolicy::Missing,
+        Some("always" | "true" | "1" | "t" | "T" | "TRUE" | "True") => PullPolicy::Always,
+        Some("missing" | "false" | "0" | "f" | "F" | "FALSE" | "False") => PullPolicy::Missing,
+        Some("never") => PullPolicy::Never,
+        Some(p) => {
             return Err(usage_error(format!(
                 "invalid argument \"{p}\" for \"--pull\" flag: strconv.ParseBool: parsing \"{p}\": invalid syntax"
-            )));
+            )))
         }
-    }
+    };
     let req = BuildRequest {
         context,
         dockerfile: a.file.clone(),
@@ -130,6 +134,7 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
         secrets,
         output: output.clone(),
         platform: a.platform.clone(),
+        pull,
     };
     let progress = Progress::new(mode, Box::new(std::io::stderr()));
     let res = engine.build(&req, &progress);

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use berth_engine::registry::{Progress, PullOptions};
@@ -156,12 +157,45 @@ pub fn push(engine: &Engine, a: PushArgs, path: &str) -> CliResult {
     }
     let tty = std::io::stdout().is_terminal();
     let printer = Printer::new(a.quiet, tty, false, Box::new(std::io::stdout()));
-    engine.push(name, a.all_tags, &printer)?;
+    let streamed = Streamed {
+        inner: &printer,
+        started: AtomicBool::new(false),
+    };
+    let res = engine.push(name, a.all_tags, &streamed);
+    let started = streamed.started.load(Ordering::SeqCst);
     drop(printer);
+    match res {
+        // Once dockerd has started the progress stream, an error is a
+        // message in it, which the CLI prints bare.
+        Err(e) if started => return Err(CliError::Plain(e.message)),
+        r => r?,
+    }
     if a.quiet {
         println!("{}", r.with_default_tag().familiar());
     }
     Ok(())
+}
+
+/// A progress sink that notes whether anything was shown yet.
+struct Streamed<'a> {
+    inner: &'a dyn Progress,
+    started: AtomicBool,
+}
+
+impl Progress for Streamed<'_> {
+    fn line(&self, text: &str) {
+        self.started.store(true, Ordering::SeqCst);
+        self.inner.line(text);
+    }
+
+    fn layer(&self, id: &str, status: &str) {
+        self.started.store(true, Ordering::SeqCst);
+        self.inner.layer(id, status);
+    }
+
+    fn bytes(&self, id: &str, action: &str, current: u64, total: u64) {
+        self.inner.bytes(id, action, current, total);
+    }
 }
 
 /// `run`/`create` of a missing image: Docker's notice, then the pull's

@@ -22,6 +22,14 @@ pub struct RegistryOpts {
     pub htpasswd: Option<(String, String)>,
     /// (certificate, key) PEM files for TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Bearer tokens from this server (realm, service, issuer, cert).
+    pub token: Option<TokenAuthConfig>,
+}
+
+/// The registry's `auth: token:` section.
+pub struct TokenAuthConfig {
+    pub realm: String,
+    pub cert: PathBuf,
 }
 
 fn free_port() -> u16 {
@@ -59,6 +67,13 @@ impl Registry {
             cfg.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
                 f.display()
+            ));
+        }
+        if let Some(t) = &opts.token {
+            cfg.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                t.realm,
+                t.cert.display()
             ));
         }
         // Another process may take the port between our probe and the
@@ -329,4 +344,286 @@ fn proxy_one(
     }
     let _ = client.shutdown(std::net::Shutdown::Both);
     Ok(())
+}
+
+pub const TOKEN_SERVICE: &str = "berth-test-registry";
+pub const TOKEN_ISSUER: &str = "berth-test-issuer";
+
+/// A token server (Docker's token auth spec) on 127.0.0.1: checks Basic
+/// credentials and returns a JWT signed RS256 with `openssl dgst`, its
+/// certificate in the `x5c` header (what distribution 2.8 verifies
+/// against `rootcertbundle`). Each user gets only the actions listed.
+pub struct TokenServer {
+    pub realm: String,
+    pub cert: PathBuf,
+    /// Every scope asked for, in order (`""` for none), and the account.
+    pub requests: Arc<Mutex<Vec<(String, String)>>>,
+    stop: Arc<AtomicBool>,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenServer {
+    /// `users`: (name, password, actions granted on every repository).
+    pub fn start(users: &[(&str, &str, &[&str])]) -> TokenServer {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-token-")
+            .tempdir()
+            .unwrap();
+        let o = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=berth token issuer",
+                "-keyout",
+                "token.key",
+                "-out",
+                "token.crt",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let der = Command::new("openssl")
+            .args(["x509", "-in", "token.crt", "-outform", "DER"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(der.status.success());
+        let x5c = b64(&der.stdout, false);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let users: Vec<(String, String, Vec<String>)> = users
+            .iter()
+            .map(|(u, p, a)| {
+                (
+                    u.to_string(),
+                    p.to_string(),
+                    a.iter().map(|s| s.to_string()).collect(),
+                )
+            })
+            .collect();
+        let key = dir.path().join("token.key");
+        let (st, rq) = (stop.clone(), requests.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((c, _)) => {
+                        let _ = c.set_nonblocking(false);
+                        token_request(c, &users, &key, &x5c, &rq);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        });
+        TokenServer {
+            realm: format!("http://{addr}/token"),
+            cert: dir.path().join("token.crt"),
+            requests,
+            stop,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    pub fn config(&self) -> TokenAuthConfig {
+        TokenAuthConfig {
+            realm: self.realm.clone(),
+            cert: self.cert.clone(),
+        }
+    }
+
+    /// The scopes asked for so far.
+    pub fn scopes(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+/// Base64, standard or URL-safe without padding (JWT's).
+pub fn b64(data: &[u8], url: bool) -> String {
+    let abc: &[u8] = if url {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    } else {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    };
+    let mut out = String::new();
+    for ch in data.chunks(3) {
+        let n = (ch[0] as u32) << 16
+            | (*ch.get(1).unwrap_or(&0) as u32) << 8
+            | *ch.get(2).unwrap_or(&0) as u32;
+        for i in 0..=ch.len() {
+            out.push(abc[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    if !url {
+        while !out.len().is_multiple_of(4) {
+            out.push('=');
+        }
+    }
+    out
+}
+
+fn b64_decode(s: &str) -> Vec<u8> {
+    let abc = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|&c| c != b'=') {
+        let v = abc.iter().position(|&a| a == c).unwrap_or(0) as u32;
+        bits = bits << 6 | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+fn query_param(query: &str, name: &str) -> Vec<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| {
+            // Percent-decoding of what a scope can hold.
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' && i + 2 < b.len() {
+                    let h = u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap_or(b'?');
+                    out.push(h);
+                    i += 3;
+                } else {
+                    out.push(if b[i] == b'+' { b' ' } else { b[i] });
+                    i += 1;
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        })
+        .collect()
+}
+
+fn token_request(
+    mut c: TcpStream,
+    users: &[(String, String, Vec<String>)],
+    key: &Path,
+    x5c: &str,
+    requests: &Mutex<Vec<(String, String)>>,
+) {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match c.read(&mut tmp) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let target = head.split_whitespace().nth(1).unwrap_or("").to_string();
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let auth = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("authorization")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    let who = auth
+        .strip_prefix("Basic ")
+        .map(|b| String::from_utf8_lossy(&b64_decode(b)).into_owned())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+        });
+    let user = who.and_then(|(u, p)| users.iter().find(|x| x.0 == u && x.1 == p));
+    let scopes = query_param(query, "scope");
+    requests.lock().unwrap().push((
+        scopes.join(" "),
+        user.map(|u| u.0.clone()).unwrap_or_default(),
+    ));
+    let Some(user) = user else {
+        let body = r#"{"details":"incorrect username or password"}"#;
+        let _ = write!(
+            c,
+            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return;
+    };
+    // Grant what was asked, cut down to the user's actions.
+    let mut access = Vec::new();
+    for s in &scopes {
+        let mut parts = s.splitn(3, ':');
+        let (Some(typ), Some(name), Some(actions)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let granted: Vec<&str> = actions
+            .split(',')
+            .filter(|a| user.2.iter().any(|g| g == a))
+            .collect();
+        access.push(serde_json::json!({"type": typ, "name": name, "actions": granted}));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5c": [x5c]});
+    let claims = serde_json::json!({
+        "iss": TOKEN_ISSUER, "sub": user.0, "aud": TOKEN_SERVICE,
+        "exp": now + 300, "nbf": now - 10, "iat": now,
+        "jti": format!("{now}-{}", requests.lock().unwrap().len()),
+        "access": access,
+    });
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes(), true),
+        b64(claims.to_string().as_bytes(), true)
+    );
+    let mut sign = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sign.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let sig = sign.wait_with_output().unwrap();
+    assert!(sig.status.success());
+    let token = format!("{input}.{}", b64(&sig.stdout, true));
+    let body =
+        serde_json::json!({"token": token, "access_token": token, "expires_in": 300}).to_string();
+    let _ = write!(
+        c,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
 }
