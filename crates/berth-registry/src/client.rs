@@ -434,6 +434,18 @@ impl Client {
 
     /// Send one request to `path` (or an absolute URL), authorised for
     /// `scopes`. Transport failures become Go-style `Get "url": ...` errors.
+    /// A `GET` with pull rights that must succeed (the registry's error
+    /// otherwise).
+    async fn pull_get(&self, repo: &str, path: &str, headers: HeaderMap) -> Result<Response> {
+        let resp = self
+            .send(Method::GET, path, &Self::pull_scope(repo), headers, None)
+            .await?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp).await);
+        }
+        Ok(resp)
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -551,12 +563,7 @@ impl Client {
             let mut h = HeaderMap::new();
             h.insert(ACCEPT, accept_header());
             let path = format!("/v2/{repo}/manifests/{reference}");
-            let resp = self
-                .send(Method::GET, &path, &Self::pull_scope(repo), h, None)
-                .await?;
-            if !resp.status().is_success() {
-                return Err(error_from(resp).await);
-            }
+            let resp = self.pull_get(repo, &path, h).await?;
             let ct = resp
                 .headers()
                 .get(CONTENT_TYPE)
@@ -603,18 +610,7 @@ impl Client {
     pub fn get_blob_bytes(&self, repo: &str, digest: &str) -> Result<Vec<u8>> {
         self.block_on(async {
             let path = format!("/v2/{repo}/blobs/{digest}");
-            let resp = self
-                .send(
-                    Method::GET,
-                    &path,
-                    &Self::pull_scope(repo),
-                    HeaderMap::new(),
-                    None,
-                )
-                .await?;
-            if !resp.status().is_success() {
-                return Err(error_from(resp).await);
-            }
+            let resp = self.pull_get(repo, &path, HeaderMap::new()).await?;
             let url = resp.url().to_string();
             let bytes = resp.bytes().await.map_err(|e| Error::Transport {
                 method: "Get",
@@ -703,18 +699,7 @@ impl Client {
                         .map_err(|e| Error::io("truncate", partial.display(), e))?;
                     hasher = Sha256::new();
                     have = 0;
-                    resp = self
-                        .send(
-                            Method::GET,
-                            &path,
-                            &Self::pull_scope(repo),
-                            HeaderMap::new(),
-                            None,
-                        )
-                        .await?;
-                    if !resp.status().is_success() {
-                        return Err(error_from(resp).await);
-                    }
+                    resp = self.pull_get(repo, &path, HeaderMap::new()).await?;
                 }
                 _ => return Err(error_from(resp).await),
             }
@@ -923,18 +908,7 @@ impl Client {
             let mut out = Vec::new();
             let mut path = format!("/v2/{repo}/tags/list");
             for _ in 0..1000 {
-                let resp = self
-                    .send(
-                        Method::GET,
-                        &path,
-                        &Self::pull_scope(repo),
-                        HeaderMap::new(),
-                        None,
-                    )
-                    .await?;
-                if !resp.status().is_success() {
-                    return Err(error_from(resp).await);
-                }
+                let resp = self.pull_get(repo, &path, HeaderMap::new()).await?;
                 let next = resp
                     .headers()
                     .get("link")
