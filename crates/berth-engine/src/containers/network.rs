@@ -689,7 +689,8 @@ impl Engine {
         rec.private.ifnames.clear();
         // The resolver's sockets and its port redirect first, so that the
         // redirect's `nft` runs while the endpoints are made.
-        let wants_dns = join_order(rec).iter().any(|(name, _)| name != "bridge");
+        let order = join_order(rec);
+        let wants_dns = order.iter().any(|(name, _)| name != "bridge");
         let dns_early = if wants_dns {
             Some(self.net_dns_sockets(&ns)?)
         } else {
@@ -697,11 +698,10 @@ impl Engine {
         };
         let mut hosts_ips = String::new();
         let mut primary: Option<(Ipv4Addr, Option<Ipv6Addr>, Ipv4Addr, String)> = None;
-        let mut dns_tables = Vec::new();
         // The first network with IPv6 carries the v6 default route, as
         // with dockerd (even when another network has the v4 one).
         let mut has_v6_route = false;
-        for (i, (net_name, ep)) in join_order(rec).into_iter().enumerate() {
+        for (i, (net_name, ep)) in order.into_iter().enumerate() {
             let net = self
                 .network_lookup(&ep.network_term(&net_name))
                 .map_err(|e| {
@@ -728,9 +728,6 @@ impl Engine {
             has_v6_route |= !e.global_ipv6_address.is_empty() && !net.network.internal;
             let ip6 = e.global_ipv6_address.parse::<Ipv6Addr>().ok();
             rec.private.ifnames.insert(network.id.clone(), ifname);
-            if network.name != "bridge" {
-                dns_tables.push(self.layout.network_names(&network.id));
-            }
             if primary.is_none() {
                 primary = Some((ip, ip6, gateway, e.endpoint_id.clone()));
             }
@@ -780,7 +777,7 @@ impl Engine {
         if let Some((u, t, job)) = dns_early {
             job.wait()
                 .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-            let cfg = self.net_dns_config(rec, &dns, &dns_tables)?;
+            let cfg = self.net_dns_config(rec, &dns, &self.dns_tables(rec))?;
             up.dns = Some((u, t, cfg));
         }
         Ok(up)
@@ -1114,9 +1111,10 @@ impl Engine {
             .map_err(|e| super::internal("resolv.conf", e))
     }
 
-    /// The names tables of a container's user-defined networks.
+    /// The names tables of a container's user-defined networks, in the
+    /// order they were joined at start (the primary network first).
     fn dns_tables(&self, rec: &Record) -> Vec<PathBuf> {
-        endpoints(rec)
+        join_order(rec)
             .iter()
             .filter(|(name, _)| name.as_str() != "bridge")
             .map(|(_, e)| self.layout.network_names(&e.network_id))
