@@ -68,8 +68,20 @@ impl Engine {
         if !id.starts_with("build-") || id.contains('/') {
             return Err(Error::invalid(format!("not a build step: {id}")));
         }
+        self.remove_step(id)
+    }
+
+    /// The cgroups go first and the runtime state only once they are gone:
+    /// the state is what the sweep finds, so a cgroup still busy with a
+    /// dying process (a loaded machine) is retried by the next command
+    /// instead of being forgotten.
+    fn remove_step(&self, id: &str) -> Result<()> {
+        let cgroups = format!("/berth/{id}");
+        berth_runtime::cgroups::remove(&cgroups).map_err(|e| {
+            Error::new(ErrorKind::Internal, format!("remove cgroup {cgroups}: {e}"))
+        })?;
         let state_root = self.build_state_root();
-        driver::delete(&Runtime::Embedded, &state_root, id, &format!("/berth/{id}"))
+        driver::delete(&Runtime::Embedded, &state_root, id, &cgroups)
             .map_err(|e| Error::new(ErrorKind::Internal, e))
     }
 
@@ -141,8 +153,7 @@ impl Engine {
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        let state_root = self.build_state_root();
-        let _ = driver::delete(&Runtime::Embedded, &state_root, id, &format!("/berth/{id}"));
+        let _ = self.remove_step(id);
         Ok(code.unwrap_or(255))
     }
 }

@@ -281,7 +281,9 @@ fn stdin_context_dockerfile_outputs_iidfile_and_secrets() {
             "FROM busybox:local\nCOPY data/ /data/\nRUN --mount=type=secret,id=tok cat /run/secrets/tok > /tok\nRUN --mount=type=cache,target=/cache echo x >> /cache/n && wc -l < /cache/n > /count\n",
         ),
     ]);
-    let secret = c.path().join("../berth-secret-test");
+    // Outside the context, as a user's secret file would be.
+    let sdir = tempfile::tempdir().unwrap();
+    let secret = sdir.path().join("berth-secret-test");
     std::fs::write(&secret, "s3cret").unwrap();
     let iid = c.path().join("iid");
     let o = build(
