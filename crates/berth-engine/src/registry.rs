@@ -393,8 +393,7 @@ impl Engine {
         let mut known = Vec::new();
         for (i, l) in layers.iter().enumerate() {
             let k = if have_image || layout.snapshot(&chain[i]).exists() {
-                distribution::find_layer(&self.images, &l.digest)?
-                    .filter(|k| k.diff_id == config.rootfs.diff_ids[i])
+                distribution::find_layer(&self.images, &l.digest, &config.rootfs.diff_ids[i])?
             } else {
                 None
             };
@@ -488,9 +487,15 @@ impl Engine {
         let mut pulled = Vec::new();
         for (i, l) in layers.iter().enumerate() {
             let k = known[i].take();
+            // A layer known by its content under another blob (the
+            // uncompressed one berth built) is recorded with that blob.
+            let (blob, media_type) = match &k {
+                Some(k) if k.blob != l.digest => (k.blob.clone(), k.media_type.clone()),
+                _ => (l.digest.clone(), l.media_type.clone()),
+            };
             pulled.push(PulledLayer {
-                blob: l.digest.clone(),
-                media_type: l.media_type.clone(),
+                blob,
+                media_type,
                 unpacked: if k.is_none() { unpacked.next() } else { None },
                 known: k,
             });
@@ -570,31 +575,34 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<()> {
         let layout = self.layout.clone();
-        let (mref, bytes) = distribution::manifest_for_push(&self.images, id)?;
         let rec = self
             .images
             .record(id)?
             .ok_or_else(|| Error::not_found(format!("No such image: {id}")))?;
-        let (config, layers) = parse_manifest(&bytes)?;
-        let repo = r.path.clone();
-        // Displayed by diff ID, top layer first, as dockerd shows them.
-        let shown: Vec<String> = (0..layers.len())
-            .map(|i| {
-                rec.layers
-                    .get(i)
-                    .map(|l| l.diff_id.short().to_string())
-                    .unwrap_or_else(|| short(&layers[i].digest))
-            })
+        // Displayed by diff ID, top layer first, as dockerd shows them;
+        // shown before the layers are compressed for the manifest.
+        let shown: Vec<String> = rec
+            .layers
+            .iter()
+            .map(|l| l.diff_id.short().to_string())
             .collect();
-        let order: Vec<usize> = (0..layers.len()).rev().collect();
         let mut seen = std::collections::BTreeSet::new();
-        let order: Vec<usize> = order
-            .into_iter()
-            .filter(|&i| seen.insert(layers[i].digest.clone()))
+        let order: Vec<usize> = (0..rec.layers.len())
+            .rev()
+            .filter(|&i| seen.insert(rec.layers[i].diff_id.clone()))
             .collect();
         for &i in &order {
             progress.layer(&shown[i], "Preparing");
         }
+        let (mref, bytes) = distribution::manifest_for_push(&self.images, id)?;
+        let (config, layers) = parse_manifest(&bytes)?;
+        if layers.len() != rec.layers.len() {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("manifest {} does not match image {id}", mref.digest),
+            ));
+        }
+        let repo = r.path.clone();
         let same_registry = format!("{}/", r.domain);
         let sources: BTreeMap<String, Vec<String>> = rec.blob_sources.clone();
         parallel(&order, UPLOADS, |_, &i| {
@@ -642,11 +650,13 @@ impl Engine {
             .put_manifest(&repo, &tag, &mref.media_type, &bytes)
             .map_err(push_err)?;
         progress.line(&format!("{tag}: digest: {digest} size: {}", bytes.len()));
+        let sent: Vec<Digest> = layers.iter().map(|l| l.digest.clone()).collect();
         distribution::record_push(
             &self.images,
             id,
             &format!("{}@{digest}", r.familiar_name()),
             &r.name(),
+            &sent,
         )?;
         Ok(())
     }

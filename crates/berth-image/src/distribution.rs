@@ -93,20 +93,34 @@ pub struct PullOutcome {
 /// again has its layers there, as dockerd's layer store keeps what
 /// BuildKit's cache holds). Either record was written once the blob's
 /// diff ID had been computed, so it is as good as unpacking again.
-pub fn find_layer(store: &ImageStore, blob: &Digest) -> Result<Option<LayerRecord>> {
+///
+/// Failing that, a layer with the same diff ID whose blob is here, as
+/// dockerd finds layers by content rather than by their compression: a
+/// layer berth built (stored uncompressed) and pushed gzipped is not
+/// fetched again. The image then records the local blob.
+pub fn find_layer(
+    store: &ImageStore,
+    blob: &Digest,
+    diff_id: &Digest,
+) -> Result<Option<LayerRecord>> {
+    let mut all = Vec::new();
     for id in store.ids()? {
         if let Some(rec) = store.record(&id)? {
-            if let Some(l) = rec.layers.iter().find(|l| &l.blob == blob) {
-                return Ok(Some(l.clone()));
-            }
+            all.extend(rec.layers);
         }
     }
     for rec in store.cache_list()? {
-        if let Some(l) = rec.layers.iter().find(|l| &l.blob == blob) {
-            return Ok(Some(l.clone()));
-        }
+        all.extend(rec.layers);
     }
-    Ok(None)
+    if let Some(l) = all
+        .iter()
+        .find(|l| &l.blob == blob && &l.diff_id == diff_id)
+    {
+        return Ok(Some(l.clone()));
+    }
+    Ok(all
+        .into_iter()
+        .find(|l| &l.diff_id == diff_id && blobs::exists(store.layout(), &l.blob)))
 }
 
 /// Commit a verified pull: config and manifest blobs, snapshots, then the
@@ -268,26 +282,54 @@ pub fn manifest_for_push(store: &ImageStore, id: &Digest) -> Result<(ManifestRef
     }
     let layout = store.layout();
     let config_size = blobs::size(layout, id)?;
-    let docker = rec
-        .layers
-        .iter()
-        .all(|l| docker_layer_type(&l.media_type).is_some());
-    let mut layers = Vec::new();
+    // Layers berth built are stored uncompressed; they leave gzipped, as
+    // dockerd and BuildKit send them (the gzip blob is kept with the
+    // manifest, so the next push of the image sends the same bytes).
+    let scratch = Scratch::new(layout, "push")?;
+    let mut sent: Vec<(String, Digest, u64)> = Vec::new();
     for l in &rec.layers {
+        let uncompressed = matches!(
+            l.media_type.as_str(),
+            "application/vnd.oci.image.layer.v1.tar"
+                | "application/vnd.docker.image.rootfs.diff.tar"
+        );
+        let prior = rec.layers.iter().position(|p| p.blob == l.blob);
+        let done = prior.and_then(|p| sent.get(p)).cloned();
+        sent.push(match done {
+            Some(d) => d,
+            None if uncompressed => {
+                let (d, n) = crate::gzip::gzip_blob(layout, scratch.path(), &l.blob)?;
+                (
+                    "application/vnd.oci.image.layer.v1.tar+gzip".to_string(),
+                    d,
+                    n,
+                )
+            }
+            None => (
+                l.media_type.clone(),
+                l.blob.clone(),
+                blobs::size(layout, &l.blob)?,
+            ),
+        });
+    }
+    drop(scratch);
+    let docker = sent
+        .iter()
+        .all(|(mt, _, _)| docker_layer_type(mt).is_some());
+    let mut layers = Vec::new();
+    for (mt, digest, size) in &sent {
         let mt = if docker {
-            docker_layer_type(&l.media_type)
-                .unwrap_or_default()
-                .to_string()
+            docker_layer_type(mt).unwrap_or_default().to_string()
         } else {
-            l.media_type.replace(
+            mt.replace(
                 "application/vnd.docker.image.rootfs.diff.tar.gzip",
                 "application/vnd.oci.image.layer.v1.tar+gzip",
             )
         };
         layers.push(json!({
             "mediaType": mt,
-            "size": blobs::size(layout, &l.blob)?,
-            "digest": l.blob.as_str(),
+            "size": size,
+            "digest": digest.as_str(),
         }));
     }
     let (mt, cfg_mt) = if docker {
@@ -322,7 +364,7 @@ pub fn manifest_for_push(store: &ImageStore, id: &Digest) -> Result<(ManifestRef
 }
 
 /// The config and layer digests a manifest names; `None` if unreadable.
-fn manifest_blobs(bytes: &[u8]) -> Option<Vec<Digest>> {
+pub(crate) fn manifest_blobs(bytes: &[u8]) -> Option<Vec<Digest>> {
     let v = serde_json::from_slice::<Value>(bytes).ok()?;
     let mut out = Vec::new();
     let descs = v.get("config").into_iter().chain(
@@ -338,8 +380,15 @@ fn manifest_blobs(bytes: &[u8]) -> Option<Vec<Digest>> {
 }
 
 /// After a push: the repo digest Docker records, and the repository as a
-/// source of each layer blob for later cross-repository mounts.
-pub fn record_push(store: &ImageStore, id: &Digest, repo_digest: &str, repo: &str) -> Result<()> {
+/// source of each layer blob sent (`sent`) for later cross-repository
+/// mounts.
+pub fn record_push(
+    store: &ImageStore,
+    id: &Digest,
+    repo_digest: &str,
+    repo: &str,
+    sent: &[Digest],
+) -> Result<()> {
     let _lock = store.lock()?;
     let Some(mut rec) = store.record(id)? else {
         return Ok(());
@@ -347,8 +396,8 @@ pub fn record_push(store: &ImageStore, id: &Digest, repo_digest: &str, repo: &st
     if !rec.repo_digests.iter().any(|d| d == repo_digest) {
         rec.repo_digests.push(repo_digest.to_string());
     }
-    for l in rec.layers.clone() {
-        let s = rec.blob_sources.entry(l.blob.to_string()).or_default();
+    for blob in sent {
+        let s = rec.blob_sources.entry(blob.to_string()).or_default();
         if !s.iter().any(|x| x == repo) {
             s.push(repo.to_string());
         }

@@ -20,6 +20,7 @@ pub mod compress;
 pub mod config;
 pub mod distribution;
 mod error;
+pub mod gzip;
 pub mod import;
 pub mod ingest;
 pub mod layer_writer;

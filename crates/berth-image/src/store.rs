@@ -355,6 +355,10 @@ impl ImageStore {
             keep_blobs.insert(id.clone());
             for m in &rec.manifests {
                 keep_blobs.insert(m.digest.clone());
+                // The gzip layers a push made are kept with its manifest.
+                if let Ok(b) = blobs::read(&self.layout, &m.digest) {
+                    keep_blobs.extend(crate::distribution::manifest_blobs(&b).unwrap_or_default());
+                }
             }
             for l in &rec.layers {
                 keep_blobs.insert(l.blob.clone());

@@ -461,7 +461,13 @@ fn layer_blob(r: &Root, name: &str) -> String {
         &std::fs::read(r.path().join("images").join(format!("{}.json", &id[7..]))).unwrap(),
     )
     .unwrap();
-    rec["layers"][0]["blob"].as_str().unwrap().to_string()
+    // The layer as pushed: gzipped, named by the manifest the push made.
+    let m = rec["manifests"][0]["digest"].as_str().unwrap();
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(r.path().join("content/blobs/sha256").join(&m[7..])).unwrap(),
+    )
+    .unwrap();
+    m["layers"][0]["digest"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -999,5 +1005,94 @@ fn pull_after_rmi_reuses_layers_the_build_cache_holds() {
     let out = ok(&r, &["pull", &name]);
     assert_eq!(out.matches(": Pull complete").count(), 1, "{out}");
     assert_eq!(ok(&r, &["run", "--rm", &name, "cat", "/f"]), "hi\n");
+    r.assert_no_leftovers();
+}
+
+/// Layers berth built are stored uncompressed but leave gzipped, as
+/// dockerd and BuildKit push them; the same image always pushes as the
+/// same bytes.
+#[test]
+fn built_layers_are_pushed_gzipped_with_a_stable_digest() {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let reg = Registry::start();
+    let r = root_with_busybox();
+    let name = format!("{}/gz/app:1", reg.addr);
+    let ctx = context(
+        &r,
+        "ctx",
+        "FROM busybox\nRUN seq 1 20000 > /numbers && echo hi > /f\n",
+    );
+    ok(&r, &["build", "-q", "--network", "none", "-t", &name, &ctx]);
+    let digest = pushed_digest(&ok(&r, &["push", &name]));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reg.blob_path(&digest)).unwrap()).unwrap();
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let diff_ids: Vec<String> =
+        serde_json::from_str(&inspect(&r, &name, "{{json .RootFS.Layers}}")).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), diff_ids.len());
+    let mut uncompressed = 0;
+    for (l, diff) in layers.iter().zip(&diff_ids) {
+        assert_eq!(
+            l["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "{manifest}"
+        );
+        let blob = std::fs::read(reg.blob_path(l["digest"].as_str().unwrap())).unwrap();
+        assert_eq!(l["size"].as_u64().unwrap(), blob.len() as u64);
+        // One gzip member whose content is the layer's diff.
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&blob[..])
+            .read_to_end(&mut tar)
+            .unwrap();
+        assert_eq!(
+            &format!("sha256:{}", hex::encode(sha2::Sha256::digest(&tar))),
+            diff
+        );
+        assert!(
+            blob.len() < tar.len(),
+            "compressed: {} of {}",
+            blob.len(),
+            tar.len()
+        );
+        uncompressed += tar.len();
+    }
+    assert!(uncompressed > 100_000);
+    // The gzip blobs stay with the manifest through GC: pushing again to
+    // another repository sends the same manifest.
+    ok(&r, &["builder", "prune", "-af"]);
+    let other = format!("{}/gz/copy:1", reg.addr);
+    ok(&r, &["tag", &name, &other]);
+    let out = ok(&r, &["push", &other]);
+    assert_eq!(pushed_digest(&out), digest);
+    assert!(!out.contains(": Pushed"), "{out}");
+    // Compressed again from nothing (the image removed, its gzip blobs
+    // and manifest collected, then built again), the layers are the same
+    // bytes: the registry has them all already.
+    ok(&r, &["rmi", &name, &other]);
+    let left: Vec<_> = layers
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap()[7..].to_string())
+        .filter(|h| r.path().join("content/blobs/sha256").join(h).exists())
+        .collect();
+    assert!(left.is_empty(), "gzip blobs outlived their image: {left:?}");
+    let fresh = format!("{}/gz/app:2", reg.addr);
+    ok(
+        &r,
+        &["build", "-q", "--network", "none", "-t", &fresh, &ctx],
+    );
+    let out = ok(&r, &["push", &fresh]);
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reg.blob_path(&pushed_digest(&out))).unwrap())
+            .unwrap();
+    assert_eq!(again["layers"], manifest["layers"]);
+    assert_eq!(out.matches(": Layer already exists").count(), 2, "{out}");
+    assert_eq!(
+        ok(&r, &["debug", "check-store"]).trim(),
+        "store is consistent"
+    );
     r.assert_no_leftovers();
 }
