@@ -9,9 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
-use berth_image::distribution::{self, PulledImage, PulledLayer, UnpackedLayer};
+use berth_image::distribution::{
+    self, PulledImage, PulledLayer, PushLayer, PushPlan, SentLayer, UnpackedLayer,
+};
 pub use berth_image::reference::Reference;
 use berth_registry::{creds, Client, Credential, Mount};
 use berth_store::{blobs, Digest, LockMode, Scratch};
@@ -567,6 +569,82 @@ impl Engine {
         Ok(())
     }
 
+    /// The layers of a manifest still to be made, sent as they become
+    /// ready: layers stored uncompressed are gzipped one after another
+    /// (each on every core) while the ones done are already uploading, as
+    /// dockerd compresses while it pushes. Returns every layer as sent.
+    fn prepare_and_send(
+        &self,
+        plan: &[PushLayer],
+        order: &[usize],
+        send: &(dyn Fn(usize, &Digest) -> Result<()> + Sync),
+    ) -> Result<Vec<SentLayer>> {
+        let scratch = Scratch::new(&self.layout, "push")?;
+        let slots: Vec<(Mutex<Option<Result<SentLayer>>>, Condvar)> = plan
+            .iter()
+            .map(|_| (Mutex::new(None), Condvar::new()))
+            .collect();
+        let failed = AtomicBool::new(false);
+        let uploaded = std::thread::scope(|s| {
+            s.spawn(|| {
+                for &i in order {
+                    let r = if failed.load(Ordering::SeqCst) {
+                        Err(Error::new(ErrorKind::Internal, "push stopped"))
+                    } else {
+                        distribution::prepare_layer(&self.images, scratch.path(), &plan[i])
+                            .map_err(Error::from)
+                    };
+                    let (m, c) = &slots[i];
+                    *m.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                    c.notify_all();
+                }
+            });
+            let wait = |i: usize| -> Result<Digest> {
+                let (m, c) = &slots[i];
+                let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+                while g.is_none() {
+                    g = c.wait(g).unwrap_or_else(|p| p.into_inner());
+                }
+                if let Some(Ok((_, d, _))) = g.as_ref() {
+                    return Ok(d.clone());
+                }
+                // One waiter per layer: the error is its to return.
+                match g.take() {
+                    Some(Err(e)) => Err(e),
+                    _ => Err(Error::new(ErrorKind::Internal, "layer not prepared")),
+                }
+            };
+            // A failed layer stops the compressing of the rest.
+            parallel(order, UPLOADS, |_, &i| {
+                let r = wait(i).and_then(|d| send(i, &d));
+                if r.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                r
+            })
+        });
+        uploaded?;
+        // Layers left out of `order` (a blob twice) share the first's.
+        let mut sent: Vec<Option<SentLayer>> = slots
+            .into_iter()
+            .map(|(m, _)| {
+                m.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .and_then(|r| r.ok())
+            })
+            .collect();
+        for i in 0..plan.len() {
+            if sent[i].is_none() {
+                let twin =
+                    (0..plan.len()).find(|&j| plan[j].blob == plan[i].blob && sent[j].is_some());
+                sent[i] = twin.and_then(|j| sent[j].clone());
+            }
+        }
+        sent.into_iter()
+            .map(|x| x.ok_or_else(|| Error::new(ErrorKind::Internal, "layer not prepared")))
+            .collect()
+    }
+
     fn push_one(
         &self,
         client: &Client,
@@ -589,25 +667,18 @@ impl Engine {
         let mut seen = std::collections::BTreeSet::new();
         let order: Vec<usize> = (0..rec.layers.len())
             .rev()
-            .filter(|&i| seen.insert(rec.layers[i].diff_id.clone()))
+            .filter(|&i| seen.insert(rec.layers[i].blob.clone()))
             .collect();
         for &i in &order {
             progress.layer(&shown[i], "Preparing");
         }
-        let (mref, bytes) = distribution::manifest_for_push(&self.images, id)?;
-        let (config, layers) = parse_manifest(&bytes)?;
-        if layers.len() != rec.layers.len() {
-            return Err(Error::new(
-                ErrorKind::Internal,
-                format!("manifest {} does not match image {id}", mref.digest),
-            ));
-        }
         let repo = r.path.clone();
         let same_registry = format!("{}/", r.domain);
         let sources: BTreeMap<String, Vec<String>> = rec.blob_sources.clone();
-        parallel(&order, UPLOADS, |_, &i| {
-            let l = &layers[i];
-            let d = l.digest.as_str();
+        // One layer to the registry: skipped if there, else mounted from
+        // another repository of the registry, else uploaded.
+        let send = |i: usize, d: &Digest| -> Result<()> {
+            let d = d.as_str();
             if client.blob_exists(&repo, d).map_err(push_err)? {
                 progress.layer(&shown[i], "Layer already exists");
                 return Ok(());
@@ -628,13 +699,32 @@ impl Engine {
                 },
                 None => client.start_upload(&repo).map_err(push_err)?,
             };
-            progress.bytes(&shown[i], "Pushing", 0, blobs::size(&layout, &l.digest)?);
+            let digest = Digest::parse(d).map_err(|e| Error::invalid(e.to_string()))?;
+            progress.bytes(&shown[i], "Pushing", 0, blobs::size(&layout, &digest)?);
             client
-                .upload_blob(&repo, &location, d, &layout.blob(&l.digest))
+                .upload_blob(&repo, &location, d, &layout.blob(&digest))
                 .map_err(push_err)?;
             progress.layer(&shown[i], "Pushed");
             Ok(())
-        })?;
+        };
+        let (mref, bytes) = match distribution::push_plan(&self.images, id)? {
+            PushPlan::Kept(mref, bytes) => {
+                let (_, layers) = parse_manifest(&bytes)?;
+                if layers.len() != rec.layers.len() {
+                    return Err(Error::new(
+                        ErrorKind::Internal,
+                        format!("manifest {} does not match image {id}", mref.digest),
+                    ));
+                }
+                parallel(&order, UPLOADS, |_, &i| send(i, &layers[i].digest))?;
+                (mref, bytes)
+            }
+            PushPlan::Make(plan) => {
+                let sent = self.prepare_and_send(&plan, &order, &send)?;
+                distribution::make_manifest(&self.images, id, &sent)?
+            }
+        };
+        let (config, layers) = parse_manifest(&bytes)?;
         if !client
             .blob_exists(&repo, config.digest.as_str())
             .map_err(push_err)?

@@ -260,11 +260,29 @@ fn docker_layer_type(oci: &str) -> Option<&'static str> {
     }
 }
 
-/// The manifest a push sends for an image: the one kept in its record
-/// (pulled or made by an earlier push) when there is one, else a new
-/// schema2 manifest (OCI when a layer is zstd), stored and recorded
-/// before anything is uploaded, so every push of the image has one digest.
-pub fn manifest_for_push(store: &ImageStore, id: &Digest) -> Result<(ManifestRef, Vec<u8>)> {
+/// What a push sends for an image: the manifest kept in its record
+/// (pulled or made by an earlier push) when there is one whose blobs are
+/// all here, else the layers a new manifest is made of.
+#[derive(Debug)]
+pub enum PushPlan {
+    Kept(ManifestRef, Vec<u8>),
+    Make(Vec<PushLayer>),
+}
+
+/// A layer of a manifest still to be made.
+#[derive(Debug, Clone)]
+pub struct PushLayer {
+    pub blob: Digest,
+    pub media_type: String,
+    /// Stored uncompressed (berth built it): sent gzipped, as dockerd and
+    /// BuildKit send layers.
+    pub gzip: bool,
+}
+
+/// A layer as it is sent: media type, blob, size.
+pub type SentLayer = (String, Digest, u64);
+
+pub fn push_plan(store: &ImageStore, id: &Digest) -> Result<PushPlan> {
     let rec = store
         .record(id)?
         .ok_or_else(|| Error::NoSuchImage(id.to_string()))?;
@@ -276,48 +294,62 @@ pub fn manifest_for_push(store: &ImageStore, id: &Digest) -> Result<(ManifestRef
             if manifest_blobs(&b)
                 .is_some_and(|v| v.iter().all(|d| blobs::exists(store.layout(), d)))
             {
-                return Ok((m.clone(), b));
+                return Ok(PushPlan::Kept(m.clone(), b));
             }
         }
     }
+    Ok(PushPlan::Make(
+        rec.layers
+            .iter()
+            .map(|l| PushLayer {
+                blob: l.blob.clone(),
+                media_type: l.media_type.clone(),
+                gzip: matches!(
+                    l.media_type.as_str(),
+                    "application/vnd.oci.image.layer.v1.tar"
+                        | "application/vnd.docker.image.rootfs.diff.tar"
+                ),
+            })
+            .collect(),
+    ))
+}
+
+/// The blob a layer is sent as: gzipped into the content store when it
+/// is stored uncompressed (kept there with the manifest, so the next push
+/// of the image sends the same bytes). `scratch_dir` is on the store's
+/// filesystem.
+pub fn prepare_layer(store: &ImageStore, scratch_dir: &Path, l: &PushLayer) -> Result<SentLayer> {
+    let layout = store.layout();
+    if l.gzip {
+        let (d, n) = crate::gzip::gzip_blob(layout, scratch_dir, &l.blob)?;
+        return Ok((
+            "application/vnd.oci.image.layer.v1.tar+gzip".to_string(),
+            d,
+            n,
+        ));
+    }
+    Ok((
+        l.media_type.clone(),
+        l.blob.clone(),
+        blobs::size(layout, &l.blob)?,
+    ))
+}
+
+/// A new schema2 manifest (OCI when a layer is zstd) of the image's config
+/// and the layers as sent; stored and recorded, so every later push of
+/// the image has its digest.
+pub fn make_manifest(
+    store: &ImageStore,
+    id: &Digest,
+    sent: &[SentLayer],
+) -> Result<(ManifestRef, Vec<u8>)> {
     let layout = store.layout();
     let config_size = blobs::size(layout, id)?;
-    // Layers berth built are stored uncompressed; they leave gzipped, as
-    // dockerd and BuildKit send them (the gzip blob is kept with the
-    // manifest, so the next push of the image sends the same bytes).
-    let scratch = Scratch::new(layout, "push")?;
-    let mut sent: Vec<(String, Digest, u64)> = Vec::new();
-    for l in &rec.layers {
-        let uncompressed = matches!(
-            l.media_type.as_str(),
-            "application/vnd.oci.image.layer.v1.tar"
-                | "application/vnd.docker.image.rootfs.diff.tar"
-        );
-        let prior = rec.layers.iter().position(|p| p.blob == l.blob);
-        let done = prior.and_then(|p| sent.get(p)).cloned();
-        sent.push(match done {
-            Some(d) => d,
-            None if uncompressed => {
-                let (d, n) = crate::gzip::gzip_blob(layout, scratch.path(), &l.blob)?;
-                (
-                    "application/vnd.oci.image.layer.v1.tar+gzip".to_string(),
-                    d,
-                    n,
-                )
-            }
-            None => (
-                l.media_type.clone(),
-                l.blob.clone(),
-                blobs::size(layout, &l.blob)?,
-            ),
-        });
-    }
-    drop(scratch);
     let docker = sent
         .iter()
         .all(|(mt, _, _)| docker_layer_type(mt).is_some());
     let mut layers = Vec::new();
-    for (mt, digest, size) in &sent {
+    for (mt, digest, size) in sent {
         let mt = if docker {
             docker_layer_type(mt).unwrap_or_default().to_string()
         } else {
