@@ -823,7 +823,11 @@ impl Client {
                 .await
                 .map_err(|e| Error::io("stat", file.display(), e))?
                 .len();
-            self.put_upload(repo, location, digest, reqwest::Body::from(f), Some(len))
+            // `Body::from(File)` reads 4 KiB at a time, each a round trip
+            // to tokio's blocking pool: half the speed the registry takes.
+            let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20);
+            let body = reqwest::Body::wrap_stream(stream);
+            self.put_upload(repo, location, digest, body, Some(len))
                 .await
         })
     }
