@@ -26,6 +26,10 @@ struct ConfigFile {
     tables: Vec<PathBuf>,
     #[serde(default)]
     servers: Vec<String>,
+    /// Legacy `--link target:alias` on user-defined networks: names only
+    /// this container resolves, each standing for its target's name.
+    #[serde(default)]
+    aliases: HashMap<String, String>,
 }
 
 /// `names.json`: one network's endpoints.
@@ -126,6 +130,7 @@ pub(crate) struct Tables {
     slots: Vec<Slot>,
     nets: Vec<NetIndex>,
     ptr: HashMap<IpAddr, Name>,
+    aliases: HashMap<String, String>,
 }
 
 fn normalize(name: &str) -> String {
@@ -143,6 +148,7 @@ impl Tables {
             slots: Vec::new(),
             nets: Vec::new(),
             ptr: HashMap::new(),
+            aliases: HashMap::new(),
         };
         let (st, bytes) = read_stamped(&t.config).map_err(|e| {
             io::Error::new(
@@ -158,6 +164,12 @@ impl Tables {
 
     fn apply_config(&mut self, st: Stamp, cfg: ConfigFile) {
         self.config_stamp = Some(st);
+        self.aliases = cfg
+            .aliases
+            .iter()
+            .map(|(a, t)| (normalize(a), normalize(t)))
+            .filter(|(a, t)| !a.is_empty() && !t.is_empty())
+            .collect();
         self.servers = cfg
             .servers
             .iter()
@@ -272,16 +284,26 @@ impl Tables {
     /// the whole name in the first network (in the config's order) that
     /// has it, then `a.b` in network `c` for `a.b.c`, then `a` in network
     /// `b.c`. None when no network knows the name.
+    ///
+    /// A link alias is tried first at each step and stands for its
+    /// target's name there, as dockerd checks an endpoint's aliases
+    /// before the network's names.
     pub(crate) fn lookup(&self, key: &str) -> Option<&[Addrs]> {
-        for net in &self.nets {
-            if let Some(v) = net.names.get(key) {
-                return Some(v);
-            }
+        let whole = |k: &str| self.nets.iter().find_map(|n| n.names.get(k));
+        if let Some(v) = self.aliases.get(key).and_then(|t| whole(t)) {
+            return Some(v);
+        }
+        if let Some(v) = whole(key) {
+            return Some(v);
         }
         let mut rest = key;
         while let Some(dot) = rest.rfind('.') {
             let (name, network) = (&key[..dot], &key[dot + 1..]);
+            let target = self.aliases.get(name).map(String::as_str);
             for net in self.nets.iter().filter(|n| n.key == network) {
+                if let Some(v) = target.and_then(|t| net.names.get(t)) {
+                    return Some(v);
+                }
                 if let Some(v) = net.names.get(name) {
                     return Some(v);
                 }
@@ -353,6 +375,36 @@ mod tests {
         assert!(t.lookup("front").is_none());
         let ptr = t.reverse("10.1.0.2".parse().unwrap()).unwrap();
         assert_eq!(ptr.to_string(), "web.back.end.");
+    }
+
+    #[test]
+    fn link_aliases_stand_for_their_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        std::fs::write(
+            &a,
+            r#"{"network":"front","records":[
+                {"names":["web"],"ipv4":"10.0.0.2"},
+                {"names":["store"],"ipv4":"10.0.0.3"}]}"#,
+        )
+        .unwrap();
+        let cfg = dir.path().join("dns.json");
+        std::fs::write(
+            &cfg,
+            serde_json::json!({"tables":[a],
+                "aliases":{"Store":"web","ghost":"nobody","":"web"}})
+            .to_string(),
+        )
+        .unwrap();
+        let t = Tables::load(cfg).unwrap();
+        let v4 = |k: &str| t.lookup(k).map(|v| v[0].v4.unwrap().to_string());
+        // The alias wins over a container of that name, and also works
+        // qualified by the network.
+        assert_eq!(v4("store").as_deref(), Some("10.0.0.2"));
+        assert_eq!(v4("store.front").as_deref(), Some("10.0.0.2"));
+        assert_eq!(v4("web").as_deref(), Some("10.0.0.2"));
+        // An alias whose target is on no network of ours answers nothing.
+        assert!(t.lookup("ghost").is_none());
     }
 
     #[test]

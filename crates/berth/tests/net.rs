@@ -101,8 +101,9 @@ fn default_bridge_addresses_hosts_and_teardown() {
     // `stats` counts the traffic of eth0.
     let io = r.ok(&["stats", "--no-stream", "--format", "{{.NetIO}}", "one"]);
     assert!(!io.starts_with("0B / 0B"), "{io}");
-    // The default bridge has no name resolution (as on Docker).
-    let res = r.run(&["exec", "one", "nslookup", "two"]);
+    // The default bridge has no name resolution (as on Docker): no
+    // embedded DNS answers (asked directly, so nothing leaves the host).
+    let res = r.run(&["exec", "one", "nslookup", "two", "127.0.0.11"]);
     assert_ne!(res.code, 0, "{}", res.stdout);
     // `network inspect` lists both.
     let net: Value = serde_json::from_str(&r.ok(&["network", "inspect", "bridge"])).unwrap();
@@ -372,6 +373,9 @@ fn user_network_dns_aliases_connect_disconnect() {
         "appnet",
         "--hostname",
         "apphost",
+        // Names the embedded DNS does not know go here, not off the host.
+        "--dns",
+        "127.0.0.1",
         "busybox",
         "sleep",
         "300",
@@ -1000,6 +1004,69 @@ fn daemon_json_configures_the_default_bridge_and_pools() {
 
 /// Legacy `--link` on the default bridge: hosts lines and environment as
 /// dockerd writes them, inspect's `/target:/me/alias`, and its errors.
+/// On a user-defined network, `--link target:alias` is a name only the
+/// linking container resolves, to the target's address there (dockerd's
+/// endpoint aliases); no hosts lines or environment, as on Docker.
+#[test]
+fn legacy_links_on_a_user_network_are_private_dns_aliases() {
+    let r = root_with_busybox();
+    r.ok(&["network", "create", "--subnet", "10.232.0.0/24", "linknet"]);
+    let on_net = |name: &str, extra: &[&str]| {
+        let mut a = vec![
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "linknet",
+            "--dns",
+            "127.0.0.1",
+        ];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["busybox", "sleep", "300"]);
+        r.ok(&a);
+    };
+    on_net("db", &[]);
+    on_net("app", &["--link", "db:database"]);
+    on_net("other", &[]);
+    let db_ip = r
+        .ok(&[
+            "inspect",
+            "-f",
+            "{{(index .NetworkSettings.Networks \"linknet\").IPAddress}}",
+            "db",
+        ])
+        .trim()
+        .to_string();
+    for name in ["database", "DATABASE", "database.linknet", "db"] {
+        let out = r.ok(&["exec", "app", "nslookup", name]);
+        assert!(out.contains(&format!("Address: {db_ip}")), "{name}: {out}");
+    }
+    // Only the linking container has the alias.
+    let o = r.run(&["exec", "other", "nslookup", "database"]);
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    let hosts = r.ok(&["exec", "app", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains("database"), "{hosts}");
+    let env = r.ok(&["exec", "app", "env"]);
+    assert!(!env.contains("DATABASE_"), "{env}");
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{json .HostConfig.Links}}", "app"])
+            .trim(),
+        "[\"/db:/app/database\"]"
+    );
+    // The alias follows its target: gone while it is stopped, back at
+    // its address when it runs again.
+    r.ok(&["stop", "-t", "0", "db"]);
+    let o = r.run(&["exec", "app", "nslookup", "database"]);
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    r.ok(&["start", "db"]);
+    let out = r.ok(&["exec", "app", "nslookup", "database"]);
+    assert!(out.contains("Address: 10.232.0."), "{out}");
+    r.ok(&["rm", "-f", "app", "db", "other"]);
+    r.ok(&["network", "rm", "linknet"]);
+    r.assert_no_leftovers();
+}
+
 #[test]
 fn legacy_links_on_the_default_bridge() {
     let r = root_with_busybox();

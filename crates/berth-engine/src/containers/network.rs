@@ -925,10 +925,25 @@ impl Engine {
         dns: &DnsSettings,
         tables: &[PathBuf],
     ) -> Result<PathBuf> {
+        // `--link target:alias` on user-defined networks: the alias is a
+        // name only this container resolves, to the target on a network
+        // both are on (dockerd's endpoint aliases).
+        let aliases: BTreeMap<&str, &str> = rec
+            .host_config
+            .links
+            .iter()
+            .flatten()
+            .filter_map(|l| {
+                let (target, me_alias) = l.split_once(':')?;
+                let alias = me_alias.rsplit('/').next()?;
+                Some((alias, target.trim_start_matches('/')))
+            })
+            .collect();
         let cfg = serde_json::json!({
             "tables": tables,
             "servers": dns.nameservers,
             "search": dns.search,
+            "aliases": aliases,
         });
         let path = self.layout.container_dns_config(&rec.id);
         berth_store::atomic_write_json(&path, &cfg)?;
