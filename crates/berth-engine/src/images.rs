@@ -380,6 +380,22 @@ impl Engine {
         Ok(out)
     }
 
+    /// Remove every partial download; returns the bytes freed. Caller
+    /// holds the GC lock exclusively.
+    fn remove_partial_downloads(&self) -> u64 {
+        let Ok(rd) = std::fs::read_dir(self.layout.downloads_dir()) else {
+            return 0;
+        };
+        let mut freed = 0;
+        for e in rd.flatten() {
+            let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+            if std::fs::remove_file(e.path()).is_ok() {
+                freed += size;
+            }
+        }
+        freed
+    }
+
     /// `image prune [-a]`: returns what was removed and the bytes reclaimed.
     /// Filters as dockerd reads them: `until`, `label`, `label!` and
     /// `dangling` (the docker CLI always sends `dangling=<!all>`; a `false`
@@ -407,7 +423,10 @@ impl Engine {
             }
         }
         let mut out = Vec::new();
-        let mut reclaimed = 0;
+        // Layers of pulls that failed and were never retried (kept for a
+        // resume): every pull holds the GC lock shared while it runs, so
+        // with it held exclusively none of them is in use.
+        let mut reclaimed = self.remove_partial_downloads();
         for img in self.images.all()? {
             if !all && tagged.contains(&img.record.id) || used.contains(&img.record.id.to_string())
             {

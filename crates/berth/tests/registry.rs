@@ -550,6 +550,23 @@ fn a_layer_cut_mid_download_resumes_with_a_range_request() {
         "store is consistent"
     );
     p.assert_no_leftovers();
+    // A cut pull never retried: `image prune` removes what it kept.
+    let q = Root::new();
+    *proxy.cut.lock().unwrap() = Some((blob.clone(), size / 2));
+    assert_eq!(b(&q, &["pull", &via]).code, 1);
+    let partial = q
+        .path()
+        .join("downloads")
+        .join(format!("sha256-{}", &blob[7..]));
+    let kept = std::fs::metadata(&partial).unwrap().len();
+    assert!(kept > 0, "{kept}");
+    let out = ok(&q, &["image", "prune", "-f"]);
+    assert!(!partial.exists(), "{out}");
+    assert!(
+        !out.contains("Total reclaimed space: 0B"),
+        "the partial layer counts: {out}"
+    );
+    q.assert_no_leftovers();
 }
 
 #[test]
