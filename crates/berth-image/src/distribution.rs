@@ -8,9 +8,9 @@ use berth_store::{blobs, Digest, Scratch};
 use serde_json::{json, Value};
 
 use crate::config::ImageConfig;
-use crate::ingest::{place_dir, unpack_file, unpack_reader};
+use crate::ingest::{place_snapshot, unpack_file, unpack_reader};
 use crate::reference::Reference;
-use crate::store::{ImageRecord, ImageStore, LayerRecord, ManifestRef, SnapshotMeta};
+use crate::store::{ImageRecord, ImageStore, LayerRecord, ManifestRef};
 use crate::unpack::UnpackStats;
 use crate::{Error, Result};
 
@@ -176,18 +176,7 @@ pub fn commit_pulled(
                 (u.snapshot, u.stats)
             }
         };
-        let meta = SnapshotMeta {
-            chain_id: c.clone(),
-            diff_id: diff_id.clone(),
-            parent: if pos > 0 {
-                Some(chain[pos - 1].clone())
-            } else {
-                None
-            },
-            size: stats.size,
-        };
-        berth_store::atomic_write_json(&dir.join("meta.json"), &meta)?;
-        place_dir(&dir, &layout.snapshot(c))?;
+        place_snapshot(&layout, &chain, pos, diff_id, &dir, stats.size)?;
     }
     let manifest = ManifestRef {
         digest: manifest_digest,

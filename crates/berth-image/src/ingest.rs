@@ -277,18 +277,7 @@ pub fn commit(
                 Some(s) => s,
                 None => unpack_stored(&layout, scratch, &layer_blobs[li].0)?,
             };
-            let meta = SnapshotMeta {
-                chain_id: c.clone(),
-                diff_id: diff_ids[pos].clone(),
-                parent: if pos > 0 {
-                    Some(chain[pos - 1].clone())
-                } else {
-                    None
-                },
-                size: stats.size,
-            };
-            berth_store::atomic_write_json(&dir.join("meta.json"), &meta)?;
-            place_dir(&dir, &layout.snapshot(c))?;
+            place_snapshot(&layout, &chain, pos, &diff_ids[pos], &dir, stats.size)?;
         }
         let record = ImageRecord {
             id: id.clone(),
@@ -332,6 +321,26 @@ pub fn commit(
 
 /// Rename a finished directory into place; if another process placed the
 /// same content first, ours is dropped.
+/// Give a layer unpacked in scratch its metadata and move it into place
+/// as the snapshot at `pos` of `chain` (pull and load alike).
+pub(crate) fn place_snapshot(
+    layout: &Layout,
+    chain: &[Digest],
+    pos: usize,
+    diff_id: &Digest,
+    dir: &Path,
+    size: u64,
+) -> Result<()> {
+    let meta = SnapshotMeta {
+        chain_id: chain[pos].clone(),
+        diff_id: diff_id.clone(),
+        parent: pos.checked_sub(1).map(|p| chain[p].clone()),
+        size,
+    };
+    berth_store::atomic_write_json(&dir.join("meta.json"), &meta)?;
+    place_dir(dir, &layout.snapshot(&chain[pos]))
+}
+
 pub(crate) fn place_dir(src: &Path, dest: &Path) -> Result<()> {
     match std::fs::rename(src, dest) {
         Ok(()) => Ok(()),
