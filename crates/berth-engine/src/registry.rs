@@ -318,6 +318,19 @@ impl Engine {
         Ok(r.to_string())
     }
 
+    /// Whether tag `r` already names the image pulled from its repository
+    /// at manifest `digest`.
+    fn pulled_already(&self, r: &Reference, digest: &str) -> Result<bool> {
+        let Some(id) = self.images.refs()?.get(&r.to_string()).cloned() else {
+            return Ok(false);
+        };
+        let want = format!("{}@{digest}", r.familiar_name());
+        Ok(self
+            .images
+            .record(&id)?
+            .is_some_and(|rec| rec.repo_digests.contains(&want)))
+    }
+
     /// Pull one tag or digest. Returns whether anything changed.
     fn pull_one(
         &self,
@@ -344,8 +357,31 @@ impl Engine {
                 reg_err(e)
             }
         };
+        // As dockerd, a tag is asked for with HEAD first: when the image
+        // it names is here under this tag already, nothing more is
+        // fetched. A 404 (HEAD has no body to say why) or a registry
+        // without a digest header is asked again with GET, whose error
+        // carries the registry's words.
+        let head = match &r.digest {
+            Some(_) => None,
+            None => match client.head_manifest(&r.path, &reference) {
+                Ok(d) => d,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(reg_err(e)),
+            },
+        };
+        if let Some(d) = &head {
+            if self.pulled_already(r, d)? {
+                progress.line(&format!("{shown}: Pulling from {}", r.path));
+                progress.line(&format!("Digest: {d}"));
+                if status {
+                    progress.line(&format!("Status: Image is up to date for {}", r.familiar()));
+                }
+                return Ok(false);
+            }
+        }
         let top = client
-            .get_manifest(&r.path, &reference)
+            .get_manifest(&r.path, head.as_deref().unwrap_or(&reference))
             .map_err(not_found)?;
         progress.line(&format!("{shown}: Pulling from {}", r.path));
         let repo_digest = format!("{}@{}", r.familiar_name(), top.digest);

@@ -361,6 +361,17 @@ fn basic_auth_login_push_pull_logout() {
         "{}",
         o.stderr
     );
+    // A pull asks for the tag with HEAD first, as dockerd does, so the
+    // error names that request.
+    let o = b(&r, &["pull", &name]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "Error response from daemon: Head \"http://{}/v2/auth/bb/manifests/1\": no basic auth credentials\n",
+            reg.addr
+        )
+    );
 
     let o = b(&r, &["login", "-u", "alice", "-p", "wrong", &reg.addr]);
     assert_eq!(o.code, 1);
@@ -544,6 +555,24 @@ fn a_layer_cut_mid_download_resumes_with_a_range_request() {
     assert_eq!(
         ok(&p, &["run", "--rm", &via, "echo", "resumed"]),
         "resumed\n"
+    );
+    // Pulled again, the tag is only HEADed: its image is here already.
+    proxy.requests.lock().unwrap().clear();
+    let out = ok(&p, &["pull", &via]);
+    assert!(
+        out.ends_with(&format!("Status: Image is up to date for {via}\n{via}\n")),
+        "{out}"
+    );
+    let asked = proxy.requests.lock().unwrap().clone();
+    assert!(
+        asked
+            .iter()
+            .any(|l| l.starts_with("HEAD /v2/cut/bb/manifests/1 ")),
+        "{asked:?}"
+    );
+    assert!(
+        !asked.iter().any(|l| l.starts_with("GET /v2/cut/bb/")),
+        "{asked:?}"
     );
     assert_eq!(
         ok(&p, &["debug", "check-store"]).trim(),

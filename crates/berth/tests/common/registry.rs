@@ -219,6 +219,8 @@ pub struct CuttingProxy {
     /// many response bytes.
     pub cut: Arc<Mutex<Option<(String, u64)>>>,
     pub ranges: Arc<Mutex<Vec<String>>>,
+    /// The request line of every request passed on.
+    pub requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     pub served: Arc<AtomicU64>,
 }
@@ -231,12 +233,14 @@ impl CuttingProxy {
         let ranges: Arc<Mutex<Vec<String>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let served = Arc::new(AtomicU64::new(0));
-        let (c2, r2, s2, up, sv) = (
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (c2, r2, s2, up, sv, q2) = (
             cut.clone(),
             ranges.clone(),
             stop.clone(),
             upstream.to_string(),
             served.clone(),
+            requests.clone(),
         );
         std::thread::spawn(move || {
             for conn in l.incoming() {
@@ -244,9 +248,10 @@ impl CuttingProxy {
                     return;
                 }
                 let Ok(conn) = conn else { continue };
-                let (c, r, up, sv) = (c2.clone(), r2.clone(), up.clone(), sv.clone());
+                let (c, r, up, sv, q) =
+                    (c2.clone(), r2.clone(), up.clone(), sv.clone(), q2.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(conn, &up, &c, &r, &sv);
+                    let _ = proxy_one(conn, &up, &c, &r, &sv, &q);
                 });
             }
         });
@@ -254,6 +259,7 @@ impl CuttingProxy {
             addr,
             cut,
             ranges,
+            requests,
             stop,
             served,
         }
@@ -273,6 +279,7 @@ fn proxy_one(
     cut: &Mutex<Option<(String, u64)>>,
     ranges: &Mutex<Vec<String>>,
     served: &AtomicU64,
+    requests: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut b = [0u8; 1];
@@ -289,6 +296,7 @@ fn proxy_one(
     let text = String::from_utf8_lossy(&head).into_owned();
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or("").to_string();
+    requests.lock().unwrap().push(first.clone());
     let mut out = format!("{first}\r\n");
     let mut range = None;
     for l in lines {
