@@ -595,9 +595,11 @@ impl Engine {
                 r.familiar_name()
             )));
         }
-        progress.line(&format!("The push refers to repository [{}]", r.name()));
+        // The client (and so `certs.d`) comes first, as dockerd looks up
+        // the registry's endpoints before it starts the progress stream.
         let creds = creds::get(&r.domain).map_err(reg_err)?;
         let client = self.registry_client(&r.domain, creds)?;
+        progress.line(&format!("The push refers to repository [{}]", r.name()));
         let _gc = self.images.gc_guard(LockMode::Shared)?;
         for (t, id) in tags {
             self.push_one(&client, &t, &id, progress)?;

@@ -234,8 +234,20 @@ pub fn api_host(domain: &str) -> &str {
     }
 }
 
-fn load_cas(dirs: &[PathBuf], domain: &str) -> Result<Vec<reqwest::Certificate>> {
-    let mut out = Vec::new();
+/// What a registry's `certs.d/<host[:port]>/` directories hold, as dockerd
+/// reads them: `*.crt` CA certificates, and `*.cert` client certificates,
+/// each with the `*.key` of the same name (the first pair is used).
+struct CertsDir {
+    cas: Vec<reqwest::Certificate>,
+    identity: Option<reqwest::Identity>,
+}
+
+fn load_certs(dirs: &[PathBuf], domain: &str) -> Result<CertsDir> {
+    let mut out = CertsDir {
+        cas: Vec::new(),
+        identity: None,
+    };
+    let read = |f: &Path| std::fs::read(f).map_err(|e| Error::io("read", f.display(), e));
     for d in dirs {
         let dir = d.join(domain);
         let Ok(rd) = std::fs::read_dir(&dir) else {
@@ -243,14 +255,34 @@ fn load_cas(dirs: &[PathBuf], domain: &str) -> Result<Vec<reqwest::Certificate>>
         };
         let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
         files.sort();
-        for f in files {
-            if f.extension().and_then(|e| e.to_str()) != Some("crt") {
-                continue;
+        for f in &files {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.ends_with(".crt") {
+                let certs = reqwest::Certificate::from_pem_bundle(&read(f)?)
+                    .map_err(|e| Error::Other(format!("{}: {e}", f.display())))?;
+                out.cas.extend(certs);
+            } else if let Some(stem) = name.strip_suffix(".cert") {
+                let key = dir.join(format!("{stem}.key"));
+                if !key.exists() {
+                    return Err(Error::Other(format!(
+                        "missing key {stem}.key for client certificate {name}. CA certificates must use the extension .crt"
+                    )));
+                }
+                if out.identity.is_none() {
+                    let mut pem = read(f)?;
+                    pem.push(b'\n');
+                    pem.extend(read(&key)?);
+                    let id = reqwest::Identity::from_pem(&pem)
+                        .map_err(|e| Error::Other(format!("{}: {e}", f.display())))?;
+                    out.identity = Some(id);
+                }
+            } else if let Some(stem) = name.strip_suffix(".key") {
+                if !dir.join(format!("{stem}.cert")).exists() {
+                    return Err(Error::Other(format!(
+                        "missing client certificate {stem}.cert for key {name}"
+                    )));
+                }
             }
-            let pem = std::fs::read(&f).map_err(|e| Error::io("read", f.display(), e))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::Other(format!("{}: {e}", f.display())))?;
-            out.extend(certs);
         }
     }
     Ok(out)
@@ -261,16 +293,19 @@ impl Client {
     /// `127.0.0.1:5000`), with its stored credentials, if any.
     pub fn new(domain: &str, opts: &Options, creds: Option<Credential>) -> Result<Client> {
         let host = api_host(domain).to_string();
-        let cas = load_cas(&opts.certs_dirs, domain)?;
+        let certs = load_certs(&opts.certs_dirs, domain)?;
         // A CA given for a registry means its certificate is to be checked,
         // loopback or not (dockerd would skip the check for 127.0.0.0/8).
-        let insecure = cas.is_empty() && is_insecure(domain, &opts.insecure);
+        let insecure = certs.cas.is_empty() && is_insecure(domain, &opts.insecure);
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(30))
             .danger_accept_invalid_certs(insecure);
-        for c in cas {
+        for c in certs.cas {
             b = b.add_root_certificate(c);
+        }
+        if let Some(id) = certs.identity {
+            b = b.identity(id);
         }
         let http = b
             .build()

@@ -7,7 +7,9 @@ mod common;
 
 use std::process::Stdio;
 
-use common::registry::{make_tls, CuttingProxy, Registry, RegistryOpts, TokenServer};
+use common::registry::{
+    make_client_cert, make_tls, CuttingProxy, Registry, RegistryOpts, TokenServer,
+};
 use common::*;
 
 /// Run berth with a private docker config dir (never the user's).
@@ -462,6 +464,55 @@ fn tls_registry_verified_with_a_ca_in_certs_d() {
     std::fs::copy(&ca, pd.join("ca.crt")).unwrap();
     ok(&p, &["pull", &name]);
     assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "tls"]), "tls\n");
+    p.assert_no_leftovers();
+}
+
+/// A registry that wants client certificates (mutual TLS): the pair in
+/// `certs.d/<host:port>/` (`client.cert` + `client.key`, as dockerd reads
+/// them) is shown; without it the handshake fails; half a pair is
+/// refused in Docker's words before anything is sent.
+#[test]
+fn mutual_tls_with_a_client_certificate_in_certs_d() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_tls(certs.path());
+    let (client_cert, client_key) = make_client_cert(certs.path());
+    let reg = Registry::start_with(RegistryOpts {
+        tls: Some((cert, key)),
+        client_ca: Some(ca.clone()),
+        ..Default::default()
+    });
+    let r = root_with_busybox();
+    let name = format!("{}/mtls/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    let host_dir = r.path().join("certs.d").join(&reg.addr);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(&ca, host_dir.join("ca.crt")).unwrap();
+    let o = b(&r, &["push", &name]);
+    assert_eq!(o.code, 1, "no client certificate: {}", o.stdout);
+    assert!(
+        o.stderr.contains(&format!("\"https://{}/v2/\"", reg.addr)),
+        "{}",
+        o.stderr
+    );
+    std::fs::copy(&client_cert, host_dir.join("client.cert")).unwrap();
+    let before = r.fingerprint();
+    let o = b(&r, &["push", &name]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "Error response from daemon: missing key client.key for client certificate client.cert. CA certificates must use the extension .crt\n"
+    );
+    assert_eq!(r.fingerprint(), before);
+    std::fs::copy(&client_key, host_dir.join("client.key")).unwrap();
+    ok(&r, &["push", &name]);
+    let p = Root::new();
+    let pd = p.path().join("certs.d").join(&reg.addr);
+    std::fs::create_dir_all(&pd).unwrap();
+    for f in ["ca.crt", "client.cert", "client.key"] {
+        std::fs::copy(host_dir.join(f), pd.join(f)).unwrap();
+    }
+    ok(&p, &["pull", &name]);
+    assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "mtls"]), "mtls\n");
     p.assert_no_leftovers();
 }
 

@@ -22,6 +22,8 @@ pub struct RegistryOpts {
     pub htpasswd: Option<(String, String)>,
     /// (certificate, key) PEM files for TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// With TLS: clients must show a certificate signed by this CA.
+    pub client_ca: Option<PathBuf>,
     /// Bearer tokens from this server (realm, service, issuer, cert).
     pub token: Option<TokenAuthConfig>,
 }
@@ -89,6 +91,9 @@ impl Registry {
                     cert.display(),
                     key.display()
                 ));
+                if let Some(ca) = &opts.client_ca {
+                    c.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+                }
             }
             let conf = dir.path().join("config.yml");
             std::fs::write(&conf, c).unwrap();
@@ -208,6 +213,60 @@ pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         dir.join("server.crt"),
         dir.join("server.key"),
     )
+}
+
+/// A client certificate and key signed by the CA `make_tls` made in
+/// `dir`, named as docker's `certs.d` wants them.
+pub fn make_client_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    // Extensions make it an X.509 v3 certificate, which rustls requires.
+    std::fs::write(
+        dir.join("client-ext.cnf"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    for args in [
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=berth client",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+        ][..],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "client-ext.cnf",
+            "-out",
+            "client.cert",
+        ][..],
+    ] {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    (dir.join("client.cert"), dir.join("client.key"))
 }
 
 /// A TCP proxy in front of a registry that can cut one blob download
