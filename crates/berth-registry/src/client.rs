@@ -413,12 +413,35 @@ impl Client {
         for s in scopes {
             q.push(("scope", s));
         }
-        let mut req = self.http.get(realm).query(&q);
-        if let Some(c) = &self.creds {
-            req = req.header(AUTHORIZATION, Self::basic_header(c));
-        }
+        let (method, req) = match &self.creds {
+            // An identity token is an OAuth2 refresh token: exchanged for
+            // an access token with a POST, as dockerd does.
+            Some(c) if c.username == crate::creds::IDENTITY_TOKEN_USER => {
+                let scope = scopes.join(" ");
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", c.secret.as_str()),
+                    ("client_id", "docker"),
+                ];
+                if let Some(s) = service {
+                    form.push(("service", s));
+                }
+                if !scope.is_empty() {
+                    form.push(("scope", scope.as_str()));
+                }
+                ("Post", self.http.post(realm).form(&form))
+            }
+            Some(c) => (
+                "Get",
+                self.http
+                    .get(realm)
+                    .query(&q)
+                    .header(AUTHORIZATION, Self::basic_header(c)),
+            ),
+            None => ("Get", self.http.get(realm).query(&q)),
+        };
         let resp = req.send().await.map_err(|e| Error::Transport {
-            method: "Get",
+            method,
             url: realm.to_string(),
             message: transport_text(&e),
         })?;
@@ -426,7 +449,7 @@ impl Client {
             return Err(error_from(resp).await);
         }
         let v: serde_json::Value = resp.json().await.map_err(|e| Error::Transport {
-            method: "Get",
+            method,
             url: realm.to_string(),
             message: transport_text(&e),
         })?;

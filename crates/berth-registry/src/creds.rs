@@ -12,6 +12,11 @@ use serde_json::{Map, Value};
 
 use crate::{Error, Result};
 
+/// The user name that marks a credential's secret as an identity token
+/// (an OAuth2 refresh token), as the docker CLI and credential helpers
+/// spell it.
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
 /// A user name and password (or token) for one registry.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -189,6 +194,18 @@ pub fn get(domain: &str) -> Result<Option<Credential>> {
     let Some(entry) = entry else {
         return Ok(None);
     };
+    // What `az acr login` and the like store: an identity token, which
+    // takes the place of the password.
+    if let Some(t) = entry
+        .get("identitytoken")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        return Ok(Some(Credential {
+            username: IDENTITY_TOKEN_USER.to_string(),
+            secret: t.to_string(),
+        }));
+    }
     if let Some(auth) = entry
         .get("auth")
         .and_then(Value::as_str)

@@ -1197,3 +1197,58 @@ fn built_layers_are_pushed_gzipped_with_a_stable_digest() {
     );
     r.assert_no_leftovers();
 }
+
+/// An identity token in `config.json` (what `az acr login` and some
+/// credential helpers leave, with no password) is exchanged for access
+/// tokens with an OAuth2 refresh-token grant, as dockerd does.
+#[test]
+fn an_identity_token_gets_bearer_tokens_by_a_refresh_grant() {
+    let ts = TokenServer::start(&[("robot", "refresh-7f3a", &["pull", "push"])]);
+    let reg = Registry::start_with(RegistryOpts {
+        token: Some(ts.config()),
+        ..Default::default()
+    });
+    let r = root_with_busybox();
+    let name = format!("{}/idt/bb:1", reg.addr);
+    ok(&r, &["tag", "busybox", &name]);
+    let cfg_dir = r.dir.path().join("docker-config");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    let write_cfg = |token: &str| {
+        let cfg = serde_json::json!({"auths": {reg.addr.clone(): {
+            // A user name with an empty password, as `az acr login` writes.
+            "auth": common::registry::b64(b"00000000-0000-0000-0000-000000000000:", false),
+            "identitytoken": token,
+        }}});
+        std::fs::write(cfg_dir.join("config.json"), cfg.to_string()).unwrap();
+    };
+    write_cfg("not-the-token");
+    let o = b(&r, &["push", &name]);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(
+        o.stderr
+            .starts_with("denied: requested access to the resource is denied"),
+        "{}",
+        o.stderr
+    );
+    write_cfg("refresh-7f3a");
+    ok(&r, &["push", &name]);
+    let p = Root::new();
+    let pd = p.dir.path().join("docker-config");
+    std::fs::create_dir_all(&pd).unwrap();
+    std::fs::copy(cfg_dir.join("config.json"), pd.join("config.json")).unwrap();
+    ok(&p, &["pull", &name]);
+    assert_eq!(ok(&p, &["run", "--rm", &name, "echo", "idt"]), "idt\n");
+    // Every token came from the refresh grant, for the robot.
+    let reqs = ts.requests.lock().unwrap().clone();
+    assert!(reqs.len() >= 3, "{reqs:?}");
+    assert_eq!(reqs[0].1, "", "the wrong token is refused: {reqs:?}");
+    assert!(
+        reqs[1..].iter().all(|(_, who)| who == "refresh:robot"),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter().any(|(s, _)| s == "repository:idt/bb:pull,push"),
+        "{reqs:?}"
+    );
+    p.assert_no_leftovers();
+}

@@ -611,6 +611,40 @@ fn token_request(
     let head = String::from_utf8_lossy(&buf).into_owned();
     let target = head.split_whitespace().nth(1).unwrap_or("").to_string();
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    // An OAuth2 refresh-token grant (an identity token): a POSTed form.
+    // The refresh token of a user is its password here.
+    if head.starts_with("POST ") {
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        let start = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+        let mut body = buf[start.min(buf.len())..].to_vec();
+        while body.len() < len {
+            match c.read(&mut tmp) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => body.extend_from_slice(&tmp[..n]),
+            }
+        }
+        let form = String::from_utf8_lossy(&body).into_owned();
+        let one = |k: &str| query_param(&form, k).into_iter().next().unwrap_or_default();
+        let user = (one("grant_type") == "refresh_token")
+            .then(|| users.iter().find(|u| u.1 == one("refresh_token")))
+            .flatten();
+        let scopes: Vec<String> = one("scope").split(' ').map(str::to_string).collect();
+        requests.lock().unwrap().push((
+            scopes.join(" "),
+            user.map(|u| format!("refresh:{}", u.0)).unwrap_or_default(),
+        ));
+        return match user {
+            Some(u) => grant(c, u, &scopes, key, x5c, requests),
+            None => deny(c),
+        };
+    }
     let auth = head
         .lines()
         .find_map(|l| {
@@ -632,18 +666,32 @@ fn token_request(
         scopes.join(" "),
         user.map(|u| u.0.clone()).unwrap_or_default(),
     ));
-    let Some(user) = user else {
-        let body = r#"{"details":"incorrect username or password"}"#;
-        let _ = write!(
-            c,
-            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        return;
-    };
-    // Grant what was asked, cut down to the user's actions.
+    match user {
+        Some(user) => grant(c, user, &scopes, key, x5c, requests),
+        None => deny(c),
+    }
+}
+
+fn deny(mut c: TcpStream) {
+    let body = r#"{"details":"incorrect username or password"}"#;
+    let _ = write!(
+        c,
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// A signed token granting what was asked, cut down to the user's actions.
+fn grant(
+    mut c: TcpStream,
+    user: &(String, String, Vec<String>),
+    scopes: &[String],
+    key: &Path,
+    x5c: &str,
+    requests: &Mutex<Vec<(String, String)>>,
+) {
     let mut access = Vec::new();
-    for s in &scopes {
+    for s in scopes {
         let mut parts = s.splitn(3, ':');
         let (Some(typ), Some(name), Some(actions)) = (parts.next(), parts.next(), parts.next())
         else {
