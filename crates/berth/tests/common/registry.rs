@@ -147,18 +147,7 @@ impl Drop for Registry {
 /// A self-signed CA and a server certificate for 127.0.0.1 made with
 /// `openssl` in `dir`: returns (ca.crt, server.crt, server.key).
 pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
+    let run = |args: &[&str]| openssl(dir, args);
     run(&[
         "req",
         "-x509",
@@ -255,18 +244,23 @@ pub fn make_client_cert(dir: &Path) -> (PathBuf, PathBuf) {
             "client.cert",
         ][..],
     ] {
-        let o = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        openssl(dir, args);
     }
     (dir.join("client.cert"), dir.join("client.key"))
+}
+
+/// Run `openssl` in `dir`; it must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A TCP proxy in front of a registry that can cut one blob download
