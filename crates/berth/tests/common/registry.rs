@@ -431,8 +431,9 @@ impl TokenServer {
             .prefix("berth-token-")
             .tempdir()
             .unwrap();
-        let o = Command::new("openssl")
-            .args([
+        openssl(
+            dir.path(),
+            &[
                 "req",
                 "-x509",
                 "-newkey",
@@ -446,11 +447,8 @@ impl TokenServer {
                 "token.key",
                 "-out",
                 "token.crt",
-            ])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            ],
+        );
         let der = Command::new("openssl")
             .args(["x509", "-in", "token.crt", "-outform", "DER"])
             .current_dir(dir.path())
