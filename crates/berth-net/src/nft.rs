@@ -222,10 +222,6 @@ impl Firewall {
              flush chain ip {t} {pre}\n\
              add rule ip {t} {pre} iifname \"{br}\" ip daddr 127.0.0.0/8 drop\n"
         ));
-        s.push_str(&format!(
-            "add chain ip {t} {fwd} {{ type filter hook forward priority filter - 10; policy accept; }}\n\
-             flush chain ip {t} {fwd}\n"
-        ));
         let fwd_rules: Vec<String> = if net.internal {
             vec![
                 format!("iifname \"{br}\" oifname != \"{br}\" drop"),
@@ -241,47 +237,31 @@ impl Firewall {
                 format!("iifname \"{br}\" accept"),
             ]
         };
-        for r in &fwd_rules {
-            s.push_str(&format!("add rule ip {t} {fwd} {r}\n"));
-        }
-        s.push_str(&format!(
-            "add chain ip {t} {post} {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
-             flush chain ip {t} {post}\n"
-        ));
-        if !net.internal {
-            s.push_str(&format!(
-                "add rule ip {t} {post} ip saddr {subnet} oifname != \"{br}\" masquerade\n\
-                 add rule ip {t} {post} ip saddr {subnet} oifname \"{br}\" ct status dnat masquerade\n\
-                 add rule ip {t} {post} ip saddr 127.0.0.0/8 oifname \"{br}\" masquerade\n"
-            ));
-        }
-        s.push_str(&format!("add element ip {t} bridges {{ \"{br}\" }}\n"));
+        let chains = FamilyChains {
+            table: t,
+            bridge: br,
+            fwd: &fwd,
+            post: &post,
+            rules: &fwd_rules,
+            internal: net.internal,
+        };
+        // Containers reaching a published 127.0.0.1 port (route_localnet)
+        // are masqueraded too; v6 has no such path (see the module docs).
+        chains.add(
+            &mut s,
+            "ip",
+            &subnet,
+            &[format!("ip saddr 127.0.0.0/8 oifname \"{br}\" masquerade")],
+        );
         // IPv6: the same forwarding rules and masquerade of the v6 subnet,
-        // in the ip6 table (no loopback guard: see the module docs).
+        // in the ip6 table.
         if let Some((addr6, p6)) = net.subnet6 {
             if p6 > 128 {
                 return Err(Error::Invalid(format!("invalid prefix length /{p6}")));
             }
             let mask6 = u128::MAX.checked_shl(128 - u32::from(p6)).unwrap_or(0);
             let subnet6 = format!("{}/{p6}", Ipv6Addr::from(u128::from(addr6) & mask6));
-            s.push_str(&format!(
-                "add chain ip6 {t} {fwd} {{ type filter hook forward priority filter - 10; policy accept; }}\n\
-                 flush chain ip6 {t} {fwd}\n"
-            ));
-            for r in &fwd_rules {
-                s.push_str(&format!("add rule ip6 {t} {fwd} {r}\n"));
-            }
-            s.push_str(&format!(
-                "add chain ip6 {t} {post} {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
-                 flush chain ip6 {t} {post}\n"
-            ));
-            if !net.internal {
-                s.push_str(&format!(
-                    "add rule ip6 {t} {post} ip6 saddr {subnet6} oifname != \"{br}\" masquerade\n\
-                     add rule ip6 {t} {post} ip6 saddr {subnet6} oifname \"{br}\" ct status dnat masquerade\n"
-                ));
-            }
-            s.push_str(&format!("add element ip6 {t} bridges {{ \"{br}\" }}\n"));
+            chains.add(&mut s, "ip6", &subnet6, &[]);
         }
         self.apply(&s, &format!("set up the rules of network bridge {br}"))
     }
@@ -728,6 +708,45 @@ impl NftJob {
 /// nft's wording for a missing table.
 fn is_missing(stderr: &str) -> bool {
     stderr.contains("No such file or directory")
+}
+
+/// A network's forward and postrouting chains in one address family
+/// (`ip` or `ip6`): the same rules in both, masquerade of that family's
+/// subnet unless the network is internal.
+struct FamilyChains<'a> {
+    table: &'a str,
+    bridge: &'a str,
+    fwd: &'a str,
+    post: &'a str,
+    rules: &'a [String],
+    internal: bool,
+}
+
+impl FamilyChains<'_> {
+    fn add(&self, s: &mut String, fam: &str, subnet: &str, extra_nat: &[String]) {
+        let (t, br, fwd, post) = (self.table, self.bridge, self.fwd, self.post);
+        s.push_str(&format!(
+            "add chain {fam} {t} {fwd} {{ type filter hook forward priority filter - 10; policy accept; }}\n\
+             flush chain {fam} {t} {fwd}\n"
+        ));
+        for r in self.rules {
+            s.push_str(&format!("add rule {fam} {t} {fwd} {r}\n"));
+        }
+        s.push_str(&format!(
+            "add chain {fam} {t} {post} {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
+             flush chain {fam} {t} {post}\n"
+        ));
+        if !self.internal {
+            s.push_str(&format!(
+                "add rule {fam} {t} {post} {fam} saddr {subnet} oifname != \"{br}\" masquerade\n\
+                 add rule {fam} {t} {post} {fam} saddr {subnet} oifname \"{br}\" ct status dnat masquerade\n"
+            ));
+            for r in extra_nat {
+                s.push_str(&format!("add rule {fam} {t} {post} {r}\n"));
+            }
+        }
+        s.push_str(&format!("add element {fam} {t} bridges {{ \"{br}\" }}\n"));
+    }
 }
 
 #[cfg(test)]

@@ -9,30 +9,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::dockerd::Dockerd;
 use common::*;
-
-fn podman(storage: &Path, args: &[&str]) -> Out {
-    Command::new("podman")
-        .arg("--root")
-        .arg(storage.join("root"))
-        .arg("--runroot")
-        .arg(storage.join("run"))
-        .arg("--storage-driver")
-        .arg("overlay")
-        .args(args)
-        .env(
-            "CONTAINERS_CONF",
-            repo_root().join("tests/fixtures/podman-containers.conf"),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-        .into()
-}
 
 #[test]
 fn docker_and_podman_agree_on_berth_archives() {

@@ -732,24 +732,7 @@ fn docker_and_podman_pull_what_berth_pushes_and_back() {
         .is_ok()
     {
         let storage = tempfile::tempdir().unwrap();
-        let podman = |args: &[&str]| -> Out {
-            std::process::Command::new("podman")
-                .arg("--root")
-                .arg(storage.path().join("root"))
-                .arg("--runroot")
-                .arg(storage.path().join("run"))
-                .arg("--storage-driver")
-                .arg("overlay")
-                .args(args)
-                .env(
-                    "CONTAINERS_CONF",
-                    repo_root().join("tests/fixtures/podman-containers.conf"),
-                )
-                .stdin(Stdio::null())
-                .output()
-                .unwrap()
-                .into()
-        };
+        let podman = |args: &[&str]| common::podman(storage.path(), args);
         let o = podman(&["pull", "--tls-verify=false", &mine]);
         assert_eq!(o.code, 0, "podman pull: {}", o.stderr);
         let o = podman(&[

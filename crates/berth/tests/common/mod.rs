@@ -16,6 +16,27 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Podman on a private store under `storage` (never the machine's), with
+/// the test config (no network backend needed).
+pub fn podman(storage: &Path, args: &[&str]) -> Out {
+    Command::new("podman")
+        .arg("--root")
+        .arg(storage.join("root"))
+        .arg("--runroot")
+        .arg(storage.join("run"))
+        .arg("--storage-driver")
+        .arg("overlay")
+        .args(args)
+        .env(
+            "CONTAINERS_CONF",
+            repo_root().join("tests/fixtures/podman-containers.conf"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .into()
+}
+
 /// A private state root, removed on drop.
 pub struct Root {
     pub dir: tempfile::TempDir,

@@ -148,21 +148,7 @@ impl Drop for Registry {
 /// `openssl` in `dir`: returns (ca.crt, server.crt, server.key).
 pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let run = |args: &[&str]| openssl(dir, args);
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=berth test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-    ]);
+    self_signed(dir, "berth test CA", "ca");
     run(&[
         "req",
         "-newkey",
@@ -247,6 +233,23 @@ pub fn make_client_cert(dir: &Path) -> (PathBuf, PathBuf) {
         openssl(dir, args);
     }
     (dir.join("client.cert"), dir.join("client.key"))
+}
+
+/// A self-signed certificate `<name>.crt` and its key `<name>.key` in
+/// `dir`, valid for two days.
+fn self_signed(dir: &Path, cn: &str, name: &str) {
+    let (subj, key, crt) = (
+        format!("/CN={cn}"),
+        format!("{name}.key"),
+        format!("{name}.crt"),
+    );
+    openssl(
+        dir,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subj,
+            "-keyout", &key, "-out", &crt,
+        ],
+    );
 }
 
 /// Run `openssl` in `dir`; it must succeed.
@@ -431,24 +434,7 @@ impl TokenServer {
             .prefix("berth-token-")
             .tempdir()
             .unwrap();
-        openssl(
-            dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=berth token issuer",
-                "-keyout",
-                "token.key",
-                "-out",
-                "token.crt",
-            ],
-        );
+        self_signed(dir.path(), "berth token issuer", "token");
         let der = Command::new("openssl")
             .args(["x509", "-in", "token.crt", "-outform", "DER"])
             .current_dir(dir.path())
