@@ -71,17 +71,11 @@ impl Engine {
         self.remove_step(id)
     }
 
-    /// The cgroups go first and the runtime state only once they are gone:
-    /// the state is what the sweep finds, so a cgroup still busy with a
-    /// dying process (a loaded machine) is retried by the next command
-    /// instead of being forgotten.
+    /// Runtime state and cgroups; the state stays while a cgroup cannot go
+    /// yet, so the next command's sweep tries again.
     fn remove_step(&self, id: &str) -> Result<()> {
-        let cgroups = format!("/berth/{id}");
-        berth_runtime::cgroups::remove(&cgroups).map_err(|e| {
-            Error::new(ErrorKind::Internal, format!("remove cgroup {cgroups}: {e}"))
-        })?;
         let state_root = self.build_state_root();
-        driver::delete(&Runtime::Embedded, &state_root, id, &cgroups)
+        driver::delete(&Runtime::Embedded, &state_root, id, &format!("/berth/{id}"))
             .map_err(|e| Error::new(ErrorKind::Internal, e))
     }
 

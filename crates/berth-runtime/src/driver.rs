@@ -683,16 +683,18 @@ pub fn delete(
     match runtime {
         Runtime::Embedded => {
             // What libcontainer's delete would do for a stopped container,
-            // without its per-controller cgroup discovery.
-            let r = crate::cgroups::remove(cgroups_path)
-                .map_err(|e| format!("remove cgroup {cgroups_path}: {e}"));
+            // without its per-controller cgroup discovery. The cgroups go
+            // first and the state only once they are gone: a cgroup still
+            // busy with a dying process (a loaded machine) keeps the state,
+            // which is what tells the caller's next sweep to try again.
+            crate::cgroups::remove(cgroups_path)
+                .map_err(|e| format!("remove cgroup {cgroups_path}: {e}"))?;
             let dir = state_root.join(id);
             match std::fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("remove {}: {e}", dir.display())),
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(format!("remove {}: {e}", dir.display())),
             }
-            r
         }
         Runtime::External(bin) => {
             let out = Command::new(bin)

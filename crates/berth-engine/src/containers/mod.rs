@@ -343,13 +343,17 @@ impl Engine {
     /// because the next refresh tries again.
     fn release_runtime(&self, rec: &Record) {
         let rt = self.runtime_of(rec);
-        let _ = driver::delete(&rt, &self.state_root(&rt), &rec.id, &cgroups_path(&rec.id));
+        let deleted = driver::delete(&rt, &self.state_root(&rt), &rec.id, &cgroups_path(&rec.id));
         let rootfs = self.layout.container_rootfs(&rec.id);
         let _ = rootfs::unmount(&rootfs);
         self.net_down(rec);
         self.volumes_release(rec);
-        // Last, so that a run dir still there means "not all released".
-        let _ = std::fs::remove_dir_all(self.layout.container_run_dir(&rec.id));
+        // Last, so that a run dir still there means "not all released":
+        // kept while the runtime state could not go (a cgroup still busy
+        // with a dying process), so the next refresh tries again.
+        if deleted.is_ok() {
+            let _ = std::fs::remove_dir_all(self.layout.container_run_dir(&rec.id));
+        }
     }
 
     /// `docker create`.
