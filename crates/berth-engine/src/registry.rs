@@ -429,9 +429,16 @@ impl Engine {
         // does a layer whose snapshot and blob are both here.
         let have_image = self.images.record(&config_desc.digest)?.is_some();
         let mut known = Vec::new();
+        let mut records: Option<distribution::KnownLayers> = None;
         for (i, l) in layers.iter().enumerate() {
             let k = if have_image || layout.snapshot(&chain[i]).exists() {
-                distribution::find_layer(&self.images, &l.digest, &config.rootfs.diff_ids[i])?
+                // Read the store's records once, only if a layer may be here.
+                if records.is_none() {
+                    records = Some(distribution::KnownLayers::load(&self.images)?);
+                }
+                records
+                    .as_ref()
+                    .and_then(|r| r.find(&self.images, &l.digest, &config.rootfs.diff_ids[i]))
             } else {
                 None
             };

@@ -98,29 +98,36 @@ pub struct PullOutcome {
 /// dockerd finds layers by content rather than by their compression: a
 /// layer berth built (stored uncompressed) and pushed gzipped is not
 /// fetched again. The image then records the local blob.
-pub fn find_layer(
-    store: &ImageStore,
-    blob: &Digest,
-    diff_id: &Digest,
-) -> Result<Option<LayerRecord>> {
-    let mut all = Vec::new();
-    for id in store.ids()? {
-        if let Some(rec) = store.record(&id)? {
+pub struct KnownLayers {
+    all: Vec<LayerRecord>,
+}
+
+impl KnownLayers {
+    /// Every layer record of the store, read once per pull.
+    pub fn load(store: &ImageStore) -> Result<KnownLayers> {
+        let mut all = Vec::new();
+        for id in store.ids()? {
+            if let Some(rec) = store.record(&id)? {
+                all.extend(rec.layers);
+            }
+        }
+        for rec in store.cache_list()? {
             all.extend(rec.layers);
         }
+        Ok(KnownLayers { all })
     }
-    for rec in store.cache_list()? {
-        all.extend(rec.layers);
+
+    pub fn find(&self, store: &ImageStore, blob: &Digest, diff_id: &Digest) -> Option<LayerRecord> {
+        self.all
+            .iter()
+            .find(|l| &l.blob == blob && &l.diff_id == diff_id)
+            .or_else(|| {
+                self.all
+                    .iter()
+                    .find(|l| &l.diff_id == diff_id && blobs::exists(store.layout(), &l.blob))
+            })
+            .cloned()
     }
-    if let Some(l) = all
-        .iter()
-        .find(|l| &l.blob == blob && &l.diff_id == diff_id)
-    {
-        return Ok(Some(l.clone()));
-    }
-    Ok(all
-        .into_iter()
-        .find(|l| &l.diff_id == diff_id && blobs::exists(store.layout(), &l.blob)))
 }
 
 /// Commit a verified pull: config and manifest blobs, snapshots, then the
