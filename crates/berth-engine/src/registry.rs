@@ -722,8 +722,8 @@ impl Engine {
         let sources: BTreeMap<String, Vec<String>> = rec.blob_sources.clone();
         // One layer to the registry: skipped if there, else mounted from
         // another repository of the registry, else uploaded.
-        let send = |i: usize, d: &Digest| -> Result<()> {
-            let d = d.as_str();
+        let send = |i: usize, digest: &Digest| -> Result<()> {
+            let d = digest.as_str();
             if client.blob_exists(&repo, d).map_err(push_err)? {
                 progress.layer(&shown[i], "Layer already exists");
                 return Ok(());
@@ -744,10 +744,9 @@ impl Engine {
                 },
                 None => client.start_upload(&repo).map_err(push_err)?,
             };
-            let digest = Digest::parse(d).map_err(|e| Error::invalid(e.to_string()))?;
-            progress.bytes(&shown[i], "Pushing", 0, blobs::size(&layout, &digest)?);
+            progress.bytes(&shown[i], "Pushing", 0, blobs::size(&layout, digest)?);
             client
-                .upload_blob(&repo, &location, d, &layout.blob(&digest))
+                .upload_blob(&repo, &location, d, &layout.blob(digest))
                 .map_err(push_err)?;
             progress.layer(&shown[i], "Pushed");
             Ok(())
